@@ -1,0 +1,123 @@
+"""Plain data passed between strategies, the LLM client and the store.
+
+`Completion` is what a strategy gets back from `Context.generate()`; `CallRecord` is the
+line written to `calls.jsonl` (design.md). A failed call is data (status != "ok"), not an
+exception: strategies check `completion.ok`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# Call status labels. "ok" is the only success; the others are infrastructure failures
+# except "bad_request" / "malformed" which are still not the model's wrong answers.
+CALL_STATUSES = (
+    "ok",
+    "rate_limited",
+    "timeout",
+    "server_error",
+    "bad_request",
+    "malformed",
+    "connection_error",
+    "api_error",
+)
+
+
+@dataclass
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0  # visible output tokens, reasoning excluded
+    reasoning_tokens: int = 0  # hidden thinking tokens (billed as output)
+    cached_tokens: int = 0
+
+
+@dataclass
+class ModelSpec:
+    """Which model to call and how. `params` holds any extra litellm keyword
+    (api_base, reasoning_effort, thinking_budget, top_p, ...). The key itself is never
+    stored: `api_key_env` names the environment variable read at call time."""
+
+    model: str
+    temperature: float = 0.0
+    max_tokens: int = 512
+    api_key_env: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def with_(self, **changes: Any) -> ModelSpec:
+        data = asdict(self)
+        extra = {k: v for k, v in changes.items() if k not in data}
+        data.update({k: v for k, v in changes.items() if k in data})
+        data["params"] = {**data["params"], **extra}
+        return ModelSpec(**data)
+
+
+@dataclass
+class Completion:
+    """One model response (or the failure to get one)."""
+
+    text: str
+    finish_reason: str | None  # "stop" | "length" | None on failure
+    usage: Usage
+    cost_usd: float | None  # None when the price is unknown; never an invented 0
+    latency_s: float  # the provider's own latency (simulated for sim/*)
+    status: str = "ok"
+    retries: int = 0
+    cache_hit: bool = False
+    error: str | None = None
+    model: str = ""
+    simulated: bool = False
+    logprob: float | None = None  # mean token log-probability when the provider gives it
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+@dataclass
+class CallRecord:
+    """One line of calls.jsonl."""
+
+    item_id: str
+    config: str
+    role: str  # sample | judge | critique | refine | classify | expand | value | ...
+    sample_index: int
+    model: str
+    input_tokens: int
+    output_tokens: int
+    reasoning_tokens: int
+    cached_tokens: int
+    cost_usd: float | None
+    latency_s: float
+    status: str
+    retries: int
+    cache_hit: bool
+    finish_reason: str | None = None
+    error: str | None = None
+    simulated: bool = False
+    text: str | None = None  # raw output, kept for the report's item explorer
+
+    @classmethod
+    def from_completion(
+        cls, c: Completion, *, item_id: str, config: str, role: str, sample_index: int
+    ) -> CallRecord:
+        return cls(
+            item_id=item_id,
+            config=config,
+            role=role,
+            sample_index=sample_index,
+            model=c.model,
+            input_tokens=c.usage.input_tokens,
+            output_tokens=c.usage.output_tokens,
+            reasoning_tokens=c.usage.reasoning_tokens,
+            cached_tokens=c.usage.cached_tokens,
+            cost_usd=c.cost_usd,
+            latency_s=c.latency_s,
+            status=c.status,
+            retries=c.retries,
+            cache_hit=c.cache_hit,
+            finish_reason=c.finish_reason,
+            error=c.error,
+            simulated=c.simulated,
+            text=c.text,
+        )

@@ -1,0 +1,268 @@
+"""The suite file: pydantic models and `load()`, which turns any mistake into one clear line.
+
+A suite names a dataset, a prompt, a scorer, model defaults, limits, a baseline config and
+the scaling configs to compare. Unknown keys are errors everywhere except `defaults:` and a
+config's `params:`, which pass any litellm keyword through (api_base, top_p, ...).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from tts_bench.errors import UserError
+
+# Keys a config may set that change the model call rather than the strategy.
+MODEL_KEYS = (
+    "model",
+    "temperature",
+    "max_tokens",
+    "api_key_env",
+    "api_base",
+    "reasoning_effort",
+    "thinking_budget",
+)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FieldMap(Strict):
+    """Which dataset columns hold the id, the prompt inputs, the target and the strata."""
+
+    id: str = "id"
+    input: str | list[str] = "question"
+    target: str = "answer"
+    strata: list[str] = Field(default_factory=list)
+    cluster: str | None = None
+
+
+class SampleSpec(Strict):
+    """Optional stratified sample of the loaded items."""
+
+    size: int = Field(gt=0)
+    by: list[str] = Field(default_factory=list)
+    seed: int = 0
+    allocation: Literal["proportional", "equal"] = "proportional"
+    min_per_stratum: int = Field(default=0, ge=0)
+
+
+class DatasetSpec(Strict):
+    source: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    split: str | None = None
+    subset: str | None = None  # the HF "config name"
+    fields: FieldMap = Field(default_factory=FieldMap)
+    sample: SampleSpec | None = None
+
+
+class Example(Strict):
+    input: str
+    output: str
+
+
+class PromptSpec(Strict):
+    system: str | None = None
+    template: str = "{question}"
+    examples: list[Example] = Field(default_factory=list)  # few-shot (used by cot)
+
+
+class ScorerSpec(Strict):
+    type: Literal["exact", "numeric", "choice", "regex", "set_f1"] = "exact"
+    tolerance: float = 1e-6
+    pattern: str | None = None  # regex scorer: the answer must match it
+    extract: Literal["auto", "final_line", "last_number", "choice", "json", "set", "raw"] = "auto"
+    case_sensitive: bool = False
+    choices: list[str] | None = None  # e.g. [A, B, C, D]; default letters A-J
+
+
+class Limits(Strict):
+    concurrency: int = Field(default=16, gt=0)
+    rpm: int | None = Field(default=None, gt=0)
+    tpm: int | None = Field(default=None, gt=0)
+    timeout_s: float = Field(default=60.0, gt=0)
+    retries: int = Field(default=4, ge=0)
+    max_retry_wait_s: float = Field(default=60.0, ge=0)  # cap on any single Retry-After wait
+    max_cost_usd: float | None = Field(default=None, ge=0)
+
+
+class Price(Strict):
+    """$ per million tokens. Reasoning tokens are billed at the output price."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+    cached_input: float | None = Field(default=None, ge=0)
+
+
+class GateRule(Strict):
+    config: str = "*"
+    metric: str
+    min: float | None = None
+    max: float | None = None
+    on: Literal["point", "ci"] | None = None
+    strict: bool = False
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> GateRule:
+        if self.min is None and self.max is None:
+            raise ValueError("a gate needs `min` or `max`")
+        return self
+
+
+class AnalysisSpec(Strict):
+    epsilon: float = Field(default=1.0, ge=0)  # points: saturation and routing tolerance
+    resamples: int = Field(default=10_000, gt=0)
+    confidence: float = Field(default=0.95, gt=0, lt=1)
+    seed: int = 0
+    max_cost_per_request: float | None = None  # routing budget
+    max_p95_latency_s: float | None = None  # routing budget
+    target_delta: float | None = None  # points, for the power analysis
+
+
+class ConfigSpec(BaseModel):
+    """A scaling configuration. Keys other than the ones below are strategy knobs and are
+    checked against the strategy's own parameters when the suite is resolved."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    strategy: str
+    model: str | None = None
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: int | None = Field(default=None, gt=0)
+    api_key_env: str | None = None
+    api_base: str | None = None
+    reasoning_effort: Literal["low", "medium", "high"] | None = None
+    thinking_budget: int | None = Field(default=None, gt=0)
+    params: dict[str, Any] = Field(default_factory=dict)  # extra litellm keywords
+    fallback: str | None = None  # a model used when the primary fails after its retries
+
+    @property
+    def knobs(self) -> dict[str, Any]:
+        """The strategy's own parameters (every key not declared above)."""
+        return dict(self.model_extra or {})
+
+    @field_validator("name")
+    @classmethod
+    def _name_ok(cls, v: str) -> str:
+        if not v or any(c in v for c in "/\\\n"):
+            raise ValueError("config names must be non-empty and contain no / or newline")
+        return v
+
+
+class Defaults(BaseModel):
+    """Model defaults for every config; extra keys are litellm parameters."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str = "sim/small"
+    temperature: float = Field(default=0.0, ge=0, le=2)
+    max_tokens: int = Field(default=512, gt=0)
+    api_key_env: str | None = None
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_name(cls, v: str | None) -> str | None:
+        if v is not None and (not v.replace("_", "").isalnum() or v[0].isdigit()):
+            raise ValueError("api_key_env must be the NAME of an environment variable")
+        return v
+
+    @model_validator(mode="after")
+    def _no_literal_keys(self) -> Defaults:
+        if "api_key" in (self.model_extra or {}):
+            raise ValueError("do not write keys in a suite: use `api_key_env: NAME`")
+        return self
+
+
+class Suite(Strict):
+    name: str
+    description: str = ""
+    seed: int = 0
+    dataset: DatasetSpec
+    prompt: PromptSpec = Field(default_factory=PromptSpec)
+    scorer: ScorerSpec = Field(default_factory=ScorerSpec)
+    defaults: Defaults = Field(default_factory=Defaults)
+    limits: Limits = Field(default_factory=Limits)
+    pricing: dict[str, Price] = Field(default_factory=dict)
+    sim_profiles: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    baseline: str
+    configs: list[ConfigSpec] = Field(min_length=1)
+    analysis: AnalysisSpec = Field(default_factory=AnalysisSpec)
+    gates: list[GateRule] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check_configs(self) -> Suite:
+        names = [c.name for c in self.configs]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate config name(s): {', '.join(dupes)}")
+        if self.baseline not in names:
+            raise ValueError(f"baseline {self.baseline!r} is not a config name ({', '.join(names)})")
+        for c in self.configs:
+            if c.fallback is not None and not c.fallback.strip():
+                raise ValueError(f"config {c.name!r}: fallback must name a model")
+        return self
+
+    def config(self, name: str) -> ConfigSpec:
+        for c in self.configs:
+            if c.name == name:
+                return c
+        raise UserError(f"suite {self.name!r}: no config named {name!r}")
+
+
+def _loc(loc: tuple[Any, ...], data: Any) -> str:
+    """Render a pydantic error location, naming configs by their `name` not their index."""
+    parts: list[str] = []
+    node = data
+    for p in loc:
+        if isinstance(p, int) and isinstance(node, list) and 0 <= p < len(node):
+            item = node[p]
+            label = item.get("name") if isinstance(item, dict) else None
+            parts.append(f"[{label}]" if label else f"[{p}]")
+            node = item
+            continue
+        parts.append(f".{p}" if parts else str(p))
+        node = node.get(p) if isinstance(node, dict) else None
+    return "".join(parts) or "(top level)"
+
+
+def parse(data: Any, source: str = "<suite>", base_dir: Path | None = None) -> Suite:
+    """Validate a suite mapping; raise UserError with one line on any problem."""
+    if not isinstance(data, dict):
+        raise UserError(f"{source}: a suite must be a YAML mapping, got {type(data).__name__}")
+    try:
+        suite = Suite.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = _loc(tuple(err["loc"]), data)
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+        raise UserError(f"{source}: {where}: {msg}{more}") from None
+    if base_dir is not None:
+        src = suite.dataset.source
+        if ":" not in src.split("/")[0] and not Path(src).is_absolute():
+            suite.dataset.source = str((base_dir / src).resolve())
+    return suite
+
+
+def load(path: str | Path) -> Suite:
+    """Read and validate a suite YAML file."""
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"{p}: suite file not found")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise UserError(f"{p}:{where}: {problem}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{p}: not a UTF-8 text file") from None
+    return parse(data, str(p), p.parent)
