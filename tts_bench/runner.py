@@ -1,0 +1,395 @@
+"""Run a suite: every (item, config) pair through its strategy, scored and written as it lands.
+
+Items are processed in a seeded shuffled order with every config of an item scheduled
+together, so a partial run is still a representative, paired sample. The run survives
+Ctrl-C (status `interrupted`), a budget stop (`budget_exceeded`) and SIGKILL: a resume skips
+finished pairs and the cache replays the calls of unfinished ones without paying again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import platform
+import random
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tts_bench import __version__
+from tts_bench.errors import UserError
+from tts_bench.llm.types import ModelSpec
+from tts_bench.store import RunWriter, new_run_id, now_iso, read_manifest, write_manifest
+from tts_bench.strategies.base import Context, Item, Solve, StrategyResult, reset_clock, resolve
+from tts_bench.suite import ConfigSpec, Suite
+
+ProgressFn = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    status: str
+    records: list[dict[str, Any]] = field(default_factory=list)
+    spent_usd: float = 0.0
+
+
+def model_spec(suite: Suite, cfg: ConfigSpec) -> ModelSpec:
+    """The config's model parameters: suite defaults overridden by the config."""
+    d = suite.defaults
+    params: dict[str, Any] = dict(d.model_extra or {})
+    params.update(cfg.params)
+    for key in ("api_base", "reasoning_effort", "thinking_budget"):
+        value = getattr(cfg, key)
+        if value is not None:
+            params[key] = value
+    return ModelSpec(
+        model=cfg.model or d.model,
+        temperature=d.temperature if cfg.temperature is None else cfg.temperature,
+        max_tokens=cfg.max_tokens or d.max_tokens,
+        api_key_env=cfg.api_key_env or d.api_key_env,
+        params=params,
+    )
+
+
+def fallback_spec(spec: ModelSpec, cfg: ConfigSpec) -> ModelSpec | None:
+    if not cfg.fallback:
+        return None
+    params = {k: v for k, v in spec.params.items() if k != "api_base"}
+    return ModelSpec(model=cfg.fallback, temperature=spec.temperature,
+                     max_tokens=spec.max_tokens, api_key_env=None, params=params)
+
+
+class Plan:
+    """A suite resolved for running: strategies built, model specs merged, prompts checked."""
+
+    def __init__(self, suite: Suite, where: str = "suite") -> None:
+        self.suite = suite
+        self.solvers: dict[str, Solve] = {}
+        self.specs: dict[str, ModelSpec] = {}
+        self.fallbacks: dict[str, ModelSpec | None] = {}
+        for cfg in suite.configs:
+            self.solvers[cfg.name] = resolve(cfg.strategy, cfg.knobs, f"{where}: configs[{cfg.name}]")
+            self.specs[cfg.name] = model_spec(suite, cfg)
+            self.fallbacks[cfg.name] = fallback_spec(self.specs[cfg.name], cfg)
+        for cfg in suite.configs:
+            for target in (cfg.knobs.get("routes") or {}).values():
+                if target not in self.solvers or target == cfg.name:
+                    raise UserError(f"{where}: configs[{cfg.name}].routes: {target!r} is not another config")
+        self.examples = [(e.input, e.output) for e in suite.prompt.examples]
+
+    def render(self, item: Item) -> list[dict[str, str]]:
+        p = self.suite.prompt
+        try:
+            user = p.template.format_map(item.inputs)
+        except KeyError as exc:
+            cols = ", ".join(sorted(item.inputs))
+            raise UserError(f"prompt.template: unknown field {{{exc.args[0]}}} (fields: {cols})") from None
+        except (ValueError, IndexError) as exc:
+            raise UserError(f"prompt.template: {exc}") from None
+        msgs = [{"role": "system", "content": p.system}] if p.system else []
+        return [*msgs, {"role": "user", "content": user}]
+
+
+def _order(item_ids: list[str], seed: int) -> list[str]:
+    ids = sorted(item_ids)
+    random.Random(f"order:{seed}").shuffle(ids)
+    return ids
+
+
+def _manifest(suite: Suite, run_id: str, fingerprint: str, items: list[Any], plan: Plan) -> dict[str, Any]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        litellm_version: str | None = version("litellm")
+    except PackageNotFoundError:
+        litellm_version = None
+    strata: dict[str, dict[str, int]] = {}
+    for it in items:
+        for col, val in it.strata.items():
+            strata.setdefault(col, {}).setdefault(val, 0)
+            strata[col][val] += 1
+    return {
+        "run_id": run_id,
+        "suite": suite.model_dump(mode="json"),
+        "status": "running",
+        "started_at": now_iso(),
+        "finished_at": None,
+        "tool_version": __version__,
+        "litellm_version": litellm_version,
+        "python_version": platform.python_version(),
+        "seed": suite.seed,
+        "dataset_fingerprint": fingerprint,
+        "item_count": len(items),
+        "strata_counts": strata,
+        "configs": [
+            {"name": c.name, "strategy": c.strategy, "model": plan.specs[c.name].model, **c.knobs}
+            for c in suite.configs
+        ],
+        "baseline": suite.baseline,
+        "simulated": all(s.model.startswith("sim/") for s in plan.specs.values()),
+        "spent_usd": 0.0,
+        "sessions": [],
+    }
+
+
+class Runner:
+    """Executes a Plan into a run directory. Use `run()` for the whole thing."""
+
+    def __init__(
+        self,
+        suite: Suite,
+        *,
+        out_dir: Path,
+        run_id: str | None = None,
+        resume_dir: Path | None = None,
+        use_cache: bool = True,
+        cache_path: Path | None = None,
+        max_cost: float | None = None,
+        progress: ProgressFn | None = None,
+        where: str = "suite",
+    ) -> None:
+        from tts_bench.data import load_items
+        from tts_bench.scoring import make_scorer
+
+        self.suite = suite
+        self.plan = Plan(suite, where)
+        self.items, self.fingerprint = load_items(suite.dataset, where=f"{where}: dataset")
+        self.scorer = make_scorer(suite.scorer)
+        self.max_cost = max_cost if max_cost is not None else suite.limits.max_cost_usd
+        self.progress = progress
+        if resume_dir is None and run_id is not None and (out_dir / run_id / "manifest.json").exists():
+            resume_dir = out_dir / run_id
+        self.resuming = resume_dir is not None
+        self.run_dir = resume_dir or out_dir / (run_id or new_run_id(suite.name))
+        if self.resuming:
+            old = read_manifest(self.run_dir)
+            if old.get("dataset_fingerprint") != self.fingerprint:
+                raise UserError(f"{self.run_dir}: the dataset differs from the one this run started with")
+            self.manifest = old
+            self.manifest["suite"] = suite.model_dump(mode="json")
+        else:
+            if self.run_dir.exists() and any(self.run_dir.iterdir()):
+                raise UserError(f"{self.run_dir}: already exists and is not a run to resume")
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self.manifest = _manifest(suite, self.run_dir.name, self.fingerprint, self.items, self.plan)
+        self.cache_path = None
+        if use_cache:
+            self.cache_path = cache_path or out_dir / ".cache" / "llm-cache.sqlite"
+            self.cache_path.parent.mkdir(parents=True, exist_ok=True)
+        self.by_id = {it.id: it for it in self.items}
+
+    # -- one pair -------------------------------------------------------------------------
+    async def _delegate(self, name: str, ctx: Context) -> StrategyResult:
+        saved = (ctx.model, ctx.fallback)
+        ctx.model, ctx.fallback = self.plan.specs[name], self.plan.fallbacks[name]
+        try:
+            return await self.plan.solvers[name](ctx)
+        finally:
+            ctx.model, ctx.fallback = saved
+
+    async def _run_pair(self, client: Any, item_id: str, config: str) -> tuple[Context, dict[str, Any]]:
+        loaded = self.by_id[item_id]
+        item = Item(id=loaded.id, inputs=loaded.inputs, strata=loaded.strata, cluster=loaded.cluster)
+        ctx = Context(
+            item=item,
+            config=config,
+            model=self.plan.specs[config],
+            client=client,
+            answerer=self.scorer,
+            render=self.plan.render,
+            seed=self.suite.seed,
+            fallback=self.plan.fallbacks[config],
+            delegate=self._delegate,
+            examples=self.plan.examples,
+        )
+        started = time.perf_counter()
+        reset_clock()
+        result = await self.plan.solvers[config](ctx)
+        latency = ctx.elapsed
+        wall = time.perf_counter() - started
+        return ctx, self._record(loaded, config, ctx, result, latency, wall)
+
+    def _record(self, loaded: Any, config: str, ctx: Context, res: StrategyResult,
+                latency: float, wall: float) -> dict[str, Any]:
+        from tts_bench.scoring import label_failure
+
+        infra = res.status != "ok"
+        scored = None if infra else self.scorer.score(res.answer, loaded.target)
+        correct = None if scored is None else scored.correct
+        failure = label_failure(status=res.status, answer=res.answer, text=res.text,
+                                finish_reason=res.finish_reason, correct=correct,
+                                confidence=res.confidence)
+        samples = None
+        if res.samples is not None:
+            samples = []
+            for s in res.samples:
+                ss = self.scorer.score(s.answer, loaded.target) if s.status == "ok" else None
+                samples.append({
+                    "answer": s.answer,
+                    "correct": None if ss is None else ss.correct,
+                    "value": None if ss is None else ss.value,
+                    "score": s.score,
+                    "cost_usd": s.cost_usd,
+                    "latency_s": s.latency_s,
+                    "input_tokens": s.input_tokens,
+                    "output_tokens": s.output_tokens,
+                    "reasoning_tokens": s.reasoning_tokens,
+                    "status": s.status,
+                    "finish_reason": s.finish_reason,
+                })
+        calls = ctx.calls
+        spec = self.plan.specs[config]
+        return {
+            "item_id": loaded.id,
+            "config": config,
+            "strategy": self.suite.config(config).strategy,
+            "model": spec.model,
+            "strata": loaded.strata,
+            "cluster": loaded.cluster,
+            "target": self.scorer.target_text(loaded.target),
+            "answer": res.answer,
+            "output": res.text,
+            "correct": correct,
+            "score": None if scored is None else scored.value,
+            "metrics": {} if scored is None else scored.metrics,
+            "failure": failure,
+            "status": res.status,
+            "cost_usd": ctx.cost_of(calls),
+            "latency_s": round(latency, 6),
+            "wall_s": round(wall, 6),
+            "input_tokens": sum(c.input_tokens for c in calls),
+            "output_tokens": sum(c.output_tokens for c in calls),
+            "reasoning_tokens": sum(c.reasoning_tokens for c in calls),
+            "n_calls": len(calls),
+            "cache_hits": sum(1 for c in calls if c.cache_hit),
+            "confidence": res.confidence,
+            "simulated": any(c.simulated for c in calls),
+            "info": {**res.info, **ctx.info},
+            "samples": samples,
+        }
+
+    # -- the whole run --------------------------------------------------------------------
+    async def _run(self) -> RunResult:
+        from tts_bench.llm import Client
+
+        writer, done = RunWriter.open(self.run_dir, resume=self.resuming)
+        prior_spend = float(self.manifest.get("spent_usd") or 0.0)
+        self.manifest["status"] = "running"
+        self.manifest["finished_at"] = None
+        self.manifest.setdefault("sessions", []).append({"started_at": now_iso(), "resumed": self.resuming})
+        write_manifest(self.run_dir, self.manifest)
+
+        pairs = [(i, c.name) for i in _order(list(self.by_id), self.suite.seed)
+                 for c in self.suite.configs if (i, c.name) not in done]
+        total = len(pairs) + len(done)
+        client = Client(limits=self.suite.limits, pricing=self.suite.pricing,
+                        cache_path=self.cache_path, seed=self.suite.seed,
+                        sim_profiles=self.suite.sim_profiles)
+        stop = asyncio.Event()
+        status = {"value": "complete"}
+        state = {"done": len(done), "errors": 0, "inflight": 0, "per_pair": {}}
+        queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        for p in pairs:
+            queue.put_nowait(p)
+
+        def spent() -> float:
+            return prior_spend + client.spent_usd
+
+        def would_exceed(config: str) -> bool:
+            if self.max_cost is None:
+                return False
+            est = state["per_pair"].get(config, 0.0)
+            return spent() + est * (state["inflight"] + 1) > self.max_cost
+
+        async def worker() -> None:
+            while not stop.is_set():
+                try:
+                    item_id, config = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                if would_exceed(config):
+                    status["value"] = "budget_exceeded"
+                    stop.set()
+                    return
+                state["inflight"] += 1
+                before = client.spent_usd
+                try:
+                    ctx, record = await self._run_pair(client, item_id, config)
+                finally:
+                    state["inflight"] -= 1
+                live = client.spent_usd - before
+                prev = state["per_pair"].get(config)
+                state["per_pair"][config] = live if prev is None else max(prev, live, 0.5 * (prev + live))
+                writer.write_pair(ctx.calls, record)
+                state["done"] += 1
+                state["errors"] += record["status"] != "ok"
+                if self.progress:
+                    self.progress({"done": state["done"], "total": total, "errors": state["errors"],
+                                   "spent_usd": spent()})
+
+        loop = asyncio.get_running_loop()
+        installed = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, lambda: (status.__setitem__("value", "interrupted"), stop.set()))
+                installed.append(sig)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass
+        width = max(1, min(len(pairs), self.suite.limits.concurrency * 2))
+        tasks = [asyncio.create_task(worker()) for _ in range(width)]
+        stopper = asyncio.create_task(stop.wait())
+        try:
+            pending = set(tasks)
+            while pending:
+                finished, pending = await asyncio.wait(pending | {stopper}, return_when=asyncio.FIRST_COMPLETED)
+                pending.discard(stopper)
+                for t in finished:
+                    if t is not stopper and t.exception() is not None:
+                        raise t.exception()  # type: ignore[misc]
+                if stopper in finished:
+                    if status["value"] == "interrupted":
+                        for t in pending:
+                            t.cancel()
+                    await asyncio.gather(*pending, return_exceptions=True)
+                    break
+        except BaseException:
+            if status["value"] == "complete":
+                status["value"] = "failed"
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        finally:
+            stopper.cancel()
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+            writer.close()
+            await client.aclose()
+            self.manifest["status"] = status["value"]
+            self.manifest["finished_at"] = now_iso()
+            self.manifest["spent_usd"] = round(spent(), 10)
+            self.manifest["sessions"][-1].update(finished_at=now_iso(), status=status["value"],
+                                                 calls=client.n_calls, cache_hits=client.n_cache_hits)
+            write_manifest(self.run_dir, self.manifest)
+        from tts_bench.store import load_records
+
+        return RunResult(self.run_dir, status["value"], load_records(self.run_dir), spent())
+
+    def run(self) -> RunResult:
+        try:
+            return asyncio.run(self._run())
+        except KeyboardInterrupt:
+            self.manifest["status"] = "interrupted"
+            self.manifest["finished_at"] = now_iso()
+            write_manifest(self.run_dir, self.manifest)
+            from tts_bench.store import load_records
+
+            return RunResult(self.run_dir, "interrupted", load_records(self.run_dir))
+
+
+def run(suite: Suite, *, out_dir: Path | str = "results", **kw: Any) -> RunResult:
+    """Run a suite into `out_dir/<run_id>/` (or resume one); see `Runner` for the knobs."""
+    return Runner(suite, out_dir=Path(out_dir), **kw).run()

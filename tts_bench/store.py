@@ -1,0 +1,138 @@
+"""The run directory: append-only JSONL writers, the manifest, and readers.
+
+`calls.jsonl` and `records.jsonl` are appended and flushed as results arrive; a pair's calls
+are written just before its record, so after a crash the calls of unfinished pairs are the
+only orphans, and `RunWriter.open(..., resume=True)` drops them (their responses are still in
+the cache). A half-written last line (power loss) is ignored by every reader.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tts_bench.errors import UserError
+from tts_bench.llm.types import CallRecord
+
+MANIFEST = "manifest.json"
+CALLS = "calls.jsonl"
+RECORDS = "records.jsonl"
+STATUSES = ("running", "complete", "interrupted", "budget_exceeded", "failed", "imported")
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def new_run_id(suite_name: str) -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in suite_name)[:40]
+    return f"{slug}-{stamp}-{secrets.token_hex(2)}"
+
+
+def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    """Yield JSON objects from a JSONL file, skipping a torn (unparseable) line."""
+    if not path.exists():
+        return
+    with path.open("r", encoding="utf-8") as fh:
+        for line in fh:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a half-written line from a crash: never fatal
+            if isinstance(obj, dict):
+                yield obj
+
+
+def read_manifest(run_dir: Path | str) -> dict[str, Any]:
+    p = Path(run_dir) / MANIFEST
+    if not p.is_file():
+        raise UserError(f"{run_dir}: not a run directory (no {MANIFEST})")
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{p}: unreadable manifest ({exc.msg})") from None
+
+
+def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:
+    """Atomic replace, so a crash never leaves a half manifest."""
+    tmp = run_dir / (MANIFEST + ".tmp")
+    tmp.write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, run_dir / MANIFEST)
+
+
+def load_records(run_dir: Path | str) -> list[dict[str, Any]]:
+    """Records as dicts; for a repeated (item, config) the last line wins."""
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for rec in iter_jsonl(Path(run_dir) / RECORDS):
+        if "item_id" in rec and "config" in rec:
+            latest[(str(rec["item_id"]), str(rec["config"]))] = rec
+    return list(latest.values())
+
+
+def load_calls(run_dir: Path | str) -> list[dict[str, Any]]:
+    return list(iter_jsonl(Path(run_dir) / CALLS))
+
+
+def read_records(run_dir: Path | str):  # -> pandas.DataFrame (pandas imported lazily)
+    import pandas as pd
+
+    return pd.DataFrame(load_records(run_dir))
+
+
+def read_calls(run_dir: Path | str):  # -> pandas.DataFrame
+    import pandas as pd
+
+    return pd.DataFrame(load_calls(run_dir))
+
+
+class RunWriter:
+    """Appends calls and records to a run directory, flushing every line."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self._calls = (run_dir / CALLS).open("a", encoding="utf-8")
+        self._records = (run_dir / RECORDS).open("a", encoding="utf-8")
+
+    @classmethod
+    def open(cls, run_dir: Path, *, resume: bool) -> tuple[RunWriter, set[tuple[str, str]]]:
+        """Open for appending; on resume, return the finished (item, config) pairs after
+        dropping torn lines and the orphan calls of unfinished pairs."""
+        run_dir.mkdir(parents=True, exist_ok=True)
+        done: set[tuple[str, str]] = set()
+        if resume:
+            records = load_records(run_dir)
+            done = {(str(r["item_id"]), str(r["config"])) for r in records}
+            _rewrite(run_dir / RECORDS, records)
+            calls = [c for c in load_calls(run_dir) if (str(c.get("item_id")), str(c.get("config"))) in done]
+            _rewrite(run_dir / CALLS, calls)
+        return cls(run_dir), done
+
+    def write_pair(self, calls: list[CallRecord], record: dict[str, Any]) -> None:
+        for c in calls:
+            self._calls.write(json.dumps(asdict(c), default=str) + "\n")
+        self._calls.flush()
+        self._records.write(json.dumps(record, default=str) + "\n")
+        self._records.flush()
+
+    def close(self) -> None:
+        self._calls.close()
+        self._records.close()
+
+
+def _rewrite(path: Path, rows: list[dict[str, Any]]) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, default=str) + "\n")
+    os.replace(tmp, path)
