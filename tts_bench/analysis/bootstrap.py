@@ -1,0 +1,121 @@
+"""Paired, stratified (and clustered) percentile bootstrap on one shared weight matrix.
+
+Resampling item indices with replacement is the same as giving each item a multinomial
+count. We draw those counts once, as a (resamples, items) matrix W, and every statistic of
+every config is read off the same W: a mean of x over the items in a mask is
+(W @ (x * mask)) / (W @ mask), one BLAS call for all configs and groups at once. So deltas
+are paired (the same resampled items for every config) and no Python loop runs per resample.
+
+Strata: counts are drawn within each stratum, so each resample keeps the stratum sizes.
+Clusters: when items share a source, whole clusters are drawn (within strata) and every item
+gets the count of its cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+_CHUNK = 2048  # rows drawn at a time, to bound the int64 index buffer
+
+
+def weight_matrix(
+    n_items: int,
+    *,
+    resamples: int,
+    seed: int,
+    strata: Sequence[object] | None = None,
+    clusters: Sequence[object] | None = None,
+) -> np.ndarray:
+    """(resamples, n_items) float matrix of bootstrap counts.
+
+    strata: one label per item (None: no stratification); clusters: one label per item
+    (None: each item its own cluster). A cluster is placed in the stratum of its first item."""
+    rng = np.random.default_rng(seed)
+    if clusters is None:
+        unit_of_item = np.arange(n_items)
+        n_units = n_items
+        unit_strata = list(strata) if strata is not None else None
+    else:
+        codes: dict[object, int] = {}
+        unit_of_item = np.array([codes.setdefault(c, len(codes)) for c in clusters])
+        n_units = len(codes)
+        unit_strata = None
+        if strata is not None:
+            first: dict[int, object] = {}
+            for u, s in zip(unit_of_item, strata, strict=True):
+                first.setdefault(int(u), s)
+            unit_strata = [first[u] for u in range(n_units)]
+    groups: dict[object, list[int]] = {}
+    for u in range(n_units):
+        groups.setdefault(unit_strata[u] if unit_strata is not None else 0, []).append(u)
+    w_units = np.zeros((resamples, n_units))
+    for key in sorted(groups, key=str):  # fixed order: the same seed gives the same matrix
+        members = np.asarray(groups[key])
+        w_units[:, members] = _counts(rng, resamples, members.size)
+    if clusters is None:
+        return w_units
+    return w_units[:, unit_of_item]
+
+
+def _counts(rng: np.random.Generator, rows: int, n: int) -> np.ndarray:
+    """(rows, n) counts of n uniform draws with replacement from n units, per row."""
+    out = np.empty((rows, n))
+    for start in range(0, rows, _CHUNK):
+        r = min(_CHUNK, rows - start)
+        idx = rng.integers(0, n, size=(r, n)) + n * np.arange(r)[:, None]
+        out[start : start + r] = np.bincount(idx.ravel(), minlength=r * n).reshape(r, n)
+    return out
+
+
+def weighted_means(w: np.ndarray, x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Resampled means. x: (items,) or (items, cols); mask: same shape, False = excluded.
+    Returns (resamples,) or (resamples, cols); NaN where a resample holds no included item."""
+    xv = np.nan_to_num(np.asarray(x, dtype=float))
+    m = np.ones_like(xv) if mask is None else np.asarray(mask, dtype=float)
+    num = w @ (xv * m)
+    den = w @ m
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return num / den
+
+
+def weighted_quantiles(
+    w: np.ndarray, x: np.ndarray, qs: Sequence[float], mask: np.ndarray | None = None
+) -> np.ndarray:
+    """Resampled q-quantiles (inverted-CDF order statistic) of x under each row of weights.
+    Returns (resamples, len(qs))."""
+    xv = np.asarray(x, dtype=float)
+    keep = ~np.isnan(xv) if mask is None else (np.asarray(mask, bool) & ~np.isnan(xv))
+    idx = np.flatnonzero(keep)
+    out = np.full((w.shape[0], len(qs)), np.nan)
+    if idx.size == 0:
+        return out
+    order = idx[np.argsort(xv[idx], kind="stable")]
+    sorted_x = xv[order]
+    cum = np.cumsum(w[:, order], axis=1)
+    total = cum[:, -1:]
+    for j, q in enumerate(qs):
+        # the first order statistic whose cumulative weight reaches q of the total
+        pos = (cum >= q * total - 1e-9).argmax(axis=1)
+        out[:, j] = sorted_x[pos]
+    out[total[:, 0] == 0] = np.nan
+    return out
+
+
+def percentile_ci(
+    samples: np.ndarray, confidence: float = 0.95, max_missing: float = 0.01
+) -> tuple[np.ndarray | float | None, np.ndarray | float | None]:
+    """Percentile interval along axis 0 (linear interpolation, as scipy.stats.bootstrap).
+    A column is None/NaN when more than `max_missing` of its resamples are undefined."""
+    s = np.asarray(samples, dtype=float)
+    alpha = 1 - confidence
+    with np.errstate(invalid="ignore"):
+        lo = np.nanquantile(s, alpha / 2, axis=0) if s.size else np.nan
+        hi = np.nanquantile(s, 1 - alpha / 2, axis=0) if s.size else np.nan
+    bad = np.isnan(s).mean(axis=0) > max_missing if s.size else True
+    lo = np.where(bad, np.nan, lo)
+    hi = np.where(bad, np.nan, hi)
+    if np.ndim(lo) == 0:
+        return (None if np.isnan(lo) else float(lo)), (None if np.isnan(hi) else float(hi))
+    return lo, hi

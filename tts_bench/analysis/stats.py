@@ -1,0 +1,120 @@
+"""Small-sample statistics: Wilson interval, exact McNemar, Holm, distribution-free quantile
+intervals from order statistics, and the power analysis of a paired delta."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def _z(p: float) -> float:
+    from scipy.stats import norm
+
+    return float(norm.ppf(p))
+
+
+def wilson(successes: float, n: int, confidence: float = 0.95) -> tuple[float, float] | None:
+    """Wilson score interval for a proportion (None when n == 0)."""
+    if n <= 0:
+        return None
+    z = _z(0.5 + confidence / 2)
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def mcnemar_exact(a_only: int, b_only: int) -> float:
+    """Exact two-sided McNemar p-value from the discordant counts (items right only under A,
+    only under B): a binomial test of a_only out of a_only + b_only at p = 1/2."""
+    n = a_only + b_only
+    if n == 0:
+        return 1.0
+    from scipy.stats import binomtest
+
+    return float(binomtest(a_only, n, 0.5).pvalue)
+
+
+def holm(pvalues: Sequence[float | None]) -> list[float | None]:
+    """Holm step-down adjusted p-values (None entries are skipped and stay None)."""
+    idx = [i for i, p in enumerate(pvalues) if p is not None]
+    ps = np.array([pvalues[i] for i in idx], dtype=float)
+    out: list[float | None] = [None] * len(pvalues)
+    if not idx:
+        return out
+    order = np.argsort(ps, kind="stable")
+    m = len(ps)
+    running = 0.0
+    for rank, o in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * ps[o]))
+        out[idx[o]] = running
+    return out
+
+
+def quantile(x: Sequence[float] | np.ndarray, q: float) -> float | None:
+    """The q-quantile as an order statistic: the smallest value with at least a share q of
+    the data at or below it (numpy method="inverted_cdf")."""
+    arr = np.asarray(x, dtype=float)
+    arr = arr[~np.isnan(arr)]
+    if arr.size == 0:
+        return None
+    return float(np.quantile(arr, q, method="inverted_cdf"))
+
+
+def quantile_ci(
+    x: Sequence[float] | np.ndarray, q: float, confidence: float = 0.95
+) -> tuple[float | None, float | None]:
+    """Distribution-free interval for the q-quantile from order statistics: with B ~ Bin(n, q)
+    the number of observations below the true quantile, X_(l) <= xi_q <= X_(u) holds with
+    probability >= confidence. A side is None when n is too small for a finite bound."""
+    from scipy.stats import binom
+
+    arr = np.sort(np.asarray(x, dtype=float))
+    arr = arr[~np.isnan(arr)]
+    n = arr.size
+    if n == 0:
+        return None, None
+    alpha = 1 - confidence
+    # P(X_(l) > xi) = P(B <= l-1) <= alpha/2  with l = smallest m such that cdf(m) >= alpha/2
+    lo_rank = int(binom.ppf(alpha / 2, n, q))
+    if binom.cdf(lo_rank - 1, n, q) > alpha / 2:  # guard against ppf rounding
+        lo_rank -= 1
+    # P(X_(u) < xi) = P(B >= u) <= alpha/2  with u = 1 + smallest m such that cdf(m) >= 1-alpha/2
+    hi_rank = int(binom.ppf(1 - alpha / 2, n, q)) + 1
+    lo = float(arr[lo_rank - 1]) if lo_rank >= 1 else None
+    hi = float(arr[hi_rank - 1]) if hi_rank <= n else None
+    return lo, hi
+
+
+def power(
+    d: Sequence[float] | np.ndarray,
+    *,
+    alpha: float = 0.05,
+    power_: float = 0.8,
+    target_delta: float | None = None,
+) -> dict[str, float | int | None]:
+    """Power analysis of a paired difference from its per-item values d_i (same units out).
+
+    mde: the minimum detectable effect at the current n, (z_{1-alpha/2} + z_power) sd(d)/sqrt(n);
+    n_for_target: items needed to detect `target_delta`, (z_a + z_b)^2 Var(d) / delta^2
+    (about 7.85 Var(d) / delta^2 at alpha 0.05 and 80% power)."""
+    arr = np.asarray(d, dtype=float)
+    arr = arr[~np.isnan(arr)]
+    n = int(arr.size)
+    factor = _z(1 - alpha / 2) + _z(power_)
+    var = float(arr.var(ddof=1)) if n > 1 else None
+    out: dict[str, float | int | None] = {
+        "n": n,
+        "alpha": alpha,
+        "power": power_,
+        "sd_d": math.sqrt(var) if var is not None else None,
+        "mde": factor * math.sqrt(var / n) if var is not None else None,
+        "target_delta": target_delta,
+        "n_for_target": None,
+    }
+    if var is not None and target_delta:
+        out["n_for_target"] = int(math.ceil(factor**2 * var / target_delta**2))
+    return out
