@@ -1,0 +1,286 @@
+"""Read a dataset (local file, Hugging Face hub or builtin generator) into evaluation items.
+
+`read_table(source)` gives raw rows; `load_items(spec)` maps columns to `LoadedItem`s
+(`fields.id/input/target/strata/cluster`), validates them, applies the optional stratified
+`sample:` and returns the items with a fingerprint. Every problem is a one-line `UserError`
+naming the file or field. `datasets` is imported lazily, and local files are read with
+`keep_in_memory` and a throw-away cache dir so nothing is left in ~/.cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tts_bench.errors import UserError
+
+LOCAL_FORMATS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
+_TRUE = {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class LoadedItem:
+    """One evaluation item. `inputs` holds every column but the target (templates may use any);
+    `strata` values are strings; `cluster` groups items that share a source (or None)."""
+
+    id: str
+    inputs: dict[str, Any]
+    target: Any
+    strata: dict[str, str]
+    cluster: str | None
+
+
+def default_offline() -> None:
+    """Set HF_HUB_OFFLINE=1 unless the user chose a value: no network unless asked for."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in _TRUE
+
+
+def _datasets() -> Any:
+    """Import `datasets` quietly and make its offline flag follow the environment *now*
+    (huggingface_hub reads HF_HUB_OFFLINE only once, at import)."""
+    import datasets
+    import huggingface_hub.constants as hub_constants
+
+    offline = _offline()
+    datasets.config.HF_HUB_OFFLINE = offline
+    hub_constants.HF_HUB_OFFLINE = offline
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity_error()
+    return datasets
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _scan_jsonl(path: Path) -> list[dict]:
+    """Parse JSON lines with the stdlib, naming the first bad line (datasets does not)."""
+    rows: list[dict] = []
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise UserError(f"{path}: line {n}: invalid JSON ({exc.msg})") from None
+            if not isinstance(row, dict):
+                raise UserError(
+                    f"{path}: line {n}: expected a JSON object, got {type(row).__name__}"
+                )
+            rows.append(row)
+    return rows
+
+
+def _read_local(path: Path) -> list[dict]:
+    fmt = LOCAL_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise UserError(
+            f"{path}: unsupported file type {path.suffix or '(none)'!r} "
+            f"(use {', '.join(LOCAL_FORMATS)}, hf:owner/name or builtin:<name>)"
+        )
+    if not path.is_file():
+        raise UserError(f"{path}: dataset file not found")
+    if path.stat().st_size == 0:
+        raise UserError(f"{path}: empty dataset (0 bytes)")
+    try:
+        if fmt == "csv":
+            path.read_text(encoding="utf-8")  # datasets' message for non-UTF-8 is opaque
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not a UTF-8 text file") from None
+    datasets = _datasets()
+    with tempfile.TemporaryDirectory(prefix="tts-bench-ds-") as cache:
+        try:
+            ds = datasets.load_dataset(
+                fmt, data_files=str(path), split="train", cache_dir=cache, keep_in_memory=True
+            )
+            return ds.to_list()
+        except Exception as exc:  # datasets / pyarrow raise many types for bad files
+            if path.suffix.lower() == ".jsonl":
+                # Valid JSON whose column types vary between rows is still usable data.
+                return _scan_jsonl(path)
+            raise UserError(f"{path}: cannot read {fmt} file: {_one_line(exc)}") from None
+
+
+def _read_hub(name: str, split: str | None, subset: str | None) -> list[dict]:
+    source = f"hf:{name}"
+    if name.count("/") > 1 or not name.strip("/"):
+        raise UserError(f"{source}: expected hf:owner/name")
+    datasets = _datasets()
+    try:
+        ds = datasets.load_dataset(name, subset, split=split)
+    except ConnectionError:
+        raise UserError(
+            f"{source}: cannot reach the Hugging Face hub"
+            f"{' (offline)' if _offline() else ''}; download it first or point source at a "
+            "local file"
+        ) from None
+    except Exception as exc:
+        raise UserError(f"{source}: cannot load dataset: {_one_line(exc)}") from None
+    if isinstance(ds, Mapping):  # a DatasetDict: no split named
+        pick = next((s for s in ("test", "validation", "train") if s in ds), next(iter(ds)))
+        ds = ds[pick]
+    return ds.to_list()
+
+
+def read_table(
+    source: str,
+    *,
+    params: Mapping[str, Any] | None = None,
+    split: str | None = None,
+    subset: str | None = None,
+) -> list[dict]:
+    """Raw rows of a dataset source.
+
+    source: a .jsonl/.json/.csv/.parquet path, `hf:owner/name` (with `split`, and `subset`
+    the HF config name; without a split the first of test/validation/train is used) or
+    `builtin:<name>` (a generator called with `params`).
+    """
+    if source.startswith("builtin:"):
+        from tts_bench.data.builtin import generate
+
+        rows = generate(source.removeprefix("builtin:"), dict(params or {}))
+    elif source.startswith("hf:"):
+        rows = _read_hub(source.removeprefix("hf:"), split, subset)
+    else:
+        rows = _read_local(Path(source))
+    if not rows:
+        raise UserError(f"{source}: empty dataset (no rows)")
+    return rows
+
+
+def _cell_str(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    seen: dict[str, None] = {}
+    for row in rows:
+        seen.update(dict.fromkeys(row))
+    return list(seen)
+
+
+def _require(col: str, field: str, columns: list[str], source: str, where: str) -> None:
+    if col not in columns:
+        raise UserError(
+            f"{where}.fields.{field}: column {col!r} not in {source} "
+            f"(columns: {', '.join(columns)})"
+        )
+
+
+def map_rows(
+    rows: Sequence[Mapping[str, Any]], fields: Any, *, source: str, where: str = "dataset"
+) -> list[LoadedItem]:
+    """Turn raw rows into items according to a `FieldMap`; see `load_items` for the rules."""
+    columns = _columns(rows)
+    inputs = [fields.input] if isinstance(fields.input, str) else list(fields.input)
+    for col in inputs:
+        _require(col, "input", columns, source, where)
+    _require(fields.target, "target", columns, source, where)
+    for col in fields.strata:
+        _require(col, "strata", columns, source, where)
+    if fields.cluster is not None:
+        _require(fields.cluster, "cluster", columns, source, where)
+    use_index = fields.id not in columns
+    if use_index and fields.id != "id":
+        _require(fields.id, "id", columns, source, where)
+
+    items: list[LoadedItem] = []
+    seen: set[str] = set()
+    for n, row in enumerate(rows):
+        raw_id = n if use_index else row.get(fields.id)
+        if raw_id is None or str(raw_id).strip() == "":
+            raise UserError(f"{where}.fields.id: row {n + 1} of {source} has an empty id")
+        item_id = _cell_str(raw_id)
+        if item_id in seen:
+            raise UserError(f"{where}.fields.id: duplicate id {item_id!r} in {source}")
+        seen.add(item_id)
+        target = row.get(fields.target)
+        if target is None:
+            raise UserError(
+                f"{where}.fields.target: item {item_id!r} in {source} has no target "
+                f"({fields.target!r} is null)"
+            )
+        for col in inputs:
+            if row.get(col) is None:
+                raise UserError(
+                    f"{where}.fields.input: item {item_id!r} in {source} has no {col!r}"
+                )
+        strata = {}
+        for col in fields.strata:
+            value = row.get(col)
+            strata[col] = "missing" if value is None else _cell_str(value)
+        cluster = None
+        if fields.cluster is not None and row.get(fields.cluster) is not None:
+            cluster = _cell_str(row[fields.cluster])
+        data = {k: v for k, v in row.items() if k != fields.target}
+        items.append(LoadedItem(item_id, data, target, strata, cluster))
+    return items
+
+
+def fingerprint(items: Sequence[LoadedItem]) -> str:
+    """sha256 of the items as canonical JSON (order, ids, inputs, targets, strata, cluster)."""
+    h = hashlib.sha256()
+    for it in items:
+        row = {"id": it.id, "inputs": it.inputs, "target": it.target, "strata": it.strata}
+        row["cluster"] = it.cluster
+        h.update(json.dumps(row, sort_keys=True, default=str, ensure_ascii=False).encode())
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def load_items(dataset: Any, *, where: str = "dataset") -> tuple[list[LoadedItem], str]:
+    """Load, map, validate and (if `dataset.sample` is set) stratified-sample a `DatasetSpec`.
+
+    where: prefix for error messages (e.g. "suite.yaml: dataset").
+    Returns the items, in dataset order, and `fingerprint(items)` of exactly those items.
+    Rules: `fields.input` may be one column or a list; `inputs` keeps every column but the
+    target; strata values become strings (null -> "missing"); when the data has no `id`
+    column and `fields.id` is the default "id", the 0-based row index is the id.
+    `sample.by` defaults to `fields.strata` and must be a subset of it.
+    """
+    from tts_bench.data.sampling import stratified_sample
+
+    rows = read_table(
+        dataset.source, params=dataset.params, split=dataset.split, subset=dataset.subset
+    )
+    items = map_rows(rows, dataset.fields, source=dataset.source, where=where)
+    spec = dataset.sample
+    if spec is not None:
+        by = list(spec.by) or list(dataset.fields.strata)
+        for col in by:
+            if col not in dataset.fields.strata:
+                hint = ", ".join(dataset.fields.strata) or "none"
+                raise UserError(
+                    f"{where}.sample.by: {col!r} is not a strata column (fields.strata: {hint})"
+                )
+        if spec.size > len(items):
+            raise UserError(
+                f"{where}.sample.size: {spec.size} is more than the {len(items)} items "
+                f"in {dataset.source}"
+            )
+        keyed = [it.strata for it in items]
+        picked = stratified_sample(
+            keyed,
+            by=by,
+            size=spec.size,
+            seed=spec.seed,
+            allocation=spec.allocation,
+            min_per_stratum=spec.min_per_stratum,
+            where=f"{where}.sample",
+        )
+        items = [items[i] for i in picked]
+    return items, fingerprint(items)

@@ -1,0 +1,20 @@
+"""Scoring: answer extraction, scorers (exact numeric choice regex set_f1), failure labels."""
+
+from tts_bench.scoring.failures import (
+    INFRA_FAILURES,
+    MODEL_FAILURES,
+    is_refusal,
+    label_failure,
+)
+from tts_bench.scoring.scorers import Scorer, ScoreResult, make_scorer, normalise_text
+
+__all__ = [
+    "INFRA_FAILURES",
+    "MODEL_FAILURES",
+    "ScoreResult",
+    "Scorer",
+    "is_refusal",
+    "label_failure",
+    "make_scorer",
+    "normalise_text",
+]

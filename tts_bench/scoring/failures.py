@@ -1,0 +1,69 @@
+"""Failure-mode labels for a record: infrastructure failures kept apart from model failures.
+
+Infrastructure (`INFRA_FAILURES`): the call never produced a model answer, so the record is
+unscored (correct = None), never counted wrong. Model (`MODEL_FAILURES`): the model answered
+badly. `hallucination` is assigned by the runner for knowledge-type items, not here.
+"""
+
+from __future__ import annotations
+
+import re
+
+INFRA_FAILURES = ("rate_limited", "timeout", "api_error")
+MODEL_FAILURES = (
+    "wrong_answer",
+    "format_violation",
+    "truncated",
+    "refusal",
+    "hallucination",
+    "overconfident",
+)
+OVERCONFIDENT_AT = 0.9  # a wrong answer given with at least this confidence
+_REFUSAL_WINDOW = 300  # refusals come first; a phrase deep in reasoning is not one
+
+_REFUSAL = re.compile(
+    r"(?i)(?:^|[\s\"(])(?:"
+    r"I(?:'m| am) (?:sorry|afraid),? but I (?:can't|cannot|can not|won't|will not|am unable|'m unable)"
+    r"|I (?:can't|cannot|can not|won't|will not|am unable to|'m unable to|am not able to)"
+    r" (?:help|assist|provide|comply|answer|do that|fulfil|fulfill|support|complete|respond)"
+    r"|I(?:'m| am) sorry,? but (?:I|that|this)\b"
+    r"|as an AI(?: language model| assistant)?,? I (?:can't|cannot|don't|do not|am not|'m not)"
+    r")"
+)
+
+
+def is_refusal(text: str) -> bool:
+    """A conservative refusal test: a refusal phrase near the start of the output."""
+    head = text.strip().replace("\u2019", "'")[:_REFUSAL_WINDOW]
+    return bool(_REFUSAL.search(head))
+
+
+def label_failure(
+    *,
+    status: str,
+    answer: str | None,
+    text: str,
+    finish_reason: str | None,
+    correct: bool | None,
+    confidence: float | None = None,
+) -> str | None:
+    """The failure label of one record, or None when it is not a failure.
+
+    status: the call status ("ok" or an infrastructure label: rate_limited, timeout, other ->
+    api_error); answer: the extracted answer; text: the raw output; finish_reason: "length"
+    means cut off; correct: the score; confidence: e.g. vote share (>= 0.9 and wrong ->
+    overconfident).
+    """
+    if status != "ok":
+        return status if status in ("rate_limited", "timeout") else "api_error"
+    if answer is None and finish_reason == "length":
+        return "truncated"
+    if correct is not True and is_refusal(text or ""):
+        return "refusal"
+    if answer is None:
+        return "format_violation"
+    if correct is False:
+        if confidence is not None and confidence >= OVERCONFIDENT_AT:
+            return "overconfident"
+        return "wrong_answer"
+    return None
