@@ -242,6 +242,140 @@ def sample(
     typer.echo(f"wrote {out}")
 
 
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+) -> None:
+    """Write summary.json, report.html and summary.md for RUN_DIR."""
+    from tts_bench.store import read_manifest
+
+    read_manifest(run_dir)
+    from tts_bench.analysis import write_summary
+    from tts_bench.report import write_report
+
+    write_summary(run_dir)
+    typer.echo(f"summary: {run_dir / 'summary.json'}")
+    typer.echo(f"report: {write_report(run_dir)}")
+    typer.echo(f"markdown: {run_dir / 'summary.md'}")
+
+
+@app.command()
+def compare(
+    run_dirs: Annotated[list[Path], typer.Argument(help="Two or more run directories.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output HTML file.")] = Path("compare.html"),
+) -> None:
+    """Compare runs (e.g. last month's model vs the upgrade), paired by item."""
+    from tts_bench.store import read_manifest
+
+    if len(run_dirs) < 2:
+        raise UserError("compare: give at least two run directories")
+    for d in run_dirs:
+        read_manifest(d)
+    from tts_bench.report import write_compare
+
+    path, warnings = write_compare(run_dirs, out)
+    for w in warnings:
+        typer.echo(f"warning: {w}", err=True)
+    typer.echo(f"comparison: {path}")
+
+
+@app.command()
+def gate(
+    run_dir: Annotated[Path, typer.Argument(help="The candidate run directory.")],
+    against: Annotated[Path | None, typer.Option("--against", help="Compare with this run (paired by item).")] = None,
+    rules: Annotated[Path | None, typer.Option("--rules", help="Gate rules YAML (default: the suite's gates).")] = None,
+    junit: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")] = None,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print Markdown; append to $GITHUB_STEP_SUMMARY when set.")] = False,
+    allow_partial: Annotated[bool, typer.Option("--allow-partial", help="Gate a run that did not complete.")] = False,
+) -> None:
+    """Gate a model upgrade: exit 0 when every rule passes, 1 when any fails."""
+    import os
+
+    from tts_bench import gate as gating
+    from tts_bench.store import read_manifest
+    from tts_bench.suite import GateRule
+
+    manifest = read_manifest(run_dir)
+    suite_rules = [GateRule.model_validate(g) for g in (manifest.get("suite") or {}).get("gates", [])]
+    rule_list = gating.load_rules(suite_rules, rules)
+    verdicts = gating.evaluate(run_dir, rules=rule_list, against=against, allow_partial=allow_partial)
+    from rich.table import Table
+
+    t = Table(title=f"gate: {run_dir}")
+    for col in ("rule", "value", "CI", "bound", "on", "result"):
+        t.add_column(col)
+    for v in verdicts:
+        ci = "—" if v.ci is None else f"{v.ci[0]:.4g}..{v.ci[1]:.4g}"
+        val = "—" if v.value is None else f"{v.value:.4g}"
+        res = "[green]PASS[/green]" if v.passed else "[red]FAIL[/red]"
+        t.add_row(v.rule, val, ci, v.bound, v.on, res + (f" {v.note}" if v.note else ""))
+    _console().print(t)
+    suite_name = (manifest.get("suite") or {}).get("name", "suite")
+    if junit is not None:
+        junit.write_text(gating.to_junit(verdicts, suite_name), encoding="utf-8")
+    if markdown:
+        md = gating.to_markdown(verdicts)
+        typer.echo(md)
+        summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
+        if summary_path:
+            with open(summary_path, "a", encoding="utf-8") as fh:
+                fh.write(md + "\n")
+    raise typer.Exit(gating.exit_code(verdicts))
+
+
+@app.command()
+def plan(
+    suite: Annotated[Path, typer.Argument(help="Suite YAML file.")],
+    from_run: Annotated[Path | None, typer.Option("--from", help="Use token counts observed in this run.")] = None,
+) -> None:
+    """Estimate calls, tokens, cost and wall time of SUITE before spending anything."""
+    from tts_bench.llm.offline import setup_offline_env
+
+    setup_offline_env()
+    from tts_bench.plan import plan_suite
+    from tts_bench.suite import load
+
+    rep = plan_suite(load(suite), from_run=from_run, where=str(suite))
+    from rich.table import Table
+
+    t = Table(title=f"plan: {suite}")
+    for col in ("config", "calls", "input tok", "output tok", "reasoning tok", "cost", "price source", "wall"):
+        t.add_column(col)
+    for c in rep.configs:
+        t.add_row(c.config, f"{c.calls:,.0f}", f"{c.input_tokens:,.0f}", f"{c.output_tokens:,.0f}",
+                  f"{c.reasoning_tokens:,.0f}", _fmt(c.cost_usd, "usd"), c.price_source,
+                  f"{c.wall_s:,.0f}s")
+    _console().print(t)
+    total = "unknown" if rep.total_cost_usd is None else f"${rep.total_cost_usd:.4f}"
+    typer.echo(f"total: {rep.total_calls:,.0f} calls, {total}, ~{rep.wall_s:,.0f}s wall time")
+    if rep.tokenizer_note:
+        typer.echo(rep.tokenizer_note)
+    for w in rep.warnings:
+        typer.echo(f"warning: {w}", err=True)
+
+
+@app.command("import")
+def import_(
+    source: Annotated[Path, typer.Argument(help="Pool JSONL, lm-eval samples JSONL, or an Inspect log.")],
+    fmt: Annotated[str, typer.Option("--format", help="pool-jsonl | lm-eval | inspect")] = "pool-jsonl",
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write (or add a config to).")] = Path("results/imported"),
+    config: Annotated[str | None, typer.Option("--config", help="Config name for these samples.")] = None,
+    spec: Annotated[Path | None, typer.Option("--spec", help="Field mapping YAML.")] = None,
+    scorer: Annotated[str | None, typer.Option("--scorer", help="numeric | exact | choice | set_f1 | regex:PATTERN")] = None,
+    suite: Annotated[Path | None, typer.Option("--suite", help="Take the scorer from this suite.")] = None,
+    run_id: Annotated[str | None, typer.Option("--run-id")] = None,
+) -> None:
+    """Import sample pools made elsewhere as an ordinary run directory."""
+    from tts_bench.importers import import_pools
+
+    res = import_pools(source, fmt=fmt, out=out, config=config, spec=spec, scorer=scorer,
+                       suite=suite, run_id=run_id)
+    for w in res.warnings:
+        typer.echo(f"warning: {w}", err=True)
+    typer.echo(f"imported {res.n_items} items x {res.pool_size} samples as config "
+               f"{res.config!r} into {res.run_dir}")
+
+
 def main() -> None:
     try:
         app()

@@ -180,6 +180,8 @@ class Runner:
             self.cache_path = cache_path or out_dir / ".cache" / "llm-cache.sqlite"
             self.cache_path.parent.mkdir(parents=True, exist_ok=True)
         self.by_id = {it.id: it for it in self.items}
+        first = self.items[0]
+        self.plan.render(Item(id=first.id, inputs=first.inputs, strata=first.strata))
 
     # -- one pair -------------------------------------------------------------------------
     async def _delegate(self, name: str, ctx: Context) -> StrategyResult:
@@ -298,6 +300,15 @@ class Runner:
         def spent() -> float:
             return prior_spend + client.spent_usd
 
+        last_flush = [time.monotonic()]
+
+        def flush_spend() -> None:
+            # Keep the manifest's spend near-current so a SIGKILLed run still knows it.
+            if time.monotonic() - last_flush[0] > 1.0:
+                self.manifest["spent_usd"] = round(spent(), 10)
+                write_manifest(self.run_dir, self.manifest)
+                last_flush[0] = time.monotonic()
+
         def would_exceed(config: str) -> bool:
             if self.max_cost is None:
                 return False
@@ -324,6 +335,7 @@ class Runner:
                 prev = state["per_pair"].get(config)
                 state["per_pair"][config] = live if prev is None else max(prev, live, 0.5 * (prev + live))
                 writer.write_pair(ctx.calls, record)
+                flush_spend()
                 state["done"] += 1
                 state["errors"] += record["status"] != "ok"
                 if self.progress:
@@ -372,7 +384,8 @@ class Runner:
             self.manifest["finished_at"] = now_iso()
             self.manifest["spent_usd"] = round(spent(), 10)
             self.manifest["sessions"][-1].update(finished_at=now_iso(), status=status["value"],
-                                                 calls=client.n_calls, cache_hits=client.n_cache_hits)
+                                                 live_calls=client.n_calls - client.n_cache_hits,
+                                                 cache_hits=client.n_cache_hits)
             write_manifest(self.run_dir, self.manifest)
         from tts_bench.store import load_records
 
