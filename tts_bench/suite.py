@@ -7,6 +7,7 @@ config's `params:`, which pass any litellm keyword through (api_base, top_p, ...
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -251,13 +252,32 @@ def parse(data: Any, source: str = "<suite>", base_dir: Path | None = None) -> S
     return suite
 
 
+class _Yaml12Loader(yaml.SafeLoader):
+    """YAML 1.2 booleans: only true/false. Under YAML 1.1 `on: ci` (a gate key) would
+    silently become `True: ci`, and `no`/`yes` answers would turn into booleans."""
+
+
+_Yaml12Loader.yaml_implicit_resolvers = {
+    ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def read_yaml(path: Path) -> Any:
+    """Parse a YAML file with YAML 1.2 booleans (see `_Yaml12Loader`)."""
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_Yaml12Loader)  # noqa: S506
+
+
 def load(path: str | Path) -> Suite:
     """Read and validate a suite YAML file."""
     p = Path(path)
     if not p.is_file():
         raise UserError(f"{p}: suite file not found")
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        data = read_yaml(p)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
