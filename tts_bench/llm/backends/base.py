@@ -1,0 +1,96 @@
+"""What a backend returns (`Reply`) or raises (`CallError`) for one attempt."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from dataclasses import dataclass
+
+from tts_bench.llm.types import Usage
+
+RETRYABLE = frozenset({"rate_limited", "timeout", "server_error", "connection_error", "malformed"})
+
+
+@dataclass
+class Reply:
+    """One choice of a successful response. `latency_s` is set by backends that know the
+    provider's own latency (the simulator); otherwise the client measures the attempt."""
+
+    text: str
+    finish_reason: str | None
+    usage: Usage
+    usage_known: bool = True  # False when the provider sent no usage: cost is then unknown
+    latency_s: float | None = None
+    logprob: float | None = None
+
+
+class CallError(Exception):
+    """A failed attempt. status: a label from types.CALL_STATUSES; retry_after: seconds the
+    provider asked us to wait (None when it did not say)."""
+
+    def __init__(self, status: str, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.retry_after = retry_after
+
+    @property
+    def retryable(self) -> bool:
+        return self.status in RETRYABLE
+
+
+def status_for_http(code: int) -> str:
+    """Label an HTTP error status."""
+    if code == 429:
+        return "rate_limited"
+    if code == 408:
+        return "timeout"
+    if code >= 500:
+        return "server_error"
+    if 400 <= code < 500:
+        return "bad_request"
+    return "api_error"
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def usage_from_openai(raw: dict | None) -> tuple[Usage, bool]:
+    """Usage from an OpenAI-style `usage` object: output excludes reasoning tokens."""
+    if not raw:
+        return Usage(), False
+    details = raw.get("completion_tokens_details") or {}
+    prompt_details = raw.get("prompt_tokens_details") or {}
+    reasoning = int(details.get("reasoning_tokens") or 0)
+    completion = int(raw.get("completion_tokens") or 0)
+    return (
+        Usage(
+            input_tokens=int(raw.get("prompt_tokens") or 0),
+            output_tokens=max(0, completion - reasoning),
+            reasoning_tokens=reasoning,
+            cached_tokens=int(prompt_details.get("cached_tokens") or 0),
+        ),
+        True,
+    )
+
+
+def mean_logprob(choice: dict) -> float | None:
+    """Mean token log-probability of a choice when the provider returned logprobs."""
+    content = (choice.get("logprobs") or {}).get("content") or []
+    values = [t["logprob"] for t in content if isinstance(t, dict) and "logprob" in t]
+    return sum(values) / len(values) if values else None

@@ -1,0 +1,229 @@
+"""`Client`: the one place that calls models. Cache, limits, retries, usage and cost.
+
+    client = Client(limits=suite.limits, pricing=suite.pricing, cache_path=path, seed=suite.seed,
+                    sim_profiles=suite.sim_profiles)
+    completion = await client.generate(spec, messages, sample_index=3)
+    await client.aclose()
+
+`generate` never raises for provider or network trouble: it returns a Completion whose
+`status` labels the failure (see types.CALL_STATUSES), with `retries` and `error`. It raises
+UserError only for configuration mistakes (e.g. `api_key_env` names an unset variable).
+
+Retries (limits.retries at most) cover 429, 5xx, timeouts, connection errors and malformed
+responses; other 4xx are final. Waits grow as `backoff_s * 2**attempt` with jitter, or follow
+Retry-After when the provider sends one; any single wait is capped at limits.max_retry_wait_s.
+Each attempt has limits.timeout_s. A Completion's latency_s is what a user would have waited:
+the successful attempt plus earlier failed attempts and waits, excluding harness queueing
+(the concurrency semaphore and RPM/TPM buckets).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+from tts_bench.errors import UserError
+from tts_bench.llm.backends import choose
+from tts_bench.llm.backends.base import CallError, Reply
+from tts_bench.llm.backends.litellm_backend import LiteLLMBackend
+from tts_bench.llm.backends.openai_http import OpenAIHTTPBackend
+from tts_bench.llm.backends.sim import SimBackend
+from tts_bench.llm.cache import ResponseCache, cache_key
+from tts_bench.llm.limits import RateLimiter, estimate_tokens
+from tts_bench.llm.pricing import PriceTable, cost_usd
+from tts_bench.llm.types import Completion, ModelSpec, Usage
+
+Messages = list[dict[str, str]]
+
+
+class Client:
+    """limits: suite Limits (concurrency, rpm, tpm, timeout_s, retries, max_retry_wait_s);
+    pricing: {model: Price} overrides; cache_path: SQLite file or None (no cache);
+    seed: the simulator seed (part of sim cache keys); sim_profiles: extra simulator profiles;
+    backoff_s: base of the exponential backoff between retries."""
+
+    def __init__(
+        self,
+        *,
+        limits: Any,
+        pricing: dict[str, Any] | None = None,
+        cache_path: Path | None = None,
+        seed: int = 0,
+        sim_profiles: dict[str, dict] | None = None,
+        backoff_s: float = 0.5,
+    ) -> None:
+        self.limits = limits
+        self.seed = seed
+        self.sim_profiles = sim_profiles or None
+        self.backoff_s = backoff_s
+        self.prices = PriceTable(pricing, self.sim_profiles)
+        self.cache = ResponseCache(cache_path) if cache_path is not None else None
+        self._sem = asyncio.Semaphore(limits.concurrency)
+        self._rate = RateLimiter(limits.rpm, limits.tpm)
+        self._backends: dict[str, Any] = {
+            "sim": SimBackend(seed, self.sim_profiles),
+            "direct": OpenAIHTTPBackend(),
+            "litellm": LiteLLMBackend(),
+        }
+        self._jitter = random.Random(seed)
+        self.spent_usd = 0.0  # live spend; cache hits cost nothing now
+        self.n_calls = 0  # generate() calls, cache hits included
+        self.n_errors = 0  # calls that ended with status != "ok"
+        self.n_cache_hits = 0
+
+    async def generate(
+        self, spec: ModelSpec, messages: Messages, *, sample_index: int = 0
+    ) -> Completion:
+        """One completion for `messages`; `sample_index` tells samples of one prompt apart."""
+        kind = choose(spec)
+        key = None
+        if self.cache is not None:
+            key = cache_key(
+                spec.model,
+                messages,
+                spec.temperature,
+                spec.max_tokens,
+                spec.params,
+                sample_index,
+                self._sim_inputs(spec) if kind == "sim" else None,
+            )
+            hit = self.cache.get(key)
+            if hit is not None:
+                hit.cache_hit = True
+                self.n_calls += 1
+                self.n_cache_hits += 1
+                return hit
+        completion = (await self._attempts(kind, spec, messages, sample_index, n=1))[0]
+        self.n_calls += 1
+        if not completion.ok:
+            self.n_errors += 1
+        if completion.cost_usd is not None:
+            self.spent_usd += completion.cost_usd
+        if self.cache is not None and key is not None and completion.ok:
+            self.cache.put(key, completion)
+        return completion
+
+    async def aclose(self) -> None:
+        """Close HTTP sessions and the cache."""
+        for backend in self._backends.values():
+            await backend.aclose()
+        if self.cache is not None:
+            self.cache.close()
+            self.cache = None
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _sim_inputs(self, spec: ModelSpec) -> Any:
+        profile = (self.sim_profiles or {}).get(spec.model)
+        return {"seed": self.seed, "profile": profile}
+
+    def _api_key(self, spec: ModelSpec) -> str | None:
+        name = spec.api_key_env
+        if not name:
+            return None
+        value = os.environ.get(name)
+        if not value:
+            raise UserError(f"model {spec.model}: api_key_env {name} is not set in the environment")
+        return value
+
+    async def _attempts(
+        self, kind: str, spec: ModelSpec, messages: Messages, sample_index: int, *, n: int
+    ) -> list[Completion]:
+        """Call with retries; return n completions (all failed alike when the call fails).
+        n > 1 asks the backend for n choices in one request (sample indices sample_index..+n)."""
+        backend = self._backends[kind]
+        api_key = self._api_key(spec) if kind != "sim" else None
+        limits = self.limits
+        est = estimate_tokens(messages, spec.max_tokens) * n if kind != "sim" else 0
+        waited = 0.0  # seconds a user would have waited before the successful attempt
+        error: CallError | None = None
+        if kind == "litellm":
+            backend.prepare()
+        for attempt in range(limits.retries + 1):
+            if kind != "sim":
+                await self._rate.acquire(spec.model, est)
+            async with self._sem:
+                started = time.perf_counter()
+                try:
+                    replies = await backend.call(
+                        spec,
+                        messages,
+                        sample_index=sample_index,
+                        n=n,
+                        timeout_s=limits.timeout_s,
+                        api_key=api_key,
+                    )
+                except CallError as exc:
+                    error = exc
+                except (UserError, asyncio.CancelledError):
+                    raise
+                except Exception as exc:
+                    if kind == "sim":
+                        raise  # a simulator bug, not a provider problem
+                    error = CallError("api_error", f"{type(exc).__name__}: {exc}")
+                else:
+                    elapsed = time.perf_counter() - started
+                    if kind != "sim":
+                        used = sum(_tokens(r.usage) for r in replies[:1])
+                        self._rate.settle(spec.model, est, used)
+                    return [self._ok(spec, kind, r, waited, elapsed, attempt) for r in replies]
+                waited += time.perf_counter() - started
+            if not error.retryable or attempt == limits.retries:
+                break
+            pause = self._pause(attempt, error.retry_after)
+            await asyncio.sleep(pause)
+            waited += pause
+        assert error is not None
+        failed = self._failed(spec, kind, error, waited, attempt)
+        return [failed] * n
+
+    def _pause(self, attempt: int, retry_after: float | None) -> float:
+        cap = self.limits.max_retry_wait_s
+        if retry_after is not None:
+            return min(retry_after, cap)
+        # "equal jitter": half fixed, half random, so waits still grow but spread out.
+        base = self.backoff_s * (2**attempt)
+        return min(cap, base * (0.5 + 0.5 * self._jitter.random()))
+
+    def _ok(
+        self, spec: ModelSpec, kind: str, reply: Reply, waited: float, elapsed: float, attempt: int
+    ) -> Completion:
+        latency = reply.latency_s if reply.latency_s is not None else elapsed
+        rate = self.prices.rate(spec.model)
+        return Completion(
+            text=reply.text,
+            finish_reason=reply.finish_reason,
+            usage=reply.usage,
+            cost_usd=cost_usd(reply.usage, rate) if reply.usage_known else None,
+            latency_s=waited + latency,
+            status="ok",
+            retries=attempt,
+            model=spec.model,
+            simulated=kind == "sim",
+            logprob=reply.logprob,
+        )
+
+    def _failed(
+        self, spec: ModelSpec, kind: str, error: CallError, waited: float, attempt: int
+    ) -> Completion:
+        # Error responses carry no tokens, so they cost 0 at a known price (None if unknown).
+        return Completion(
+            text="",
+            finish_reason=None,
+            usage=Usage(),
+            cost_usd=cost_usd(Usage(), self.prices.rate(spec.model)),
+            latency_s=waited,
+            status=error.status,
+            retries=attempt,
+            error=error.message[:500],
+            model=spec.model,
+            simulated=kind == "sim",
+        )
+
+
+def _tokens(usage: Usage) -> int:
+    return usage.input_tokens + usage.output_tokens + usage.reasoning_tokens

@@ -1,0 +1,40 @@
+"""Environment for offline, quiet operation, applied before litellm or datasets are imported.
+
+`setup_offline_env()` sets:
+- LITELLM_LOCAL_MODEL_COST_MAP=True: litellm reads its bundled price map instead of fetching one;
+- HF_HUB_OFFLINE=1 unless the user already set HF_HUB_OFFLINE (hub datasets then fail at once);
+- LITELLM_TELEMETRY=False, HF_HUB_DISABLE_TELEMETRY=1, DO_NOT_TRACK=1: no telemetry.
+Values the user set explicitly win, except the price map, which must never be fetched.
+"""
+
+from __future__ import annotations
+
+import os
+
+_DEFAULTS = {
+    "HF_HUB_OFFLINE": "1",
+    "LITELLM_TELEMETRY": "False",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "DO_NOT_TRACK": "1",
+}
+
+
+def setup_offline_env() -> None:
+    """Set the offline/no-telemetry environment (idempotent, cheap)."""
+    os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+    for key, value in _DEFAULTS.items():
+        os.environ.setdefault(key, value)
+
+
+def import_litellm():  # noqa: ANN201  (litellm has no useful module type)
+    """Import litellm quietly: offline price map, no debug help text, logger at ERROR."""
+    setup_offline_env()
+    import logging
+
+    import litellm
+
+    litellm.suppress_debug_info = True
+    litellm.telemetry = False
+    for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    return litellm

@@ -1,0 +1,96 @@
+"""Prices in $ per million tokens and the cost of one call.
+
+Resolution order, looked up once per model and kept in a dict (never per call):
+suite `pricing:` override > simulator profile price (`sim/...`) > litellm's bundled price map
+> unknown (None). An unknown price gives `cost_usd = None`, never an invented 0.
+Reasoning tokens are billed at the output price; cached input tokens at `cached_input`
+(the input price when the table has none).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tts_bench.llm.types import Usage
+
+
+@dataclass(frozen=True)
+class Rate:
+    """$ per million tokens."""
+
+    input: float
+    output: float
+    cached_input: float | None = None
+
+
+def cost_usd(usage: Usage, rate: Rate | None) -> float | None:
+    """Cost of one call, or None when the price is unknown."""
+    if rate is None:
+        return None
+    cached = min(usage.cached_tokens, usage.input_tokens)
+    cached_rate = rate.input if rate.cached_input is None else rate.cached_input
+    total = (
+        (usage.input_tokens - cached) * rate.input
+        + cached * cached_rate
+        + (usage.output_tokens + usage.reasoning_tokens) * rate.output
+    )
+    return total / 1e6
+
+
+def _litellm_rate(model: str) -> Rate | None:
+    """Look a model up in litellm's bundled price map (imports litellm: call once per model)."""
+    from tts_bench.llm.offline import import_litellm
+
+    litellm = import_litellm()
+    table: dict[str, Any] = litellm.model_cost
+    candidates = [model]
+    if "/" in model:
+        candidates.append(model.split("/", 1)[1])
+    for name in candidates:
+        entry = table.get(name)
+        if not entry:
+            continue
+        inp, out = entry.get("input_cost_per_token"), entry.get("output_cost_per_token")
+        if inp is None or out is None:
+            continue
+        cached = entry.get("cache_read_input_token_cost")
+        return Rate(
+            input=float(inp) * 1e6,
+            output=float(out) * 1e6,
+            cached_input=None if cached is None else float(cached) * 1e6,
+        )
+    return None
+
+
+class PriceTable:
+    """Per-model price resolution, memoised.
+
+    overrides: the suite's `pricing:` ({model: Price}); sim_profiles: the suite's extra
+    simulator profiles, passed to `tts_bench.sim.price`.
+    """
+
+    def __init__(
+        self, overrides: dict[str, Any] | None = None, sim_profiles: dict[str, dict] | None = None
+    ) -> None:
+        self._overrides = dict(overrides or {})
+        self._sim_profiles = sim_profiles
+        self._memo: dict[str, Rate | None] = {}
+
+    def rate(self, model: str) -> Rate | None:
+        if model not in self._memo:
+            self._memo[model] = self._resolve(model)
+        return self._memo[model]
+
+    def _resolve(self, model: str) -> Rate | None:
+        override = self._overrides.get(model)
+        if isinstance(override, dict):
+            return Rate(override["input"], override["output"], override.get("cached_input"))
+        if override is not None:
+            return Rate(override.input, override.output, override.cached_input)
+        if model.startswith("sim/"):
+            from tts_bench import sim
+
+            inp, out = sim.price(model, self._sim_profiles)
+            return Rate(float(inp), float(out))
+        return _litellm_rate(model)

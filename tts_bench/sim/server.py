@@ -1,0 +1,403 @@
+"""`tts-bench sim serve`: the simulator behind an OpenAI-compatible HTTP server.
+
+Endpoints: POST /v1/chat/completions (incl. `n` and `stream: true` server-sent events, so
+time-to-first-token can be measured), GET /v1/models, GET /health. Model names `sim-small`,
+`sim/small` and `openai/sim-small` all mean the simulator model `sim/small`.
+
+The server sleeps the simulated latency times `time_scale` of real time (0 = answer at once).
+The sample index of a request comes from the `X-Sample-Index` header (the harness sends it),
+else from the body's `seed` field, else 0; the simulator seed is the server's `seed`.
+
+Faults, by rate (`fault_rates={"429": 0.1, ...}`, drawn deterministically from the seed, the
+request content and how often that content was seen) or per request with headers:
+- `X-Sim-Fault: 429|500|503|slow|drop|malformed|empty|truncated_stream`
+- `X-Sim-Fault-Times: N`: only the first N requests with this body and fault get it
+  (so a client's retries then succeed);
+- `X-Sim-Retry-After: S`: the Retry-After of a 429 (default `retry_after_s`);
+- `X-Sim-Slow-S: S`: how long a `slow` response stalls (default `slow_s`) before answering.
+`drop` closes the connection without a response; `malformed` sends invalid JSON; `empty`
+sends no choices; `truncated_stream` cuts the body (or the event stream) half way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from tts_bench.errors import UserError
+
+FAULT_KINDS = ("429", "500", "503", "slow", "drop", "malformed", "empty", "truncated_stream")
+MODELS = ("sim/small", "sim/large", "sim/reasoner")
+_STANDARD = {"model", "messages", "temperature", "max_tokens", "n", "stream", "stream_options"}
+_STANDARD |= {"seed", "max_completion_tokens", "user"}
+
+
+@dataclass
+class ServerConfig:
+    """time_scale: real seconds slept per simulated second; fault_rates: probability per
+    fault kind; seed: simulator and fault seed; retry_after_s: Retry-After sent with 429;
+    slow_s: stall of a `slow` fault; profiles: extra simulator profiles."""
+
+    time_scale: float = 1.0
+    fault_rates: dict[str, float] = field(default_factory=dict)
+    seed: int = 0
+    retry_after_s: float = 1.0
+    slow_s: float = 30.0
+    profiles: dict[str, dict] | None = None
+
+    def __post_init__(self) -> None:
+        if self.time_scale < 0:
+            raise UserError(f"--time-scale must be >= 0, got {self.time_scale}")
+        for kind, rate in self.fault_rates.items():
+            if kind not in FAULT_KINDS:
+                raise UserError(f"unknown fault {kind!r} (known: {', '.join(FAULT_KINDS)})")
+            if not 0 <= rate <= 1:
+                raise UserError(f"fault rate for {kind} must be in [0, 1], got {rate}")
+        if sum(self.fault_rates.values()) > 1:
+            raise UserError("fault rates add up to more than 1")
+
+
+@dataclass
+class Hit:
+    """One request as the server saw it (for tests and soak checks)."""
+
+    at: float  # time.monotonic() on arrival
+    fingerprint: str
+    fault: str | None
+    sample_index: int
+    model: str
+
+
+def sim_model(name: str) -> str | None:
+    """Map a requested model name to a simulator model, or None."""
+    name = name.removeprefix("openai/")
+    if name.startswith("sim-"):
+        name = "sim/" + name[4:]
+    return name if name.startswith("sim/") else None
+
+
+def _error(status: int, message: str, kind: str, headers: dict[str, str] | None = None):
+    body = {"error": {"message": message, "type": kind, "code": status}}
+    return web.json_response(body, status=status, headers=headers)
+
+
+class SimServer:
+    """The request handlers and their state (fault counters, request log)."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.log: list[Hit] = []
+        self._seen: dict[str, int] = {}
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=16 * 1024**2)
+        app.router.add_post("/v1/chat/completions", self.chat)
+        app.router.add_post("/chat/completions", self.chat)
+        app.router.add_get("/v1/models", self.models)
+        app.router.add_get("/health", self.health)
+        return app
+
+    async def health(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def models(self, request: web.Request) -> web.Response:
+        data = [
+            {"id": m.replace("/", "-"), "object": "model", "owned_by": "tts-bench"} for m in MODELS
+        ]
+        return web.json_response({"object": "list", "data": data})
+
+    def _fault(self, request: web.Request, fingerprint: str, count: int) -> str | None:
+        wanted = request.headers.get("X-Sim-Fault")
+        if wanted:
+            times = request.headers.get("X-Sim-Fault-Times")
+            if times is None or count <= int(times):
+                return wanted
+            return None
+        rates = self.config.fault_rates
+        if not rates:
+            return None
+        digest = hashlib.sha256(f"{self.config.seed}:{fingerprint}:{count}".encode()).digest()
+        u = int.from_bytes(digest[:8], "big") / 2**64
+        for kind in FAULT_KINDS:
+            u -= rates.get(kind, 0.0)
+            if u < 0:
+                return kind
+        return None
+
+    async def chat(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        try:
+            body = json.loads(raw)
+            messages = body["messages"]
+            requested = str(body["model"])
+        except (ValueError, KeyError, TypeError):
+            return _error(400, "body must be JSON with model and messages", "invalid_request_error")
+        if request.headers.get("X-Sample-Index") is not None:
+            sample_index = int(request.headers["X-Sample-Index"])
+        else:
+            sample_index = int(body.get("seed") or 0)
+        fingerprint = hashlib.sha256(raw + f"|{sample_index}".encode()).hexdigest()
+        fault_key = fingerprint + "|" + request.headers.get("X-Sim-Fault", "")
+        count = self._seen[fault_key] = self._seen.get(fault_key, 0) + 1
+        fault = self._fault(request, fingerprint, count)
+        model = sim_model(requested)
+        self.log.append(Hit(time.monotonic(), fingerprint, fault, sample_index, str(model)))
+        if fault in FAULT_KINDS and fault not in ("slow", "truncated_stream"):
+            return await self._plain_fault(request, fault)
+        if fault == "slow":
+            await asyncio.sleep(float(request.headers.get("X-Sim-Slow-S", self.config.slow_s)))
+        if model is None:
+            return _error(404, f"model {requested!r} not found", "model_not_found")
+        n = int(body.get("n") or 1)
+        outs = [self._simulate(model, messages, body, sample_index + i) for i in range(n)]
+        if body.get("stream"):
+            return await self._stream(request, requested, outs, body, fault)
+        await asyncio.sleep(max(o.latency_s for o in outs) * self.config.time_scale)
+        payload = json.dumps(_completion(requested, outs)).encode()
+        if fault == "truncated_stream":
+            return await self._cut(request, payload)
+        return web.Response(body=payload, content_type="application/json")
+
+    def _simulate(self, model: str, messages: Any, body: dict, sample_index: int) -> Any:
+        from tts_bench import sim
+
+        params = {k: v for k, v in body.items() if k not in _STANDARD}
+        return sim.simulate(
+            model,
+            messages,
+            temperature=float(body.get("temperature", 1.0)),
+            max_tokens=int(body.get("max_tokens") or body.get("max_completion_tokens") or 512),
+            sample_index=sample_index,
+            seed=self.config.seed,
+            params=params,
+            profiles=self.config.profiles,
+        )
+
+    async def _plain_fault(self, request: web.Request, fault: str) -> web.StreamResponse:
+        if fault == "429":
+            after = request.headers.get("X-Sim-Retry-After", f"{self.config.retry_after_s:g}")
+            return _error(
+                429, "rate limited (simulated)", "rate_limit_error", {"Retry-After": after}
+            )
+        if fault in ("500", "503"):
+            return _error(int(fault), "server error (simulated)", "server_error")
+        if fault == "malformed":
+            return web.Response(body=b'{"choices": [ {"mess', content_type="application/json")
+        if fault == "empty":
+            return web.json_response({"id": "x", "object": "chat.completion", "choices": []})
+        # drop: close the socket without any response
+        if request.transport is not None:
+            request.transport.abort()
+        raise asyncio.CancelledError
+
+    async def _cut(self, request: web.Request, payload: bytes) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+        resp.content_length = len(payload)
+        await resp.prepare(request)
+        await resp.write(payload[: len(payload) // 2])
+        if request.transport is not None:
+            request.transport.abort()
+        raise asyncio.CancelledError
+
+    async def _stream(
+        self, request: web.Request, requested: str, outs: list, body: dict, fault: str | None
+    ) -> web.StreamResponse:
+        scale = self.config.time_scale
+        resp = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
+        await resp.prepare(request)
+        cid = f"chatcmpl-{uuid.uuid4().hex[:12]}"
+        created = int(time.time())
+
+        async def send(obj: Any) -> None:
+            data = obj if isinstance(obj, str) else json.dumps(obj)
+            await resp.write(f"data: {data}\n\n".encode())
+
+        def chunk(index: int, delta: dict, finish: str | None) -> dict:
+            choice = {"index": index, "delta": delta, "finish_reason": finish}
+            return {
+                "id": cid,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": requested,
+                "choices": [choice],
+            }
+
+        for index, out in enumerate(outs):
+            ttft = float(getattr(out, "ttft_s", None) or 0.2 * out.latency_s)
+            pieces = _pieces(out.text)
+            await asyncio.sleep(ttft * scale)
+            step = max(0.0, out.latency_s - ttft) * scale / max(1, len(pieces))
+            for j, piece in enumerate(pieces):
+                delta = {"role": "assistant", "content": piece} if j == 0 else {"content": piece}
+                await send(chunk(index, delta, None))
+                if fault == "truncated_stream" and j >= len(pieces) // 2:
+                    if request.transport is not None:
+                        request.transport.abort()
+                    raise asyncio.CancelledError
+                await asyncio.sleep(step)
+            await send(chunk(index, {}, out.finish_reason))
+        if (body.get("stream_options") or {}).get("include_usage"):
+            usage = _usage(outs)
+            await send({"id": cid, "object": "chat.completion.chunk", "created": created,
+                        "model": requested, "choices": [], "usage": usage})  # fmt: skip
+        await send("[DONE]")
+        await resp.write_eof()
+        return resp
+
+
+def _pieces(text: str, size: int = 16) -> list[str]:
+    """Split text into stream chunks of about `size` characters (at least one chunk)."""
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
+
+
+def _usage(outs: list) -> dict[str, Any]:
+    reasoning = sum(int(o.reasoning_tokens) for o in outs)
+    completion = sum(int(o.output_tokens) for o in outs) + reasoning
+    prompt = int(outs[0].input_tokens)
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "completion_tokens_details": {"reasoning_tokens": reasoning},
+        "prompt_tokens_details": {"cached_tokens": 0},
+    }
+
+
+def _completion(requested: str, outs: list) -> dict[str, Any]:
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": requested,
+        "choices": [
+            {
+                "index": i,
+                "message": {"role": "assistant", "content": o.text},
+                "finish_reason": o.finish_reason,
+            }
+            for i, o in enumerate(outs)
+        ],
+        "usage": _usage(outs),
+    }
+
+
+async def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    time_scale: float = 1.0,
+    faults: dict[str, float] | None = None,
+    seed: int = 0,
+    *,
+    ready: Any = None,
+    stop: asyncio.Event | None = None,
+    **options: Any,
+) -> None:
+    """Serve until cancelled (or `stop` is set). ready(server, port) is called once bound;
+    options: retry_after_s, slow_s, profiles (see ServerConfig)."""
+    server = SimServer(ServerConfig(time_scale, dict(faults or {}), seed, **options))
+    runner = web.AppRunner(server.app(), handler_cancellation=True, shutdown_timeout=0.5)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    if ready is not None:
+        ready(server, bound)
+    try:
+        await (stop.wait() if stop is not None else asyncio.Event().wait())
+    finally:
+        await runner.cleanup()
+
+
+def run_server(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    time_scale: float = 1.0,
+    fault_rates: dict[str, float] | None = None,
+    seed: int = 0,
+) -> None:
+    """Blocking entry point for the CLI: serve until Ctrl-C."""
+
+    def ready(_: SimServer, bound: int) -> None:
+        print(f"simulator serving on http://{host}:{bound}/v1 (Ctrl-C to stop)", flush=True)
+
+    try:
+        asyncio.run(serve(host, port, time_scale, fault_rates, seed, ready=ready))
+    except KeyboardInterrupt:
+        pass
+
+
+class ServerThread:
+    """The server on a background thread with its own event loop (tests, notebooks).
+
+    with ServerThread(time_scale=0, faults={"429": 0.1}) as srv:
+        srv.url  # "http://127.0.0.1:<port>/v1";  srv.log: the requests seen
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, **options: Any) -> None:
+        self.host = host
+        self._port = port
+        self._options = options
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._error: BaseException | None = None
+        self.server: SimServer | None = None
+        self.port = 0
+        self._thread = threading.Thread(target=self._run, name="sim-server", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1"
+
+    @property
+    def log(self) -> list[Hit]:
+        assert self.server is not None
+        return self.server.log
+
+    def _run(self) -> None:
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+
+            def ready(server: SimServer, bound: int) -> None:
+                self.server, self.port = server, bound
+                self._ready.set()
+
+            await serve(self.host, self._port, ready=ready, stop=self._stop, **self._options)
+
+        try:
+            asyncio.run(main())
+        except BaseException as exc:  # surfaced by start()
+            self._error = exc
+            self._ready.set()
+
+    def start(self) -> ServerThread:
+        self._thread.start()
+        if not self._ready.wait(10) or self._error is not None:
+            raise RuntimeError(f"simulator server did not start: {self._error}")
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None and self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._stop.set)
+            self._thread.join(10)
+
+    def __enter__(self) -> ServerThread:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
