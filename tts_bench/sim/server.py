@@ -74,6 +74,7 @@ class Hit:
     fault: str | None
     sample_index: int
     model: str
+    has_auth: bool = False  # an Authorization header was sent (its value is never kept)
 
 
 def sim_model(name: str) -> str | None:
@@ -95,6 +96,8 @@ class SimServer:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
         self.log: list[Hit] = []
+        self.in_flight = 0
+        self.max_in_flight = 0  # the most chat requests handled at once
         self._seen: dict[str, int] = {}
 
     def app(self) -> web.Application:
@@ -133,6 +136,14 @@ class SimServer:
         return None
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._chat(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
         try:
             body = json.loads(raw)
@@ -149,7 +160,8 @@ class SimServer:
         count = self._seen[fault_key] = self._seen.get(fault_key, 0) + 1
         fault = self._fault(request, fingerprint, count)
         model = sim_model(requested)
-        self.log.append(Hit(time.monotonic(), fingerprint, fault, sample_index, str(model)))
+        auth = "Authorization" in request.headers
+        self.log.append(Hit(time.monotonic(), fingerprint, fault, sample_index, str(model), auth))
         if fault in FAULT_KINDS and fault not in ("slow", "truncated_stream"):
             return await self._plain_fault(request, fault)
         if fault == "slow":

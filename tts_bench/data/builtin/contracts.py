@@ -1,0 +1,5 @@
+"""Placeholder until the generator lands."""
+
+
+def generate(size: int = 300, seed: int = 0) -> list[dict]:
+    raise ValueError("builtin:contracts is not available yet")

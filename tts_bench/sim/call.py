@@ -1,0 +1,76 @@
+"""One simulated call's situation: who answers, how, and with which randomness.
+
+`rng` varies per sample (it is seeded by the whole request, including the sample index
+above temperature 0); `item_rng()` is shared by every sample of the same problem for this
+model, which is how errors that a model makes systematically (a fact it lacks, a sentence
+it misreads) stay correlated across samples, as they do on real models.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from tts_bench.sim.text import Form, rng_for
+
+EFFORTS = ("low", "medium", "high")
+
+
+@dataclass
+class Call:
+    name: str
+    prof: dict[str, Any]
+    temperature: float
+    rng: random.Random
+    seed: int = 0
+    cot: bool = False
+    examples: int = 0
+    effort: str | None = None
+    thinking_budget: int | None = None
+    form: Form = field(default_factory=Form)
+
+    @property
+    def reasoning(self) -> bool:
+        return bool(self.prof["reasoning"])
+
+    @property
+    def careful(self) -> bool:
+        """Works step by step (visibly, or hidden for a reasoner)."""
+        return self.cot or self.reasoning
+
+    def item_rng(self, *parts: object) -> random.Random:
+        return rng_for("item", self.name, self.seed, *parts)
+
+    def hardness(self, *parts: object) -> float:
+        """The item's difficulty multiplier for this model: log-normal, partly shared by all
+        models (items hard for one model tend to be hard for others) and partly its own."""
+        shared = rng_for("hardness", self.seed, *parts).gauss(0, 1)
+        own = self.item_rng("hardness", *parts).gauss(0, 1)
+        return math.exp(self.prof["item_hardness_sigma"] * (0.7 * shared + 0.71 * own))
+
+    def effort_scale(self, steps: int = 1) -> float:
+        """Error multiplier from hidden reasoning effort (1 for non-reasoners)."""
+        if not self.reasoning:
+            return 1.0
+        low = self.prof["reasoning_tokens_per_step"]["low"]
+        return (self.tokens_per_step(steps) / low) ** -self.prof["effort_error_exponent"]
+
+    def tokens_per_step(self, steps: int) -> float:
+        """Hidden reasoning tokens spent per step (reasoners), capped by a thinking budget."""
+        per = self.prof["reasoning_tokens_per_step"][self.effort or "medium"]
+        if self.thinking_budget is not None:
+            room = max(self.thinking_budget - self.prof["reasoning_overhead_tokens"], 0)
+            per = min(per, max(room / max(steps, 1), 5.0))
+        return float(per)
+
+    def error_scale(self, steps: int = 1) -> float:
+        """Multiplier on every error probability: temperature, examples, reasoning effort."""
+        scale = 1.0 + self.prof["temperature_error_gain"] * self.temperature
+        if self.examples:
+            scale *= self.prof["fewshot_error_factor"]
+        return scale * self.effort_scale(steps)
+
+    def chance(self, p: float) -> bool:
+        return self.rng.random() < p

@@ -1,0 +1,138 @@
+"""The simulated model: read the request, pick the task and role, write the answer, and
+report tokens and a simulated latency (nothing sleeps).
+
+Randomness is a pure function of the request: the per-sample RNG hashes (model, messages,
+temperature, seed, reasoning knobs) and, above temperature 0 only, the sample index. So at
+T=0 every sample is the same text, and a rerun reproduces a run.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from tts_bench import prompts
+from tts_bench.errors import UserError
+from tts_bench.sim import profiles as _profiles
+from tts_bench.sim import tasks
+from tts_bench.sim.call import EFFORTS, Call
+from tts_bench.sim.text import (
+    REFUSAL,
+    answer_form,
+    input_tokens,
+    n_examples,
+    rng_for,
+    tokens,
+    truncate,
+    wants_cot,
+)
+
+
+@dataclass
+class SimResult:
+    text: str
+    finish_reason: str  # "stop" | "length"
+    input_tokens: int
+    output_tokens: int
+    reasoning_tokens: int
+    latency_s: float
+    ttft_s: float
+
+
+def _knobs(params: dict[str, Any] | None) -> tuple[str | None, int | None]:
+    params = params or {}
+    effort = params.get("reasoning_effort")
+    if effort is not None and effort not in EFFORTS:
+        raise UserError(f"reasoning_effort: must be one of {', '.join(EFFORTS)}, got {effort!r}")
+    budget = params.get("thinking_budget")
+    if budget is not None and (not isinstance(budget, int) or budget <= 0):
+        raise UserError(f"thinking_budget: must be a positive integer, got {budget!r}")
+    return effort, budget
+
+
+def simulate(
+    model: str,
+    messages: list[dict[str, str]],
+    *,
+    temperature: float,
+    max_tokens: int,
+    sample_index: int = 0,
+    seed: int = 0,
+    params: dict | None = None,
+    profiles: dict[str, dict] | None = None,
+) -> SimResult:
+    """One simulated chat completion (see the module docstring)."""
+    name, prof = _profiles.get(model, profiles)
+    effort, budget = _knobs(params)
+    if not messages:
+        raise UserError(f"{model}: a request needs at least one message")
+    temperature = max(float(temperature), 0.0)
+    varied = sample_index if temperature > 0 else None
+    rng = rng_for("sample", name, messages, temperature, seed, effort, budget, varied)
+    last = str(messages[-1].get("content", ""))
+    role = prompts.role_of(last)
+    form_src = prompts.sections(last).get("problem", last) if role else last
+    call = Call(
+        name=name,
+        prof=prof,
+        temperature=temperature,
+        rng=rng,
+        seed=seed,
+        cot=wants_cot(messages) if role is None else role in ("refine",),
+        examples=n_examples(messages),
+        effort=(effort or "medium") if prof["reasoning"] else None,
+        thinking_budget=budget if prof["reasoning"] else None,
+        form=answer_form(form_src),
+    )
+    draft = tasks.respond(call, last, role)
+    text = draft.text
+    if role is None and draft.final is not None:
+        if call.chance(prof["refusal_rate"]):
+            text = REFUSAL
+        elif call.chance(prof["format_violation_rate"]):
+            text = "\n".join(draft.lines) if draft.lines else f"I believe it is {draft.final}."
+    reasoning = 0
+    if call.reasoning:
+        per = call.tokens_per_step(max(int(draft.units), 1))
+        noise = math.exp(rng.gauss(0, 0.2))
+        reasoning = int((prof["reasoning_overhead_tokens"] + per * max(draft.units, 1)) * noise)
+    out_tokens = tokens(text)
+    finish = "stop"
+    if reasoning + out_tokens > max_tokens:
+        finish = "length"
+        reasoning = min(reasoning, max_tokens)
+        text = truncate(text, max_tokens - reasoning)
+        out_tokens = tokens(text)
+    in_tokens = input_tokens(messages)
+    ttft, latency = _latency(
+        prof, name, messages, temperature, seed, sample_index, in_tokens, out_tokens + reasoning
+    )
+    return SimResult(
+        text=text,
+        finish_reason=finish,
+        input_tokens=in_tokens,
+        output_tokens=out_tokens,
+        reasoning_tokens=reasoning,
+        latency_s=latency,
+        ttft_s=ttft,
+    )
+
+
+def _latency(
+    prof: dict[str, Any],
+    name: str,
+    messages: list[dict[str, str]],
+    temperature: float,
+    seed: int,
+    sample_index: int,
+    in_tokens: int,
+    gen_tokens: int,
+) -> tuple[float, float]:
+    """(ttft, total) seconds: log-normal TTFT plus prefill, then tokens / log-normal speed.
+    Seeded with the sample index even at T=0: identical text, but each call is its own."""
+    rng = rng_for("latency", name, messages, temperature, seed, sample_index)
+    ttft = prof["ttft_median_s"] * math.exp(rng.gauss(0, prof["ttft_sigma"]))
+    ttft += in_tokens / prof["prefill_tokens_per_s"]
+    tps = prof["tokens_per_s"] * math.exp(rng.gauss(0, prof["tps_sigma"]))
+    return round(ttft, 4), round(ttft + gen_tokens / max(tps, 1.0), 4)

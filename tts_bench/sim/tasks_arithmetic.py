@@ -1,0 +1,228 @@
+"""Multi-step word problems: read the problem, work it out, make realistic mistakes.
+
+A wrong step is a slip (right operation, wrong result), a misread operand, or the wrong
+operation; its value carries into every later step, so each sampled path that errs lands
+on its own wrong number. Step lines look like `Step 3: He withdraws $12: 40 - 12 = 28.` and
+are parsed back by `parse_steps` (critique, next step and value roles work over them).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from tts_bench.sim.call import Call
+from tts_bench.sim.text import current_problem, fmt_num
+
+_SENT = re.compile(r"(?<=[.?!])\s+")
+_START = re.compile(r"\b(?:has|holds|starts with|contains)\s+\$?(\d+(?:\.\d+)?)", re.I)
+_NUM = re.compile(r"\$?(\d+(?:\.\d+)?)")
+_KINDS = [
+    ("/", re.compile(r"\bsplit|\bdivided\b|\bhalved\b|\bhalf of\b", re.I)),
+    ("*", re.compile(r"\bdoubl|\btripl|\btimes\b|\bmultiplied\b", re.I)),
+    (
+        "-",
+        re.compile(
+            r"gives away|\bloses\b|\bsells\b|shipped out|\bremoved\b|withdraws|paid from|\bspends\b",
+            re.I,
+        ),
+    ),
+    (
+        "+",
+        re.compile(
+            r"\bbuys\b|gives (?:her|him)\b|\bfinds\b|\breceives\b|\bbrings\b|\badded\b|deposits"
+            r"|\brefund\b|\bmore\b",
+            re.I,
+        ),
+    ),
+]
+STEP_RE = re.compile(
+    r"^Step (\d+):.*?(-?\d+(?:\.\d+)?) ([-+*/]) (-?\d+(?:\.\d+)?) = (-?\d+(?:\.\d+)?)\.?\s*$", re.M
+)
+
+
+@dataclass(frozen=True)
+class Op:
+    kind: str
+    n: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Problem:
+    start: float
+    ops: tuple[Op, ...]
+    text: str
+
+    @property
+    def steps(self) -> int:
+        return len(self.ops)
+
+    def truth(self) -> list[float]:
+        """The correct running values after each step."""
+        out, v = [], self.start
+        for op in self.ops:
+            v = apply(op.kind, v, op.n)
+            out.append(v)
+        return out
+
+
+@dataclass
+class Step:
+    a: float
+    kind: str
+    n: float
+    result: float
+    text: str
+    error: str | None = None  # slip | misread | wrong_op
+
+    def line(self, i: int) -> str:
+        what = self.text.rstrip(".")
+        return f"Step {i}: {what}: {fmt_num(self.a)} {self.kind} {fmt_num(self.n)} = {fmt_num(self.result)}."
+
+
+def apply(kind: str, a: float, n: float) -> float:
+    """One operation, rounded to cents as a person writing it down would."""
+    if kind == "+":
+        r = a + n
+    elif kind == "-":
+        r = a - n
+    elif kind == "*":
+        r = a * n
+    else:
+        r = a / n if n else a
+    return round(r, 2)
+
+
+def _operand(kind: str, sentence: str) -> float | None:
+    low = sentence.lower()
+    if kind == "/" and ("half" in low or "halved" in low):
+        return 2.0
+    if kind == "*" and "doubl" in low:
+        return 2.0
+    if kind == "*" and "tripl" in low:
+        return 3.0
+    nums = _NUM.findall(sentence)
+    return float(nums[-1]) if nums else None
+
+
+def parse(text: str) -> Problem | None:
+    """The last word problem in `text` (after any worked examples), or None."""
+    sentences = _SENT.split(current_problem(text).strip())
+    starts = [i for i, s in enumerate(sentences) if _START.search(s) and not s.endswith("?")]
+    if not starts:
+        return None
+    i0 = starts[-1]
+    start = float(_START.search(sentences[i0]).group(1))  # type: ignore[union-attr]
+    ops: list[Op] = []
+    for s in sentences[i0 + 1 :]:
+        if s.endswith("?"):
+            break
+        for kind, pat in _KINDS:
+            if pat.search(s):
+                n = _operand(kind, s)
+                if n is not None:
+                    ops.append(Op(kind, n, s))
+                break
+    if not ops:
+        return None
+    return Problem(start=start, ops=tuple(ops), text=" ".join(sentences[i0:]))
+
+
+def parse_steps(partial: str) -> list[Step]:
+    """Step lines of a written solution, in order."""
+    return [
+        Step(a=float(m[2]), kind=m[3], n=float(m[4]), result=float(m[5]), text="")
+        for m in STEP_RE.finditer(partial)
+    ]
+
+
+def _err(call: Call, a: float, op: Op, rng=None) -> Step:
+    """A wrong version of one step, chosen among the kinds of slip people and models make."""
+    rng = rng or call.rng
+    kind = rng.choices(["slip", "misread", "wrong_op"], weights=[0.45, 0.3, 0.25])[0]
+    if kind == "slip":
+        right = apply(op.kind, a, op.n)
+        delta = rng.choice([-10, -2, -1, 1, 2, 10, 3, -3])
+        return Step(a, op.kind, op.n, right + delta, op.text, "slip")
+    if kind == "misread":
+        n = op.n + rng.choice([-2, -1, 1, 2, 5]) if op.kind in "+-" else op.n + rng.choice([-1, 1])
+        n = max(n, 1.0)
+        return Step(a, op.kind, n, apply(op.kind, a, n), op.text, "misread")
+    other = {"+": "-", "-": "+", "*": "+", "/": "-"}[op.kind]
+    return Step(a, other, op.n, apply(other, a, op.n), op.text, "wrong_op")
+
+
+def step_error(call: Call, i: int, steps: int, prob_key: str = "") -> float:
+    """Chance that step i (1-based) of a `steps`-step solution goes wrong."""
+    p = call.prof
+    if call.careful:
+        base = p["cot_step_error"] + p["cot_step_growth"] * (i - 1)
+    else:
+        base = p["plain_step_error"] + p["plain_step_growth"] * (i - 1)
+    return min(base * call.error_scale(steps) * call.hardness("arith", prob_key), 0.9)
+
+
+def trap(call: Call, prob: Problem) -> Step | None:
+    """The item's shared misreading of one step, if it has one (same for all samples)."""
+    rng = call.item_rng("arith-trap", prob.text)
+    if rng.random() >= call.prof["trap_rate"] * (prob.steps / 10) ** 1.5:
+        return None
+    j = rng.randrange(prob.steps)
+    wrong = _err(call, 0.0, prob.ops[j], rng)
+    wrong.text = str(j)  # remembers which step
+    return wrong
+
+
+def solve(
+    call: Call, prob: Problem, done: list[Step] | None = None, upto: int | None = None
+) -> list[Step]:
+    """Work the problem from the steps already `done`, up to step `upto` (default: all)."""
+    steps = list(done or [])
+    value = steps[-1].result if steps else prob.start
+    t = trap(call, prob)
+    fire_p = call.prof["trap_fire"] * (0.75 if call.careful else 1.0) * min(call.effort_scale(), 1)
+    end = prob.steps if upto is None else min(upto, prob.steps)
+    for i in range(len(steps), end):
+        op = prob.ops[i]
+        if t is not None and int(t.text) == i and call.chance(fire_p):
+            # The shared misreading: same operand/operation on every path that falls for it.
+            step = Step(value, t.kind, t.n, apply(t.kind, value, t.n), op.text, t.error)
+            if t.error == "slip":
+                step = Step(value, op.kind, op.n, apply(op.kind, value, op.n) + 10, op.text, "slip")
+        elif call.chance(step_error(call, i + 1, prob.steps, prob.text)):
+            step = _err(call, value, op)
+        else:
+            step = Step(value, op.kind, op.n, apply(op.kind, value, op.n), op.text)
+        steps.append(step)
+        value = step.result
+    return steps
+
+
+def answer_lines(call: Call, prob: Problem) -> tuple[list[str], str, float]:
+    """(visible lines, final value, hidden reasoning units) of a full answer."""
+    steps = solve(call, prob)
+    final = fmt_num(steps[-1].result)
+    if call.cot:
+        lines = [f"Start: {fmt_num(prob.start)}."] + [s.line(i + 1) for i, s in enumerate(steps)]
+    else:
+        lead = call.rng.choice(
+            ["The result is {}.", "After all the changes it comes to {}.", "That gives {}."]
+        )
+        lines = [lead.format(final)]
+    return lines, final, float(prob.steps)
+
+
+def check(prob: Problem, steps: list[Step]) -> int | None:
+    """Index of the first wrong step line (recomputed against the problem), or None."""
+    value = prob.start
+    for i, s in enumerate(steps):
+        if i >= prob.steps:
+            return i
+        op = prob.ops[i]
+        if abs(s.a - value) > 0.011 or s.kind != op.kind or abs(s.n - op.n) > 0.011:
+            return i
+        if abs(s.result - apply(s.kind, s.a, s.n)) > 0.011:
+            return i
+        value = s.result
+    return None

@@ -1,0 +1,5 @@
+"""Placeholder: not recognised yet."""
+
+
+def parse(text: str) -> None:
+    return None
