@@ -1,6 +1,13 @@
 """Scaling strategies, one module per family; importing this package registers them."""
 
-from tts_bench.strategies import internal, parallel  # noqa: F401
+from tts_bench.strategies import (  # noqa: F401
+    adaptive,
+    internal,
+    mcts,
+    parallel,
+    routing,
+    search,
+)
 from tts_bench.strategies.base import Context, StrategyResult, registry, resolve, strategy
 
 __all__ = ["Context", "StrategyResult", "registry", "resolve", "strategy"]

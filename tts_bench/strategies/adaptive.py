@@ -1,0 +1,95 @@
+"""Adaptive consistency: self-consistency that stops sampling once the vote is settled.
+
+Samples are drawn in small parallel batches; after each batch a stopping rule looks at the
+votes so far. Latency is the sum over batches of each batch's slowest sample.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from functools import lru_cache
+
+from tts_bench.strategies.base import Context, Sample, Solve, StrategyResult, strategy
+from tts_bench.strategies.parallel import draw_pool, tally, vote
+
+RULES = ("beta", "esc", "majority")
+
+
+@lru_cache(maxsize=4096)
+def beta_confidence(top: int, runner_up: int) -> float:
+    """P(p_top > p_runner_up) under the Beta posterior of Adaptive-Consistency
+    (Aggarwal et al. 2023): P(X > 1/2) for X ~ Beta(top + 1, runner_up + 1)."""
+    from scipy.stats import beta
+
+    return float(beta.sf(0.5, top + 1, runner_up + 1))
+
+
+def should_stop(
+    rule: str,
+    votes: Counter[str],
+    last_batch: list[Sample],
+    ctx: Context,
+    *,
+    threshold: float,
+    share: float,
+) -> bool:
+    counts = sorted(votes.values(), reverse=True)
+    if not counts:
+        return False
+    if rule == "beta":
+        second = counts[1] if len(counts) > 1 else 0
+        return beta_confidence(int(counts[0]), int(second)) >= threshold
+    if rule == "esc":
+        # ESC (Li et al. 2024): stop when every answer of the last window is the same.
+        keys = {
+            ctx.key(s.answer) if s.status == "ok" and s.answer is not None else None
+            for s in last_batch
+        }
+        return len(keys) == 1 and None not in keys
+    return counts[0] / sum(counts) >= share  # majority share among the usable answers
+
+
+@strategy("adaptive_consistency")
+def adaptive_consistency(
+    n_max: int = 16,
+    rule: str = "beta",
+    batch: int | None = None,
+    threshold: float = 0.95,
+    window: int = 5,
+    share: float = 0.7,
+    cot: bool = True,
+) -> Solve:
+    """Adaptive consistency: sample in parallel batches until a stopping rule fires, at most
+    `n_max` samples, then majority-vote over every sample drawn.
+
+    Knobs: `n_max` — sample cap; `rule` — `beta` (Aggarwal et al. 2023: stop when
+    P(top answer beats the runner-up) under Beta(top+1, runner_up+1) ≥ `threshold`, default
+    0.95), `esc` (Li et al. 2024, early-stopping self-consistency: batches are windows of
+    `window` samples, stop when one window all agrees), `majority` (stop when the top answer
+    holds ≥ `share` of the usable votes); `batch` — samples per parallel batch (default 4;
+    `window` for esc); `cot` — CoT prompt. `info.stopped_at` = samples drawn.
+    """
+    if rule not in RULES:
+        raise ValueError(f"rule must be one of {', '.join(RULES)}, got {rule!r}")
+    if n_max < 1 or window < 1 or (batch is not None and batch < 1):
+        raise ValueError("n_max, batch and window must be >= 1")
+    if not 0.5 <= threshold < 1 or not 0 < share <= 1:
+        raise ValueError("threshold must be in [0.5, 1) and share in (0, 1]")
+    step = window if rule == "esc" else (batch or 4)
+
+    async def solve(ctx: Context) -> StrategyResult:
+        pool: list[Sample] = []
+        batches = 0
+        while len(pool) < n_max:
+            size = min(step, n_max - len(pool))
+            new = await draw_pool(ctx, size, cot=cot, start=len(pool))
+            pool.extend(new)
+            batches += 1
+            votes = tally(ctx, pool)
+            if should_stop(rule, votes, new, ctx, threshold=threshold, share=share):
+                break
+        result = vote(ctx, pool)
+        result.info.update({"stopped_at": len(pool), "batches": batches, "rule": rule})
+        return result
+
+    return solve
