@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tts_bench.suite import read_yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 
 # Tests never touch the network: the same offline switches the CLI sets.
@@ -29,7 +31,7 @@ def cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
 
 def demo_suite(**overrides: Any) -> dict[str, Any]:
     """The demo suite as a dict, with top-level overrides."""
-    data = yaml.safe_load((ROOT / "suites" / "demo.yaml").read_text())
+    data = read_yaml(ROOT / "suites" / "demo.yaml")
     data.update(overrides)
     return data
 

@@ -21,7 +21,7 @@ def _suite(tmp: Path, **over) -> Path:
             data.pop(key)
         else:
             data[key] = value
-    p = tmp / "s.yaml"
+    p = tmp / f"s{len(list(tmp.glob('s*.yaml')))}.yaml"
     p.write_text(yaml.safe_dump(data, sort_keys=False))
     return p
 
