@@ -55,11 +55,14 @@ def _datasets() -> Any:
     datasets.config.HF_HUB_OFFLINE = offline
     hub_constants.HF_HUB_OFFLINE = offline
     datasets.disable_progress_bars()
-    datasets.logging.set_verbosity_error()
+    datasets.logging.set_verbosity(datasets.logging.CRITICAL)  # we report errors ourselves
     return datasets
 
 
 def _one_line(exc: BaseException) -> str:
+    """The root cause's message on one line (datasets wraps parser errors in generic ones)."""
+    while exc.__cause__ is not None or exc.__context__ is not None:
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= 200 else text[:197] + "..."
 
@@ -83,6 +86,12 @@ def _scan_jsonl(path: Path) -> list[dict]:
     return rows
 
 
+def _first_char_is(path: Path, char: str) -> bool:
+    with path.open("rb") as f:
+        head = f.read(4096).lstrip()
+    return head[:1] == char.encode()
+
+
 def _read_local(path: Path) -> list[dict]:
     fmt = LOCAL_FORMATS.get(path.suffix.lower())
     if fmt is None:
@@ -99,6 +108,8 @@ def _read_local(path: Path) -> list[dict]:
             path.read_text(encoding="utf-8")  # datasets' message for non-UTF-8 is opaque
     except UnicodeDecodeError:
         raise UserError(f"{path}: not a UTF-8 text file") from None
+    if path.suffix.lower() == ".jsonl" and not _first_char_is(path, "{"):
+        return _scan_jsonl(path)  # names the offending line (or finds no rows)
     datasets = _datasets()
     with tempfile.TemporaryDirectory(prefix="tts-bench-ds-") as cache:
         try:

@@ -28,7 +28,8 @@ def allocate(
     populations: Sequence[int], size: int, *, weights: Sequence[float], minimum: int = 0
 ) -> list[int]:
     """Integers a_s with min(minimum, n_s) <= a_s <= n_s, sum a_s == size, otherwise
-    proportional to `weights` (largest remainder; ties go to the larger, then earlier, stratum).
+    proportional to `weights` (largest remainder; ties go to the stratum with fewer items,
+    then the earlier one).
     """
     total = sum(populations)
     if size > total:
@@ -60,7 +61,8 @@ def allocate(
     for s in free:
         alloc[s] = int(ideal[s])
     rest = size - sum(alloc)
-    order = sorted(free, key=lambda s: (-(ideal[s] - int(ideal[s])), -populations[s], s))
+    # ties favour the stratum with fewer items so far, so a rare stratum is not rounded away
+    order = sorted(free, key=lambda s: (-(ideal[s] - int(ideal[s])), alloc[s], s))
     for s in order[:rest]:
         alloc[s] += 1
     return alloc

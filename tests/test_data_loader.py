@@ -1,0 +1,223 @@
+"""Dataset loading: formats, field mapping, fingerprints, and one-line errors for bad data."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from tts_bench.data import LoadedItem, load_items, read_table, write_table
+from tts_bench.errors import UserError
+from tts_bench.suite import DatasetSpec
+
+ROWS = [
+    {
+        "id": f"q{i}",
+        "question": f"What is {i} + 1?",
+        "answer": i + 1,
+        "level": ["easy", "hard"][i % 2],
+    }
+    for i in range(12)
+]
+
+
+def spec(source: Path | str, **kw) -> DatasetSpec:
+    return DatasetSpec.model_validate({"source": str(source), **kw})
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def jsonl(tmp_path: Path) -> Path:
+    return write_jsonl(tmp_path / "data.jsonl", ROWS)
+
+
+def test_load_maps_fields(jsonl: Path) -> None:
+    items, fp = load_items(spec(jsonl, fields={"strata": ["level"]}))
+    assert len(items) == 12 and len(fp) == 64
+    first = items[0]
+    assert isinstance(first, LoadedItem)
+    assert first.id == "q0" and first.target == 1 and first.strata == {"level": "easy"}
+    assert "answer" not in first.inputs  # the target never reaches the prompt inputs
+    assert first.inputs["question"] == "What is 0 + 1?" and first.inputs["level"] == "easy"
+    assert first.cluster is None
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet"])
+def test_round_trip_formats(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"data{suffix}"
+    write_table(ROWS, path)
+    items, fp = load_items(spec(path, fields={"strata": ["level"]}))
+    assert [it.id for it in items] == [r["id"] for r in ROWS]
+    assert [it.target for it in items] == [r["answer"] for r in ROWS]
+    assert [it.strata["level"] for it in items] == [r["level"] for r in ROWS]
+    ref, fp_ref = load_items(
+        spec(write_jsonl(tmp_path / "ref.jsonl", ROWS), fields={"strata": ["level"]})
+    )
+    assert fp == fp_ref  # same rows, same fingerprint, whatever the file format
+
+
+def test_fingerprint_changes_with_content(tmp_path: Path, jsonl: Path) -> None:
+    _, a = load_items(spec(jsonl))
+    changed = [dict(r) for r in ROWS]
+    changed[3]["answer"] = 99
+    _, b = load_items(spec(write_jsonl(tmp_path / "b.jsonl", changed)))
+    assert a != b
+
+
+def test_multi_input_columns_cluster_and_numeric_strata(tmp_path: Path) -> None:
+    rows = [
+        {"key": i, "context": "c", "q": "x", "gold": "y", "hops": i % 3, "doc": f"d{i // 4}"}
+        for i in range(9)
+    ]
+    path = write_jsonl(tmp_path / "m.jsonl", rows)
+    fields = {"id": "key", "input": ["context", "q"], "target": "gold", "strata": ["hops"]}
+    items, _ = load_items(spec(path, fields={**fields, "cluster": "doc"}))
+    assert items[4].id == "4" and items[4].strata == {"hops": "1"} and items[4].cluster == "d1"
+    assert set(items[0].inputs) == {"key", "context", "q", "hops", "doc"}
+
+
+def test_default_id_falls_back_to_row_index(tmp_path: Path) -> None:
+    rows = [{"question": "a", "answer": 1}, {"question": "b", "answer": 2}]
+    items, _ = load_items(spec(write_jsonl(tmp_path / "noid.jsonl", rows)))
+    assert [it.id for it in items] == ["0", "1"]
+
+
+def test_mixed_value_types_in_jsonl_still_load(tmp_path: Path) -> None:
+    rows = [{"id": "a", "question": "q", "answer": 3}, {"id": "b", "question": "q", "answer": "x"}]
+    items, _ = load_items(spec(write_jsonl(tmp_path / "mixed.jsonl", rows)))
+    assert [it.target for it in items] == [3, "x"]
+
+
+def test_builtin_source_uses_generator(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+
+    def generate(name: str, params: dict) -> list[dict]:
+        calls.append((name, params))
+        if name != "toy":
+            raise UserError(f"builtin:{name}: unknown builtin")
+        return [{"id": str(i), "question": "q", "answer": i} for i in range(params["size"])]
+
+    fake = types.ModuleType("tts_bench.data.builtin")
+    fake.generate = generate  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "tts_bench.data.builtin", fake)
+    items, _ = load_items(spec("builtin:toy", params={"size": 5, "seed": 1}))
+    assert len(items) == 5 and calls == [("toy", {"size": 5, "seed": 1})]
+    with pytest.raises(UserError, match="unknown builtin"):
+        read_table("builtin:nope")
+
+
+def test_hub_offline_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(UserError) as err:
+        read_table("hf:nobody/nothing", split="test")
+    msg = str(err.value)
+    assert "\n" not in msg
+    assert msg.startswith("hf:nobody/nothing: cannot reach the Hugging Face hub (offline)")
+
+
+def test_sampled_load_is_a_subset_and_stable(jsonl: Path) -> None:
+    s = spec(jsonl, fields={"strata": ["level"]}, sample={"size": 6, "by": ["level"], "seed": 3})
+    a, fa = load_items(s)
+    b, fb = load_items(s)
+    assert [it.id for it in a] == [it.id for it in b] and fa == fb
+    assert sorted(it.strata["level"] for it in a) == ["easy"] * 3 + ["hard"] * 3
+    _, full = load_items(spec(jsonl, fields={"strata": ["level"]}))
+    assert fa != full
+
+
+# ---- bad datasets: each is one UserError line naming the file or field -------------------
+
+BAD = {
+    "missing file": (lambda d: spec(d / "nope.jsonl"), "not found"),
+    "unsupported extension": (
+        lambda d: spec(_touch(d / "data.xlsx", "x")),
+        "unsupported file type",
+    ),
+    "empty file": (lambda d: spec(_touch(d / "empty.jsonl", "")), "empty dataset"),
+    "blank lines only": (lambda d: spec(_touch(d / "blank.jsonl", "\n\n")), "empty dataset"),
+    "bad json line": (
+        lambda d: spec(
+            _touch(d / "bad.jsonl", '{"id": "a", "question": "q", "answer": 1}\n{oops\n')
+        ),
+        "line 2: invalid JSON",
+    ),
+    "non-object line": (lambda d: spec(_touch(d / "arr.jsonl", "[1, 2]\n")), "line 1"),
+    "missing input column": (
+        lambda d: spec(write_jsonl(d / "d.jsonl", ROWS), fields={"input": "prompt"}),
+        "fields.input: column 'prompt' not in .* \\(columns: id, question, answer, level\\)",
+    ),
+    "missing target column": (
+        lambda d: spec(write_jsonl(d / "d.jsonl", ROWS), fields={"target": "gold"}),
+        "fields.target: column 'gold'",
+    ),
+    "missing strata column": (
+        lambda d: spec(write_jsonl(d / "d.jsonl", ROWS), fields={"strata": ["domain"]}),
+        "fields.strata: column 'domain'",
+    ),
+    "missing explicit id column": (
+        lambda d: spec(write_jsonl(d / "d.jsonl", ROWS), fields={"id": "uid"}),
+        "fields.id: column 'uid'",
+    ),
+    "duplicate ids": (
+        lambda d: spec(write_jsonl(d / "d.jsonl", ROWS + [ROWS[5]])),
+        "duplicate id 'q5'",
+    ),
+    "null target": (
+        lambda d: spec(write_jsonl(d / "d.jsonl", [*ROWS, {**ROWS[0], "id": "z", "answer": None}])),
+        "item 'z' .* has no target",
+    ),
+    "sample larger than population": (
+        lambda d: spec(write_jsonl(d / "d.jsonl", ROWS), sample={"size": 50}),
+        "sample.size: 50 is more than the 12 items",
+    ),
+    "sample.by not a strata column": (
+        lambda d: spec(write_jsonl(d / "d.jsonl", ROWS), sample={"size": 4, "by": ["level"]}),
+        "sample.by: 'level' is not a strata column",
+    ),
+    "minimums exceed size": (
+        lambda d: spec(
+            write_jsonl(d / "d.jsonl", ROWS),
+            fields={"strata": ["level"]},
+            sample={"size": 4, "min_per_stratum": 3},
+        ),
+        "min_per_stratum 3 x 2 strata needs 6 items",
+    ),
+    "malformed csv": (
+        lambda d: spec(_touch(d / "bad.csv", 'id,question,answer\n1,"unclosed,2\n')),
+        "bad.csv: cannot read csv file: .*EOF inside string",
+    ),
+    "corrupt parquet": (
+        lambda d: spec(_touch(d / "bad.parquet", "not parquet")),
+        "cannot read parquet",
+    ),
+    "not utf-8 csv": (
+        lambda d: spec(_touch_bytes(d / "latin.csv", b"id,q\n1,\xe9\xff\n")),
+        "UTF-8",
+    ),
+}
+
+
+def _touch(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _touch_bytes(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_datasets_give_one_line(tmp_path: Path, case: str) -> None:
+    make, pattern = BAD[case]
+    with pytest.raises(UserError, match=pattern) as err:
+        load_items(make(tmp_path), where="suite.yaml: dataset")
+    msg = str(err.value)
+    assert "\n" not in msg and len(msg) < 400
