@@ -58,3 +58,23 @@ def fake_sim(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(sim, "simulate", fake_simulate, raising=False)
     monkeypatch.setattr(sim, "price", fake_price, raising=False)
+
+
+MESSAGES = [{"role": "user", "content": "What is 2 + 3? End with 'Final answer: <number>'."}]
+
+
+def limits(**changes: Any) -> Any:
+    """Suite limits with test-friendly defaults (short timeouts, few retries)."""
+    from tts_bench.suite import Limits
+
+    base = {"concurrency": 8, "timeout_s": 2.0, "retries": 3, "max_retry_wait_s": 5.0}
+    return Limits(**{**base, **changes})
+
+
+@pytest.fixture(scope="module")
+def sim_server():
+    """The simulator HTTP server on a random free port, answering at once (time_scale 0)."""
+    from tts_bench.sim.server import ServerThread
+
+    with ServerThread(time_scale=0.0, slow_s=10.0) as srv:
+        yield srv

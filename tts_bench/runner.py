@@ -300,6 +300,7 @@ class Runner:
         def spent() -> float:
             return prior_spend + client.spent_usd
 
+        probing: set[str] = set()
         last_flush = [time.monotonic()]
 
         def flush_spend() -> None:
@@ -321,6 +322,13 @@ class Runner:
                     item_id, config = queue.get_nowait()
                 except asyncio.QueueEmpty:
                     return
+                if self.max_cost is not None and config not in state["per_pair"]:
+                    # No cost estimate for this config yet: run one pair alone to learn it.
+                    if config in probing:
+                        queue.put_nowait((item_id, config))
+                        await asyncio.sleep(0.005)
+                        continue
+                    probing.add(config)
                 if would_exceed(config):
                     status["value"] = "budget_exceeded"
                     stop.set()
