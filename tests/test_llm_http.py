@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (pytest fixtures imported from fakeserver are re-bound as arguments)
 """The client against a real HTTP server on 127.0.0.1 (the simulator server with faults on
 demand), through the direct aiohttp transport and through litellm's own HTTP path."""
 

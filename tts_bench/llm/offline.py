@@ -2,7 +2,8 @@
 
 `setup_offline_env()` sets:
 - LITELLM_LOCAL_MODEL_COST_MAP=True: litellm reads its bundled price map instead of fetching one;
-- HF_HUB_OFFLINE=1 unless the user already set HF_HUB_OFFLINE (hub datasets then fail at once);
+- HF_HUB_OFFLINE=1 (and HF_DATASETS_OFFLINE=1) unless the user already set HF_HUB_OFFLINE
+  (hub datasets then fail at once instead of retrying for tens of seconds);
 - LITELLM_TELEMETRY=False, HF_HUB_DISABLE_TELEMETRY=1, DO_NOT_TRACK=1: no telemetry.
 Values the user set explicitly win, except the price map, which must never be fetched.
 """
@@ -12,7 +13,6 @@ from __future__ import annotations
 import os
 
 _DEFAULTS = {
-    "HF_HUB_OFFLINE": "1",
     "LITELLM_TELEMETRY": "False",
     "HF_HUB_DISABLE_TELEMETRY": "1",
     "DO_NOT_TRACK": "1",
@@ -22,6 +22,9 @@ _DEFAULTS = {
 def setup_offline_env() -> None:
     """Set the offline/no-telemetry environment (idempotent, cheap)."""
     os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+    if "HF_HUB_OFFLINE" not in os.environ:  # the user may opt in to the hub
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     for key, value in _DEFAULTS.items():
         os.environ.setdefault(key, value)
 
