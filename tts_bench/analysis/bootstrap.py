@@ -119,3 +119,34 @@ def percentile_ci(
     if np.ndim(lo) == 0:
         return (None if np.isnan(lo) else float(lo)), (None if np.isnan(hi) else float(hi))
     return lo, hi
+
+
+class MeanBatch:
+    """Collects ratios of resampled sums, sum_i w_i num_i / sum_i w_i den_i, and resolves them
+    all with one matrix product. A mean over a mask is (x * mask, mask); a ratio of two means
+    over the same items is (a * mask, b * mask)."""
+
+    def __init__(self, w: np.ndarray) -> None:
+        self.w = w
+        self._num: list[np.ndarray] = []
+        self._den: list[np.ndarray] = []
+        self._out: np.ndarray | None = None
+
+    def add(self, num: np.ndarray, den: np.ndarray) -> int:
+        self._num.append(np.nan_to_num(np.asarray(num, dtype=float)))
+        self._den.append(np.nan_to_num(np.asarray(den, dtype=float)))
+        self._out = None
+        return len(self._num) - 1
+
+    def run(self) -> np.ndarray:
+        """(resamples, added) resampled ratios (NaN where a denominator is 0)."""
+        if self._out is None:
+            if not self._num:
+                self._out = np.zeros((self.w.shape[0], 0))
+            else:
+                both = np.column_stack(self._num + self._den)
+                prod = self.w @ both
+                k = len(self._num)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    self._out = prod[:, :k] / prod[:, k:]
+        return self._out

@@ -1,0 +1,145 @@
+"""Per-config figures, overall and per stratum: the scorer's mean with its CI, cost, tokens,
+calls, latency quantiles with order-statistic CIs, failure modes, unscored rate."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import numpy as np
+
+from tts_bench.analysis.bootstrap import MeanBatch, percentile_ci
+from tts_bench.analysis.load import INFRA, RunData
+from tts_bench.analysis.stats import quantile, quantile_ci, wilson
+
+WILSON_BELOW = 100  # scored items: below this a single proportion gets a Wilson interval
+QUANTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
+
+
+def groups(data: RunData) -> list[tuple[str | None, str | None, np.ndarray]]:
+    """(column, value, item mask): overall first, then every value of every strata column."""
+    out: list[tuple[str | None, str | None, np.ndarray]] = [
+        (None, None, np.ones(len(data.items), dtype=bool))
+    ]
+    for col, labels in data.strata.items():
+        arr = np.asarray(labels)
+        for val in sorted(set(labels)):
+            out.append((col, val, arr == val))
+    return out
+
+
+def fnum(x: Any) -> float | None:
+    """A JSON-safe float: None for missing / NaN / inf."""
+    if x is None:
+        return None
+    f = float(x)
+    return None if not np.isfinite(f) else f
+
+
+def _mean(x: np.ndarray, mask: np.ndarray) -> float | None:
+    sel = x[mask]
+    sel = sel[~np.isnan(sel)]
+    return fnum(sel.mean()) if sel.size else None
+
+
+def latency_block(lat: np.ndarray, confidence: float) -> dict[str, Any]:
+    """P50/P95/P99 with distribution-free order-statistic intervals."""
+    lat = lat[~np.isnan(lat)]
+    out: dict[str, Any] = {"n": int(lat.size), "mean": fnum(lat.mean()) if lat.size else None}
+    short = []
+    for name, q in QUANTILES.items():
+        lo, hi = quantile_ci(lat, q, confidence)
+        out[name] = {"value": quantile(lat, q), "ci": [lo, hi]}
+        if lat.size and (lo is None or hi is None):
+            short.append(name.upper())
+    out["note"] = (
+        f"too few items for a finite {'/'.join(short)} bound at {confidence:.0%}" if short else None
+    )
+    return out
+
+
+def failure_block(recs: list[dict[str, Any] | None], mask: np.ndarray) -> dict[str, Any]:
+    labels = Counter(
+        str(r["failure"]) for r, m in zip(recs, mask, strict=True) if m and r and r.get("failure")
+    )
+    n = int(mask.sum())
+    infra = {k: v for k, v in labels.items() if k in INFRA}
+    model = {k: v for k, v in labels.items() if k not in INFRA}
+
+    def part(d: dict[str, int]) -> dict[str, Any]:
+        total = sum(d.values())
+        return {"count": total, "share": total / n if n else None, "by_label": dict(d)}
+
+    return {
+        "counts": dict(labels.most_common()),
+        "shares": {k: v / n for k, v in labels.most_common()} if n else {},
+        "infrastructure": part(infra),
+        "model": part(model),
+    }
+
+
+def config_figures(data: RunData, w: np.ndarray, confidence: float) -> dict[str, dict]:
+    """{config: {"overall": block, "strata": {col: {value: block}}}} with the scorer's mean
+    CI from the shared bootstrap matrix `w` (Wilson for binary scores below 100 items)."""
+    binary = data.metric == "accuracy"
+    grp = groups(data)
+    batch = MeanBatch(w)
+    cols: dict[tuple[int, int], int] = {}
+    for c in range(len(data.configs)):
+        for g, (_, _, gm) in enumerate(grp):
+            m = data.scored[c] & gm
+            cols[(c, g)] = batch.add(data.value[c] * m, m)
+    res = batch.run()
+    lo_all, hi_all = percentile_ci(res, confidence)
+    out: dict[str, dict] = {}
+    for c, name in enumerate(data.configs):
+        entry: dict[str, Any] = {"overall": None, "strata": {}}
+        for g, (col, val, gm) in enumerate(grp):
+            present = data.present[c] & gm
+            scored = data.scored[c] & gm
+            n_items, n_scored = int(present.sum()), int(scored.sum())
+            point = _mean(data.value[c], scored)
+            if binary and n_scored < WILSON_BELOW:
+                ci = wilson(float(np.nansum(data.value[c][scored])), n_scored, confidence)
+                method = "wilson"
+            else:
+                j = cols[(c, g)]
+                ci = (fnum(lo_all[j]), fnum(hi_all[j])) if n_scored else None
+                method = "bootstrap"
+            known = present & ~np.isnan(data.cost[c])
+            block: dict[str, Any] = {
+                "n_items": n_items,
+                "n_scored": n_scored,
+                "unscored": n_items - n_scored,
+                "unscored_rate": (n_items - n_scored) / n_items if n_items else None,
+                "accuracy": {
+                    "value": point,
+                    "ci": list(ci) if ci else [None, None],
+                    "method": method,
+                },
+                "cost": {
+                    "mean_usd": _mean(data.cost[c], known),
+                    "total_usd": fnum(np.nansum(data.cost[c][known])),
+                    "n_known": int(known.sum()),
+                    "n_unknown": n_items - int(known.sum()),
+                },
+                "tokens": {
+                    "input_mean": _mean(data.input_tokens[c], present),
+                    "output_mean": _mean(data.output_tokens[c], present),
+                    "reasoning_mean": _mean(data.reasoning_tokens[c], present),
+                },
+                "calls_per_request": _mean(data.n_calls[c], present),
+                "latency": latency_block(data.latency[c][present], confidence),
+                "failures": failure_block(data.records[c], present),
+            }
+            if not binary:
+                recall = _mean(data.recall[c], scored)
+                block["exact_accuracy"] = _mean(data.correct[c], scored)
+                block["recall"] = recall
+                block["miss_rate"] = None if recall is None else 1 - recall
+            if col is None:
+                entry["overall"] = block
+            else:
+                entry["strata"].setdefault(col, {})[val] = block
+        out[name] = entry
+    return out

@@ -1,0 +1,91 @@
+"""Operating points (every config as run, plus every N of every pool) and the cost-accuracy
+Pareto frontier over them.
+
+A point is a per-item vector of values, costs and latencies, so the same object serves the
+frontier (overall means) and the routing (means within a stratum). Pool points use the
+config's selector curve (majority, or best-of-k when the samples carry scores) and the
+expected cost and critical-path latency at that N.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tts_bench.analysis.curves import Pools
+from tts_bench.analysis.figures import fnum
+from tts_bench.analysis.load import RunData
+from tts_bench.analysis.stats import quantile
+
+
+@dataclass
+class Point:
+    label: str  # "sc" for the config as run, "sc@4" for N = 4 from its pool
+    config: str
+    n: int | None  # the N of a pool point; None for the config as run
+    value: np.ndarray  # (items,) scorer value
+    scored: np.ndarray  # (items,) bool
+    cost: np.ndarray  # (items,) NaN = unknown
+    latency: np.ndarray  # (items,) NaN = missing
+
+    def stats(self, mask: np.ndarray | None = None) -> dict[str, Any]:
+        """Mean value over scored items, mean cost (None if any is unknown), P95 latency."""
+        m = np.ones_like(self.scored) if mask is None else mask
+        sm = self.scored & m
+        pres = m & ~np.isnan(self.latency)
+        costs = self.cost[pres]
+        return {
+            "accuracy": fnum(self.value[sm].mean()) if sm.any() else None,
+            "cost_usd": fnum(costs.mean()) if costs.size and not np.isnan(costs).any() else None,
+            "latency_p95_s": quantile(self.latency[pres], 0.95),
+            "n_items": int(sm.sum()),
+        }
+
+
+def pool_grid(spec: dict[str, Any], k: int) -> list[int]:
+    """The N values a pool is read at: the config's `n` list when it has one, else powers of
+    two below the pool size."""
+    n = spec.get("n")
+    if isinstance(n, list) and n:
+        return sorted({int(x) for x in n if 1 <= int(x) < k})
+    grid, x = [], 1
+    while x < k:
+        grid.append(x)
+        x *= 2
+    return grid
+
+
+def points(data: RunData, pools: dict[str, Pools]) -> list[Point]:
+    out = []
+    for c, name in enumerate(data.configs):
+        out.append(
+            Point(name, name, None, data.value[c], data.scored[c], data.cost[c], data.latency[c])
+        )
+        p = pools.get(name)
+        if p is None:
+            continue
+        curve = p.best_of_k if p.best_of_k is not None else p.majority
+        for k in pool_grid(data.config_specs.get(name, {}), p.k):
+            cost = p.cost[:, k - 1] if p.cost is not None else np.full(len(data.items), np.nan)
+            lat = np.where(p.mask, p.latency[:, k - 1], np.nan)
+            out.append(Point(f"{name}@{k}", name, k, curve[:, k - 1], p.mask, cost, lat))
+    return out
+
+
+def pareto(pts: list[Point]) -> list[dict[str, Any]]:
+    """Every point with its overall figures and `on_frontier`: no other point is at least as
+    cheap and strictly more accurate (or cheaper and as accurate). Unknown cost: never on it."""
+    rows = []
+    for p in pts:
+        s = p.stats()
+        rows.append({"label": p.label, "config": p.config, "n": p.n, **s, "on_frontier": False})
+    known = [r for r in rows if r["cost_usd"] is not None and r["accuracy"] is not None]
+    known.sort(key=lambda r: (r["cost_usd"], -r["accuracy"]))
+    best = -np.inf
+    for r in known:
+        if r["accuracy"] > best + 1e-12:
+            r["on_frontier"] = True
+            best = r["accuracy"]
+    return rows

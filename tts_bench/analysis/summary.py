@@ -1,0 +1,191 @@
+"""Assemble summary.json from a run directory: meta, per-config figures and deltas, curves,
+adaptive replay, frontier, routing and power. The schema is documented in docs/analysis.md."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tts_bench.analysis.adaptive import replay
+from tts_bench.analysis.bootstrap import weight_matrix
+from tts_bench.analysis.curves import build_pools
+from tts_bench.analysis.deltas import paired_deltas
+from tts_bench.analysis.figures import WILSON_BELOW, config_figures
+from tts_bench.analysis.frontier import pareto, points
+from tts_bench.analysis.load import RunData, load_run
+from tts_bench.analysis.routing import policy, route, write_policy
+from tts_bench.analysis.saturation import saturation_block
+
+SCHEMA_VERSION = 1
+SUMMARY = "summary.json"
+POLICY = "recommended-policy.yaml"
+
+
+def resample_strata(data: RunData) -> tuple[list[str], list[str] | None]:
+    """Strata for the bootstrap: the sampling design's columns (dataset.sample.by) when set,
+    else every strata column, combined; if a combined cell has fewer than 2 items, the first
+    column alone; if that too is that thin, no stratification."""
+    suite = data.manifest.get("suite") or {}
+    by = ((suite.get("dataset") or {}).get("sample") or {}).get("by") or []
+    cols = [c for c in by if c in data.strata] or list(data.strata)
+    for cand in (cols, cols[:1]):
+        if not cand:
+            break
+        labels = ["|".join(data.strata[c][i] for c in cand) for i in range(len(data.items))]
+        if min(labels.count(v) for v in set(labels)) >= 2:
+            return cand, labels
+    return [], None
+
+
+def clean(obj: Any) -> Any:
+    """JSON-safe: numpy scalars to Python, NaN/inf to None, tuples to lists."""
+    if isinstance(obj, dict):
+        return {str(k): clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [clean(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return [clean(v) for v in obj.tolist()]
+    if isinstance(obj, (np.bool_, bool)):
+        return bool(obj)
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        f = float(obj)
+        return f if math.isfinite(f) else None
+    return obj
+
+
+def _summary(
+    data: RunData, *, resamples: int, seed: int, epsilon: float, confidence: float
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    cols, labels = resample_strata(data)
+    w = weight_matrix(
+        len(data.items), resamples=resamples, seed=seed, strata=labels, clusters=data.clusters
+    )
+    figs = config_figures(data, w, confidence)
+    deltas = paired_deltas(data, w, confidence)
+    pools = {}
+    for c, name in enumerate(data.configs):
+        p = build_pools(data, c)
+        if p is not None:
+            pools[name] = p
+    pts = points(data, pools)
+    routing = route(data, pts, w, epsilon, confidence)
+    configs = []
+    for c, name in enumerate(data.configs):
+        spec = data.config_specs.get(name, {})
+        f = figs[name]
+        d = deltas.get(name)
+        p = pools.get(name)
+        configs.append(
+            {
+                "config": name,
+                "strategy": spec.get("strategy"),
+                "model": spec.get("model"),
+                "is_baseline": name == data.baseline,
+                **f["overall"],
+                "delta": None
+                if d is None
+                else {k: v for k, v in d["overall"].items() if k != "power"},
+                "power": None if d is None else d["overall"]["power"],
+                "strata": {
+                    col: {
+                        val: {**blk, "delta": None if d is None else d["strata"][col][val]}
+                        for val, blk in vals.items()
+                    }
+                    for col, vals in f["strata"].items()
+                },
+                "saturation": None
+                if p is None
+                else saturation_block(data, p, w, epsilon, confidence),
+                "adaptive": None if p is None else replay(p),
+            }
+        )
+    costs = data.cost[data.present]
+    man = data.manifest
+    suite = man.get("suite") or {}
+    missing = int((~data.present).sum())
+    notes = []
+    if man.get("status") != "complete":
+        notes.append(f"run status is {man.get('status')!r}: figures cover the records so far")
+    if missing:
+        notes.append(f"{missing} (item, config) pairs have no record")
+    meta = {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": man.get("run_id"),
+        "status": man.get("status"),
+        "suite": suite.get("name"),
+        "scorer": data.scorer.type,
+        "metric": data.metric,
+        "baseline": data.baseline,
+        "configs": data.configs,
+        "seed": seed,
+        "resamples": resamples,
+        "confidence": confidence,
+        "epsilon_points": epsilon,
+        "target_delta_points": data.analysis.target_delta,
+        "ci_method": {
+            "accuracy": f"wilson below {WILSON_BELOW} scored items (0/1 scores), else percentile bootstrap",
+            "deltas": "paired percentile bootstrap",
+            "latency_quantiles": "order statistics (binomial), distribution-free",
+        },
+        "resample_strata": cols,
+        "cluster_column": data.cluster_column,
+        "n_clusters": len(set(data.clusters)) if data.clusters else None,
+        "dataset_fingerprint": man.get("dataset_fingerprint"),
+        "item_count": man.get("item_count"),
+        "n_items": len(data.items),
+        "n_records": int(data.present.sum()),
+        "missing_pairs": missing,
+        "strata_columns": list(data.strata),
+        "item_counts": {
+            col: {v: labs.count(v) for v in sorted(set(labs))} for col, labs in data.strata.items()
+        },
+        "total_spend_usd": float(np.nansum(costs)),
+        "records_unknown_cost": int(np.isnan(costs).sum()),
+        "manifest_spent_usd": man.get("spent_usd"),
+        "simulated": man.get("simulated"),
+        "started_at": man.get("started_at"),
+        "finished_at": man.get("finished_at"),
+        "tool_version": man.get("tool_version"),
+        "notes": notes,
+    }
+    out = {
+        "meta": meta,
+        "configs": configs,
+        "frontier": pareto(pts),
+        "routing": routing,
+    }
+    return clean(out), clean(policy(data, routing))
+
+
+def _resolve(data: RunData, **kw: Any) -> dict[str, Any]:
+    a = data.analysis
+    if kw.get("target_delta") is not None:
+        data.analysis = a.model_copy(update={"target_delta": kw["target_delta"]})
+    return {
+        "resamples": int(kw.get("resamples") or a.resamples),
+        "seed": int(a.seed if kw.get("seed") is None else kw["seed"]),
+        "epsilon": float(a.epsilon if kw.get("epsilon") is None else kw["epsilon"]),
+        "confidence": float(a.confidence if kw.get("confidence") is None else kw["confidence"]),
+    }
+
+
+def summarize_with_policy(run_dir: Path | str, **kw: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    data = load_run(run_dir)
+    return _summary(data, **_resolve(data, **kw))
+
+
+def write(run_dir: Path | str, **kw: Any) -> Path:
+    summary, pol = summarize_with_policy(run_dir, **kw)
+    rd = Path(run_dir)
+    path = rd / SUMMARY
+    tmp = rd / (SUMMARY + ".tmp")
+    tmp.write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    write_policy(rd / POLICY, pol)
+    return path
