@@ -334,12 +334,13 @@ class Runner:
                     stop.set()
                     return
                 state["inflight"] += 1
-                before = client.spent_usd
                 try:
                     ctx, record = await self._run_pair(client, item_id, config)
                 finally:
                     state["inflight"] -= 1
-                live = client.spent_usd - before
+                # What this pair would cost uncached (cache hits are free now, but a pair
+                # with no cached calls may follow).
+                live = sum(c.cost_usd or 0.0 for c in ctx.calls)
                 prev = state["per_pair"].get(config)
                 state["per_pair"][config] = live if prev is None else max(prev, live, 0.5 * (prev + live))
                 writer.write_pair(ctx.calls, record)
