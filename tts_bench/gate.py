@@ -1,0 +1,365 @@
+"""The CI gate: rules → verdicts → exit code, JUnit XML and Markdown.
+
+Figures and CIs come from the run's summary.json (recomputed in memory with
+`tts_bench.analysis.summarize` when the file is missing or older than the records). With
+`against`, `accuracy_delta` and `cost_ratio` compare each config with the same config of
+another run, paired by item id, with a stratified paired percentile bootstrap on the
+analysis package's shared weight matrix (the suite's resamples, seed and confidence).
+Rules and their metrics are described in `tts_bench.gate_rules`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tts_bench.errors import UserError
+from tts_bench.gate_rules import FAILURE_RE, RELATIVE, bound_text, judge, load_rules, rule_text
+from tts_bench.suite import GateRule
+
+__all__ = [
+    "Verdict",
+    "evaluate",
+    "exit_code",
+    "load_rules",
+    "paired_bootstrap",
+    "run_rules",
+    "to_junit",
+    "to_markdown",
+]
+MIN_OVERLAP = 0.5
+
+
+@dataclass
+class Verdict:
+    rule: str
+    config: str
+    metric: str
+    value: float | None
+    ci: tuple[float, float] | None
+    bound: str
+    on: str
+    passed: bool
+    note: str
+
+
+# -- inputs ---------------------------------------------------------------------------------
+def _manifest(run_dir: Path, allow_partial: bool) -> dict[str, Any]:
+    from tts_bench.store import read_manifest
+
+    if not run_dir.is_dir():
+        raise UserError(f"{run_dir}: run directory not found")
+    man = read_manifest(run_dir)
+    status = man.get("status")
+    if status != "complete" and not allow_partial:
+        raise UserError(
+            f"{run_dir}: run status is {status!r}, not 'complete' (pass --allow-partial to gate it)"
+        )
+    return man
+
+
+def run_rules(run_dir: Path | str) -> list[GateRule]:
+    """The `gates:` of the suite the run was made with (from its manifest)."""
+    from tts_bench.store import read_manifest
+
+    gates = (read_manifest(Path(run_dir)).get("suite") or {}).get("gates") or []
+    return [GateRule.model_validate(g) for g in gates]
+
+
+def summary_of(run_dir: Path) -> dict[str, Any]:
+    """summary.json when it is current, else the same summary computed in memory."""
+    path, records = run_dir / "summary.json", run_dir / "records.jsonl"
+    if path.is_file() and (not records.exists() or path.stat().st_mtime >= records.stat().st_mtime):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if (data.get("meta") or {}).get("schema_version") == 1:
+                return data
+        except json.JSONDecodeError:
+            pass  # a damaged file: recompute
+    from tts_bench.analysis import summarize
+
+    return summarize(run_dir)
+
+
+# -- figures from the summary -------------------------------------------------------------------
+def _ci(block: dict[str, Any] | None, scale: float = 1.0) -> tuple[float, float] | None:
+    ci = (block or {}).get("ci") or [None, None]
+    return None if ci[0] is None or ci[1] is None else (ci[0] * scale, ci[1] * scale)
+
+
+def _rate(count: int, n: int, confidence: float) -> tuple[float | None, tuple[float, float] | None]:
+    from tts_bench.analysis.stats import wilson
+
+    return (count / n if n else None), wilson(count, n, confidence) if n else None
+
+
+def figure(entry: dict[str, Any], metric: str, confidence: float) -> tuple[float | None, Any, str]:
+    """(value, CI, note) of a metric for one config entry of summary.json."""
+    n = entry.get("n_items") or 0
+    if metric == "accuracy":
+        acc = entry.get("accuracy") or {}
+        return acc.get("value"), _ci(acc), ""
+    if metric == "cost_per_request":
+        cost = entry.get("cost") or {}
+        unknown = cost.get("n_unknown") or 0
+        if unknown:
+            return None, None, f"cost unknown for {unknown} requests (no price)"
+        return cost.get("mean_usd"), None, ""
+    if metric.endswith("_latency_s"):
+        block = (entry.get("latency") or {}).get(metric.split("_")[0]) or {}
+        note = (entry.get("latency") or {}).get("note") or ""
+        return block.get("value"), _ci(block), note
+    if metric == "unscored_rate":
+        v, ci = _rate(entry.get("unscored") or 0, n, confidence)
+        return v, ci, "Wilson interval"
+    m = FAILURE_RE.match(metric)
+    if m:
+        label, fails = m.group(1), entry.get("failures") or {}
+        count = (
+            (fails.get(label) or {}).get("count", 0)
+            if label in ("infrastructure", "model")
+            else ((fails.get("counts") or {}).get(label, 0))
+        )
+        v, ci = _rate(int(count), n, confidence)
+        return v, ci, "Wilson interval"
+    delta = entry.get("delta")
+    if delta is None:
+        return None, None, "the baseline has no delta"
+    if metric == "accuracy_delta":
+        block = delta.get("accuracy_points") or {}
+        v = block.get("value")
+        return (
+            (None if v is None else v / 100),
+            _ci(block, 0.01),
+            f"vs baseline, {delta.get('n_paired')} paired items",
+        )
+    block = delta.get("cost_ratio") or {}
+    return block.get("value"), _ci(block), "vs baseline"
+
+
+# -- two runs, paired by item -------------------------------------------------------------------
+def paired_bootstrap(
+    a: np.ndarray,
+    b: np.ndarray,
+    *,
+    ratio: bool = False,
+    resamples: int = 10_000,
+    seed: int = 0,
+    confidence: float = 0.95,
+    strata: list[str] | None = None,
+) -> tuple[float | None, tuple[float, float] | None]:
+    """Point and percentile CI of mean(a − b) (or mean(a) / mean(b) with `ratio`) over
+    paired items, resampling item indices (within strata) with the analysis weight matrix."""
+    from tts_bench.analysis.bootstrap import MeanBatch, percentile_ci, weight_matrix
+
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.size == 0:
+        return None, None
+    w = weight_matrix(a.size, resamples=resamples, seed=seed, strata=strata)
+    batch = MeanBatch(w)
+    batch.add(a, b) if ratio else batch.add(a - b, np.ones_like(a))
+    lo, hi = percentile_ci(batch.run()[:, 0], confidence)
+    if ratio:
+        point = float(a.sum() / b.sum()) if b.sum() else None
+    else:
+        point = float((a - b).mean())
+    return point, (None if lo is None or hi is None else (float(lo), float(hi)))
+
+
+class Pairing:
+    """Two runs' records laid side by side per config, by item id."""
+
+    def __init__(self, run_dir: Path, against: Path) -> None:
+        from tts_bench.analysis.load import load_run
+        from tts_bench.analysis.summary import resample_strata
+
+        self.a, self.b = load_run(run_dir), load_run(against)
+        self.against = against
+        _, labels = resample_strata(self.a)
+        self.strata = dict(zip(self.a.items, labels, strict=True)) if labels else None
+        fa, fb = (d.manifest.get("dataset_fingerprint") for d in (self.a, self.b))
+        self.fingerprint_note = "" if fa == fb else "the runs' datasets differ (fingerprints); "
+
+    def compare(self, config: str, metric: str) -> tuple[float | None, Any, str]:
+        a, b = self.a, self.b
+        if config not in b.configs:
+            raise UserError(f"{self.against}: has no config {config!r} to compare with")
+        ca, cb = a.index(config), b.index(config)
+        ids_a = {i for i, ok in zip(a.items, a.present[ca], strict=True) if ok}
+        ids_b = {i for i, ok in zip(b.items, b.present[cb], strict=True) if ok}
+        common = sorted(ids_a & ids_b)
+        share = len(common) / max(len(ids_a), len(ids_b), 1)
+        if share < MIN_OVERLAP:
+            raise UserError(
+                f"{self.against}: only {len(common)} of {max(len(ids_a), len(ids_b))} items of config "
+                f"{config!r} are in both runs (need at least half to pair them)"
+            )
+        note = self.fingerprint_note
+        if len(common) < len(ids_a | ids_b):
+            note += f"{len(ids_a | ids_b) - len(common)} items in only one run, left out; "
+        pos_a = {i: k for k, i in enumerate(a.items)}
+        pos_b = {i: k for k, i in enumerate(b.items)}
+        ia = np.array([pos_a[i] for i in common], dtype=int)
+        ib = np.array([pos_b[i] for i in common], dtype=int)
+        if metric == "accuracy_delta":
+            va, vb = a.value[ca][ia], b.value[cb][ib]
+        else:
+            va, vb = a.cost[ca][ia], b.cost[cb][ib]
+        keep = ~np.isnan(va) & ~np.isnan(vb)
+        if metric == "cost_ratio" and not keep.all():
+            return None, None, note + f"cost unknown for {int((~keep).sum())} paired requests"
+        an = a.analysis
+        strata = [self.strata[common[k]] for k in np.flatnonzero(keep)] if self.strata else None
+        v, ci = paired_bootstrap(
+            va[keep],
+            vb[keep],
+            ratio=metric == "cost_ratio",
+            resamples=an.resamples,
+            seed=an.seed,
+            confidence=an.confidence,
+            strata=strata,
+        )
+        return v, ci, note + f"vs {self.against.name}, {int(keep.sum())} paired items"
+
+
+# -- evaluation ---------------------------------------------------------------------------------
+def evaluate(
+    run_dir: Path | str,
+    *,
+    rules: list[GateRule],
+    against: Path | None = None,
+    allow_partial: bool = False,
+) -> list[Verdict]:
+    """One verdict per (rule, config), `config: "*"` expanded (without the baseline for
+    deltas vs the baseline). UserError for a missing or incomplete run (unless
+    `allow_partial`), an unknown config, or runs whose items barely overlap."""
+    rd = Path(run_dir)
+    _manifest(rd, allow_partial)
+    pairing = None
+    if against is not None:
+        _manifest(Path(against), allow_partial)
+        pairing = Pairing(rd, Path(against))
+    summary = summary_of(rd)
+    meta = summary.get("meta") or {}
+    confidence = float(meta.get("confidence") or 0.95)
+    entries = {e["config"]: e for e in summary.get("configs") or []}
+    baseline = meta.get("baseline")
+    out: list[Verdict] = []
+    for rule in rules:
+        relative = rule.metric in RELATIVE
+        if rule.config == "*":
+            names = [n for n in entries if pairing is not None or not relative or n != baseline]
+            if pairing is not None and relative:
+                names = [n for n in names if n in pairing.b.configs]
+        elif rule.config in entries:
+            names = [rule.config]
+        else:
+            raise UserError(
+                f"{rd}: gate rule names config {rule.config!r}, not in the run ({', '.join(entries)})"
+            )
+        for name in names:
+            if relative and pairing is not None:
+                value, ci, note = pairing.compare(name, rule.metric)
+            else:
+                value, ci, note = figure(entries[name], rule.metric, confidence)
+            passed, on, why = judge(rule, value, ci)
+            out.append(
+                Verdict(
+                    rule=rule_text(rule, name),
+                    config=name,
+                    metric=rule.metric,
+                    value=value,
+                    ci=ci,
+                    bound=bound_text(rule),
+                    on=on,
+                    passed=passed,
+                    note="; ".join(x.strip("; ") for x in (why, note) if x),
+                )
+            )
+    return out
+
+
+def exit_code(verdicts: list[Verdict]) -> int:
+    """0 when every verdict passed, 1 when any failed."""
+    return 0 if all(v.passed for v in verdicts) else 1
+
+
+# -- output ---------------------------------------------------------------------------------------
+def fmt(metric: str, x: float | None) -> str:
+    """A figure in the unit its metric is read in."""
+    if x is None:
+        return "—"
+    if metric == "accuracy_delta":
+        return f"{100 * x:+.1f} pts"
+    if metric == "accuracy" or metric.endswith("_rate") or metric.startswith("failure_rate["):
+        return f"{100 * x:.1f}%"
+    if metric == "cost_per_request":
+        return f"${x:.6f}" if x < 0.01 else f"${x:.4f}"
+    if metric == "cost_ratio":
+        return f"{x:.2f}×"
+    return f"{x:.2f} s"
+
+
+def row(v: Verdict) -> dict[str, str]:
+    """Display strings of a verdict: rule, value, ci, bound, result, note (for tables)."""
+    ci = "—" if v.ci is None else f"[{fmt(v.metric, v.ci[0])}, {fmt(v.metric, v.ci[1])}]"
+    return {
+        "rule": v.rule,
+        "value": fmt(v.metric, v.value),
+        "ci": ci,
+        "bound": v.bound,
+        "result": "PASS" if v.passed else "FAIL",
+        "note": v.note,
+    }
+
+
+def to_markdown(verdicts: list[Verdict]) -> str:
+    failed = sum(not v.passed for v in verdicts)
+    head = f"### tts-bench gate: {'FAIL' if failed else 'PASS'} ({len(verdicts) - failed}/{len(verdicts)} rules passed)\n\n"
+    lines = ["| result | rule | value | CI | bound | note |", "|---|---|---|---|---|---|"]
+    for v in verdicts:
+        r = {k: s.replace("|", "\\|") for k, s in row(v).items()}
+        mark = "✅ PASS" if v.passed else "❌ FAIL"
+        lines.append(
+            f"| {mark} | {r['rule']} | {r['value']} | {r['ci']} | {r['bound']} | {r['note']} |"
+        )
+    return head + "\n".join(lines) + "\n"
+
+
+def to_junit(verdicts: list[Verdict], suite_name: str) -> str:
+    """JUnit XML: one testsuite, one testcase per (rule, config), a <failure> when it failed."""
+    import xml.etree.ElementTree as ET
+
+    failures = sum(not v.passed for v in verdicts)
+    root = ET.Element(
+        "testsuites", name="tts-bench gate", tests=str(len(verdicts)), failures=str(failures)
+    )
+    ts = ET.SubElement(
+        root,
+        "testsuite",
+        name=suite_name,
+        tests=str(len(verdicts)),
+        failures=str(failures),
+        errors="0",
+        skipped="0",
+    )
+    for v in verdicts:
+        r = row(v)
+        tc = ET.SubElement(
+            ts, "testcase", classname=f"tts_bench.gate.{suite_name}", name=v.rule, time="0"
+        )
+        detail = f"value {r['value']}, CI {r['ci']}, bound {v.bound} (on {v.on})" + (
+            f"; {v.note}" if v.note else ""
+        )
+        if v.passed:
+            ET.SubElement(tc, "system-out").text = detail
+        else:
+            ET.SubElement(
+                tc, "failure", message=f"{v.rule}: {r['value']}", type="GateFailed"
+            ).text = detail
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -1,0 +1,173 @@
+"""Gate rules: loading and checking them, and judging one figure against one rule.
+
+Metrics (units as in the rule's bound):
+- `accuracy` — the scorer's mean (a fraction, 0.8 = 80%);
+- `accuracy_delta` — paired difference vs the baseline config, or vs the same config of the
+  `--against` run (a fraction: -0.02 = minus 2 points);
+- `cost_per_request` — mean USD per request; `cost_ratio` — ratio of mean costs (paired);
+- `p50_latency_s`, `p95_latency_s`, `p99_latency_s` — critical-path latency quantiles;
+- `failure_rate[<label>]` — share of requests with that failure label
+  (`failure_rate[infrastructure]` / `failure_rate[model]` for the two families);
+- `unscored_rate` — share of requests without a score (infrastructure failures).
+
+`on: point` judges the point estimate; `on: ci` (the default for deltas and ratios) fails
+only when the whole CI lies beyond the bound — a demonstrated regression — or, with
+`strict: true`, whenever the CI does not exclude the regression.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from tts_bench.errors import UserError
+from tts_bench.suite import GateRule
+
+RELATIVE = ("accuracy_delta", "cost_ratio")  # compared with a baseline (config or run)
+ABSOLUTE = (
+    "accuracy",
+    "cost_per_request",
+    "p50_latency_s",
+    "p95_latency_s",
+    "p99_latency_s",
+    "unscored_rate",
+)
+FAILURE_RE = re.compile(r"^failure_rate\[([A-Za-z0-9_\-]+)\]$")
+
+
+def check_metric(metric: str, where: str) -> None:
+    if metric in RELATIVE or metric in ABSOLUTE or FAILURE_RE.match(metric):
+        return
+    known = ", ".join([*ABSOLUTE, *RELATIVE, "failure_rate[<label>]"])
+    raise UserError(f"{where}: unknown gate metric {metric!r} (known: {known})")
+
+
+def default_on(rule: GateRule) -> str:
+    return rule.on or ("ci" if rule.metric in RELATIVE else "point")
+
+
+def _check(rule: GateRule, where: str) -> GateRule:
+    check_metric(rule.metric, f"{where}.metric")
+    if rule.min is not None and rule.max is not None and rule.min > rule.max:
+        raise UserError(f"{where}: min {rule.min} is above max {rule.max}")
+    if rule.metric == "accuracy_delta" and any(
+        abs(b) > 1 for b in (rule.min, rule.max) if b is not None
+    ):
+        raise UserError(
+            f"{where}: accuracy_delta bounds are fractions in [-1, 1] (-0.02 = minus 2 points)"
+        )
+    rates = ("accuracy", "unscored_rate")
+    if (rule.metric in rates or rule.metric.startswith("failure_rate[")) and any(
+        not 0 <= b <= 1 for b in (rule.min, rule.max) if b is not None
+    ):
+        raise UserError(f"{where}: {rule.metric} bounds are fractions in [0, 1]")
+    return rule
+
+
+def parse_rules(data: Any, source: str) -> list[GateRule]:
+    """Rules from a YAML value: a list of rules, or a mapping with a `gates:` list."""
+    if isinstance(data, dict) and set(data) == {"gates"}:
+        data = data["gates"]
+    if not isinstance(data, list):
+        raise UserError(f"{source}: expected a list of gate rules (or a mapping with `gates:`)")
+    out = []
+    for i, raw in enumerate(data):
+        where = f"{source}: gates[{i}]"
+        if isinstance(raw, GateRule):
+            out.append(_check(raw, where))
+            continue
+        if not isinstance(raw, dict):
+            raise UserError(
+                f"{where}: a rule must be a mapping like {{config: sc, metric: accuracy, min: 0.8}}"
+            )
+        try:
+            rule = GateRule.model_validate(raw)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(p) for p in err["loc"])
+            msg = (
+                "unknown key"
+                if err["type"] == "extra_forbidden"
+                else err["msg"].removeprefix("Value error, ")
+            )
+            raise UserError(f"{where}{'.' + field if field else ''}: {msg}") from None
+        out.append(_check(rule, where))
+    return out
+
+
+def load_rules(suite_rules: list[GateRule] | None, rules_file: Path | None) -> list[GateRule]:
+    """The rules to apply: those of `rules_file` when given (they replace the suite's), else
+    the suite's `gates:`. UserError (one line) for a bad file or rule, or for no rules."""
+    if rules_file is not None:
+        from tts_bench.suite import read_yaml
+
+        p = Path(rules_file)
+        if not p.is_file():
+            raise UserError(f"{p}: rules file not found")
+        try:
+            data = read_yaml(p)
+        except Exception as exc:  # yaml.YAMLError, UnicodeDecodeError
+            mark = getattr(exc, "problem_mark", None)
+            line = f" line {mark.line + 1}" if mark else ""
+            raise UserError(
+                f"{p}:{line}: not a readable YAML file ({type(exc).__name__})"
+            ) from None
+        rules = parse_rules(data, str(p))
+    else:
+        rules = parse_rules(list(suite_rules or []), "suite")
+    if not rules:
+        raise UserError("no gate rules: add `gates:` to the suite or pass --rules FILE")
+    return rules
+
+
+def bound_text(rule: GateRule) -> str:
+    parts = []
+    if rule.min is not None:
+        parts.append(f">= {rule.min:g}")
+    if rule.max is not None:
+        parts.append(f"<= {rule.max:g}")
+    return " and ".join(parts)
+
+
+def rule_text(rule: GateRule, config: str) -> str:
+    strict = ", strict" if rule.strict and default_on(rule) == "ci" else ""
+    return f"{config}: {rule.metric} {bound_text(rule)} (on {default_on(rule)}{strict})"
+
+
+def judge(
+    rule: GateRule, value: float | None, ci: tuple[float, float] | None
+) -> tuple[bool, str, str]:
+    """(passed, on, note) for one figure. A missing figure fails: a gate never passes on
+    data it does not have. `on: ci` without a CI falls back to the point estimate."""
+    on = default_on(rule)
+    if value is None:
+        return False, on, "no value (not measured, or unknown cost)"
+    note = ""
+    if on == "ci" and (ci is None or ci[0] is None or ci[1] is None):
+        on, note = "point", "no CI available: judged on the point estimate"
+    ok = True
+    if on == "point":
+        if rule.min is not None and value < rule.min:
+            ok, note = False, f"{value:.4g} < {rule.min:g}"
+        if rule.max is not None and value > rule.max:
+            ok, note = False, f"{value:.4g} > {rule.max:g}"
+        return ok, on, note
+    lo, hi = ci  # type: ignore[misc]
+    if rule.strict:  # the CI must exclude the regression
+        if rule.min is not None and lo < rule.min:
+            ok, note = False, f"CI lower bound {lo:.4g} < {rule.min:g} (strict)"
+        if rule.max is not None and hi > rule.max:
+            ok, note = False, f"CI upper bound {hi:.4g} > {rule.max:g} (strict)"
+    else:  # fail only on a demonstrated regression: the whole CI beyond the bound
+        if rule.min is not None and hi < rule.min:
+            ok, note = False, f"whole CI below {rule.min:g}"
+        if rule.max is not None and lo > rule.max:
+            ok, note = False, f"whole CI above {rule.max:g}"
+        if ok and (
+            (rule.min is not None and lo < rule.min) or (rule.max is not None and hi > rule.max)
+        ):
+            note = "CI crosses the bound: no demonstrated regression"
+    return ok, on, note
