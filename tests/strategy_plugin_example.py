@@ -33,4 +33,4 @@ def shortest(ctx: Context, sample: Sample) -> float:
 
 async def by_terms(ctx: Context) -> str:
     """A classifier: many numbers in the problem -> hard."""
-    return "hard" if len(ctx.question().split()) > 12 else "easy"
+    return "hard" if len(ctx.question().split()) > 10 else "easy"

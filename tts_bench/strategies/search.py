@@ -48,6 +48,20 @@ async def children(ctx: Context, state: State, k: int, n_evaluate: int) -> list[
     return kids
 
 
+async def complete(ctx: Context, state: State, depth: int) -> tuple[State, int]:
+    """Write an unfinished best state out to its final-answer line, one sequential greedy
+    step at a time (the search ran out of depth or of promising branches)."""
+    steps, made = list(state.steps), 0
+    while len(steps) < depth and not (steps and is_final(steps[-1])):
+        line = await next_step(ctx, steps, 0, temperature=0.0)
+        made += 1
+        if line is None:
+            break
+        steps.append(line)
+    done = bool(steps) and is_final(steps[-1])
+    return State(steps=steps, value=state.value, done=done), made
+
+
 def finish(ctx: Context, best: State | None, nodes: int, **info: object) -> StrategyResult:
     """The result for the best state: its text and the extracted final answer."""
     if best is None:
@@ -83,6 +97,9 @@ async def level_search(
         beam = pool[:width]
     done = [s for s in beam if s.done]
     best = max(done or beam, key=lambda s: s.value) if nodes else None
+    if best is not None and not best.done:
+        best, made = await complete(ctx, best, max_depth + 2)
+        nodes += made
     return finish(ctx, best, nodes)
 
 
@@ -117,6 +134,10 @@ async def depth_first(
     stop at the first finished state that clears `prune`."""
     nodes = 0
     best_seen: State | None = None
+
+    def rank(s: State) -> tuple[bool, bool, int, float]:
+        return (s.done, s.value >= prune, len(s.steps), s.value)
+
     stack = [State(steps=[], value=1.0)]
     while stack and nodes < max_nodes:
         state = stack.pop()
@@ -125,7 +146,8 @@ async def depth_first(
         kids = await children(ctx, state, breadth, n_evaluate)
         nodes += len(kids)
         for kid in kids:
-            if best_seen is None or (kid.done, kid.value) > (best_seen.done, best_seen.value):
+            # Fallback if nothing finishes: the deepest state still judged promising.
+            if best_seen is None or rank(kid) > rank(best_seen):
                 best_seen = kid
         hits = [k for k in kids if k.done and k.value >= prune]
         if hits:
@@ -134,6 +156,9 @@ async def depth_first(
             (k for k in kids if not k.done and k.value >= prune), key=lambda s: s.value
         )
         stack.extend(promising)  # the best child ends on top of the stack
+    if best_seen is not None and not best_seen.done:
+        best_seen, made = await complete(ctx, best_seen, depth + 2)
+        nodes += made
     return finish(ctx, best_seen, nodes, method="dfs")
 
 
