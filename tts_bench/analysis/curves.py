@@ -32,7 +32,7 @@ class Pools:
     majority: np.ndarray
     pass_at_k: np.ndarray
     best_of_k: np.ndarray | None  # only when the samples carry selector scores
-    cost: np.ndarray | None  # None when any needed cost is unknown
+    cost: np.ndarray | None  # NaN rows where a cost is unknown; None when no cost is known
     latency: np.ndarray
     answers: list[list[Any]]  # vote keys per item (first K samples), for the adaptive replay
     values: np.ndarray  # (items, K) the scorer's value per sample (0 for no answer)
@@ -79,7 +79,6 @@ def build_pools(data: RunData, c: int, none: NoneMode = "abstain") -> Pools | No
     mask = np.zeros(n, dtype=bool)
     answers: list[list[Any]] = [[] for _ in range(n)]
     has_scores = False
-    cost_known = True
     wmax = max_weights(k_max)
     for i, r in enumerate(recs):
         if not r or not r.get("samples") or not data.scored[c, i]:
@@ -105,9 +104,7 @@ def build_pools(data: RunData, c: int, none: NoneMode = "abstain") -> Pools | No
         fixed_lat = max(0.0, float(r.get("latency_s") or 0.0) - float(s_lat.max()))
         lat[i] = wmax @ np.sort(s_lat[:k_max]) + fixed_lat
         s_cost = [s.get("cost_usd") for s in full]
-        if r.get("cost_usd") is None or any(x is None for x in s_cost):
-            cost_known = False
-        else:
+        if r.get("cost_usd") is not None and all(x is not None for x in s_cost):
             fixed = max(0.0, float(r["cost_usd"]) - float(sum(s_cost)))
             mean_cost = float(np.mean(s_cost[:k_max]))
             cost[i] = mean_cost * np.arange(1, k_max + 1) + fixed
@@ -118,7 +115,7 @@ def build_pools(data: RunData, c: int, none: NoneMode = "abstain") -> Pools | No
         majority=maj,
         pass_at_k=pas,
         best_of_k=best if has_scores else None,
-        cost=cost if cost_known else None,
+        cost=cost if (~np.isnan(cost[mask])).any() else None,
         latency=lat,
         answers=answers,
         values=values,

@@ -31,14 +31,17 @@ class Point:
     latency: np.ndarray  # (items,) NaN = missing
 
     def stats(self, mask: np.ndarray | None = None) -> dict[str, Any]:
-        """Mean value over scored items, mean cost (None if any is unknown), P95 latency."""
+        """Mean value over scored items, mean cost over the items whose cost is known (the
+        unknown ones counted), P95 latency."""
         m = np.ones_like(self.scored) if mask is None else mask
         sm = self.scored & m
         pres = m & ~np.isnan(self.latency)
         costs = self.cost[pres]
+        known = costs[~np.isnan(costs)]
         return {
             "accuracy": fnum(self.value[sm].mean()) if sm.any() else None,
-            "cost_usd": fnum(costs.mean()) if costs.size and not np.isnan(costs).any() else None,
+            "cost_usd": fnum(known.mean()) if known.size else None,
+            "cost_unknown": int(costs.size - known.size),
             "latency_p95_s": quantile(self.latency[pres], 0.95),
             "n_items": int(sm.sum()),
         }

@@ -61,7 +61,12 @@ def saturation_block(
             "ci_low": _lst(lo),
             "ci_high": _lst(hi),
         }
-    curves["cost_usd"] = _lst(np.nanmean(pools.cost[m], axis=0)) if pools.cost is not None else None
+    curves["cost_usd"] = None
+    curves["cost_unknown_items"] = int(m.sum())
+    if pools.cost is not None:  # mean over the items whose costs are all known
+        known = m & ~np.isnan(pools.cost[:, 0])
+        curves["cost_usd"] = _lst(pools.cost[known].mean(axis=0))
+        curves["cost_unknown_items"] = int(m.sum() - known.sum())
     curves["latency_s"] = _lst(np.nanmean(pools.latency[m], axis=0))
     curves["latency_p95_s"] = [quantile(pools.latency[m][:, j], 0.95) for j in range(k)]
 

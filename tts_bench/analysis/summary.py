@@ -76,7 +76,7 @@ def _summary(
     pts = points(data, pools)
     routing = route(data, pts, w, epsilon, confidence)
     configs = []
-    for c, name in enumerate(data.configs):
+    for name in data.configs:
         spec = data.config_specs.get(name, {})
         f = figs[name]
         d = deltas.get(name)
