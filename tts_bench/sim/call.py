@@ -30,6 +30,7 @@ class Call:
     effort: str | None = None
     thinking_budget: int | None = None
     form: Form = field(default_factory=Form)
+    ease: float = 1.0  # error multiplier for the task at hand (checking is easier than solving)
 
     @property
     def reasoning(self) -> bool:
@@ -70,7 +71,7 @@ class Call:
         scale = 1.0 + self.prof["temperature_error_gain"] * self.temperature
         if self.examples:
             scale *= self.prof["fewshot_error_factor"]
-        return scale * self.effort_scale(steps)
+        return scale * self.effort_scale(steps) * self.ease
 
     def chance(self, p: float) -> bool:
         return self.rng.random() < p

@@ -25,6 +25,8 @@ Knobs (all probabilities are per event, before the temperature / few-shot / effo
   reasoning_overhead_tokens; effort_error_exponent: step errors scale as
   (tokens per step / low-effort tokens per step) ** -exponent.
 - knowledge_coverage: chance a fact is known, by popularity (high/medium/low);
+  misremember_share: of the facts it lacks, the share it firmly believes one wrong value
+  of (confidently wrong on every sample; the rest are guessed anew per sample);
   knowledge_slip: chance of a wrong letter on a known fact; guess_confidence: chance a
   guess on an unknown fact is stated with high confidence.
 - contract_detect: chance to flag a risk clause per sample, by subtlety (obvious/subtle);
@@ -78,8 +80,9 @@ _SMALL: dict[str, Any] = {
     "contract_detect": {"obvious": 0.95, "subtle": 0.45},
     "contract_cot_gain": 0.15,
     "contract_item_share": 0.3,
+    "misremember_share": 0.3,
     "contract_false_flag": 0.02,
-    "ticket_error": 0.05,
+    "ticket_error": 0.03,
     "judge_fooled": 0.2,
     "critique_detect": 0.6,
     "critique_false_flag": 0.12,
@@ -111,7 +114,7 @@ _LARGE = {
     "guess_confidence": 0.35,
     "contract_detect": {"obvious": 0.98, "subtle": 0.6},
     "contract_false_flag": 0.015,
-    "ticket_error": 0.04,
+    "ticket_error": 0.02,
     "judge_fooled": 0.12,
     "critique_detect": 0.8,
     "critique_false_flag": 0.08,

@@ -31,18 +31,30 @@ class Draft:
 
 def identify(text: str) -> tuple[str, object] | None:
     """(task name, parsed problem) for the problem in `text`, or None."""
-    from tts_bench.sim import tasks_contracts, tasks_knowledge, tasks_tickets
-
-    for name, mod in (
-        ("contracts", tasks_contracts),
-        ("knowledge", tasks_knowledge),
-        ("tickets", tasks_tickets),
-        ("arithmetic", arith),
-    ):
-        prob = mod.parse(text)
+    for name in ("contracts", "knowledge", "tickets", "arithmetic"):
+        prob = _module(name).parse(text)
         if prob is not None:
             return name, prob
     return None
+
+
+def _module(name: str):
+    from tts_bench.sim import tasks_contracts, tasks_knowledge, tasks_tickets
+
+    return {
+        "arithmetic": arith,
+        "contracts": tasks_contracts,
+        "knowledge": tasks_knowledge,
+        "tickets": tasks_tickets,
+    }[name]
+
+
+def same(found: tuple[str, object] | None, a: str, b: str) -> bool:
+    """Do two answers to the same problem agree (by the task's notion of identity)?"""
+    if found is None:
+        return a.strip().lower() == b.strip().lower()
+    key = _module(found[0]).key
+    return key(a) == key(b)
 
 
 def solve_answer(call: Call, text: str) -> Draft:
@@ -51,13 +63,7 @@ def solve_answer(call: Call, text: str) -> Draft:
     if found is None:
         return _unknown(call, text)
     name, prob = found
-    if name == "arithmetic":
-        lines, final, units = arith.answer_lines(call, prob)  # type: ignore[arg-type]
-    else:
-        from tts_bench.sim import tasks_contracts, tasks_knowledge, tasks_tickets
-
-        mod = {"contracts": tasks_contracts, "knowledge": tasks_knowledge, "tickets": tasks_tickets}
-        lines, final, units = mod[name].answer_lines(call, prob)  # type: ignore[attr-defined]
+    lines, final, units = _module(name).answer_lines(call, prob)
     return Draft(lines=lines, final=final, units=units, form_line=call.form.line(final))
 
 

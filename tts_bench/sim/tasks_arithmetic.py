@@ -137,7 +137,7 @@ def parse_steps(partial: str) -> list[Step]:
     ]
 
 
-def _err(call: Call, a: float, op: Op, rng=None) -> Step:
+def err_step(call: Call, a: float, op: Op, rng=None) -> Step:
     """A wrong version of one step, chosen among the kinds of slip people and models make."""
     rng = rng or call.rng
     kind = rng.choices(["slip", "misread", "wrong_op"], weights=[0.45, 0.3, 0.25])[0]
@@ -169,7 +169,7 @@ def trap(call: Call, prob: Problem) -> Step | None:
     if rng.random() >= call.prof["trap_rate"] * (prob.steps / 10) ** 1.5:
         return None
     j = rng.randrange(prob.steps)
-    wrong = _err(call, 0.0, prob.ops[j], rng)
+    wrong = err_step(call, 0.0, prob.ops[j], rng)
     wrong.text = str(j)  # remembers which step
     return wrong
 
@@ -191,7 +191,7 @@ def solve(
             if t.error == "slip":
                 step = Step(value, op.kind, op.n, apply(op.kind, value, op.n) + 10, op.text, "slip")
         elif call.chance(step_error(call, i + 1, prob.steps, prob.text)):
-            step = _err(call, value, op)
+            step = err_step(call, value, op)
         else:
             step = Step(value, op.kind, op.n, apply(op.kind, value, op.n), op.text)
         steps.append(step)
@@ -226,3 +226,11 @@ def check(prob: Problem, steps: list[Step]) -> int | None:
             return i
         value = s.result
     return None
+
+
+def key(answer: str) -> float | str:
+    """Answer identity: numbers compare by value."""
+    try:
+        return round(float(answer.replace("$", "").replace(",", "").strip()), 2)
+    except ValueError:
+        return answer.strip().lower()
