@@ -1,0 +1,125 @@
+"""report.html: one self-contained file (inline CSS, JS, SVG and item data; no network).
+
+Jinja2 with autoescape on everywhere; the only unescaped inserts are our own SVG plots and
+the item data JSON (made safe for a <script> element by `items.script_json`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tts_bench.report import fmt, plots
+from tts_bench.report.items import item_blob, script_json
+from tts_bench.report.model import build
+from tts_bench.report.verdict import config_sentence, facts, power_sentence, routing_sentence
+
+CAPTIONS = {
+    "saturation": "Accuracy vs N from one sample pool per config (exact over all k-subsets), "
+    "95% CI band; dashed: pass@k, the ceiling a perfect verifier would reach; ★ saturation point.",
+    "cost_accuracy": "Every config as run (large dots) and every N of every pool (small dots); "
+    "the step line is the Pareto frontier.",
+    "latency": "Critical-path latency per request; | marks P50, ◆ marks P95.",
+    "strata": "Accuracy per stratum value and config.",
+    "failures": "Share of requests by outcome: correct, model failures, infrastructure failures "
+    "(greys; unscored, never counted wrong).",
+}
+
+
+def env() -> Any:
+    """The Jinja2 environment: templates from the package, autoescape on for everything."""
+    import jinja2
+
+    e = jinja2.Environment(
+        loader=jinja2.PackageLoader("tts_bench.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    for name in ("pct", "pts", "ratio", "usd", "secs", "pvalue"):
+        e.filters[name] = getattr(fmt, name)
+        e.globals[name] = getattr(fmt, name)
+    return e
+
+
+def read_run(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any], list[dict], list[dict]]:
+    """(summary, manifest, records, calls); writes summary.json first when it is absent."""
+    from tts_bench import store
+
+    manifest = store.read_manifest(run_dir)
+    path = run_dir / "summary.json"
+    if not path.is_file():
+        from tts_bench.analysis import write_summary
+
+        write_summary(run_dir)
+    summary = json.loads(path.read_text(encoding="utf-8"))
+    return summary, manifest, store.load_records(run_dir), store.load_calls(run_dir)
+
+
+def latencies(records: list[dict[str, Any]]) -> dict[str, list[float]]:
+    """Critical-path latency per config, of requests that completed (view-only)."""
+    out: dict[str, list[float]] = {}
+    for r in records:
+        v = r.get("latency_s")
+        if r.get("status", "ok") == "ok" and fmt.ok(v) and v > 0:
+            out.setdefault(str(r["config"]), []).append(float(v))
+    return out
+
+
+def all_plots(vm: dict[str, Any], lat: dict[str, list[float]]) -> list[dict[str, str]]:
+    run = [{"label": "", "configs": vm["configs"], "pareto": vm["pareto"]}]
+    names = [c["name"] for c in vm["configs"]]
+    svgs = {
+        "saturation": plots.saturation(run, vm["metric"]),
+        "cost_accuracy": plots.cost_accuracy(run, vm["metric"]),
+        "latency": plots.latency(run, [lat]),
+        "strata": plots.strata_heatmap(vm["strata"], names, vm["metric"]),
+        "failures": plots.failures(vm["configs"]),
+    }
+    return [{"name": k, "svg": v, "caption": CAPTIONS[k]} for k, v in svgs.items()]
+
+
+def render_html(
+    summary: dict[str, Any],
+    manifest: dict[str, Any],
+    records: list[dict[str, Any]],
+    calls: list[dict[str, Any]],
+) -> str:
+    """The report page as a string."""
+    from tts_bench import __version__
+
+    vm = build(summary, manifest)
+    names = [c["name"] for c in vm["configs"]]
+    blob = item_blob(records, calls, names, vm["baseline"])
+    return (
+        env()
+        .get_template("report.html.j2")
+        .render(
+            vm=vm,
+            facts=facts(manifest, summary),
+            sentences={c["name"]: config_sentence(c, vm["metric"]) for c in vm["configs"]},
+            routing_sentence=routing_sentence(vm["routing"]),
+            power_sentence=power_sentence(vm),
+            plots=all_plots(vm, latencies(records)),
+            items_json=script_json(blob),
+            extra_columns=blob["configs"][len(names) :],
+            truncated=any("more characters in the run directory]" in t for t in blob["texts"]),
+            tool_version=__version__,
+        )
+    )
+
+
+def write_report(run_dir: Path | str) -> Path:
+    """Write report.html and summary.md next to summary.json; return the report.html path."""
+    from tts_bench.report.markdown import render_markdown
+
+    rd = Path(run_dir)
+    summary, manifest, records, calls = read_run(rd)
+    out = rd / "report.html"
+    tmp = rd / "report.html.tmp"
+    tmp.write_text(render_html(summary, manifest, records, calls), encoding="utf-8")
+    tmp.replace(out)
+    (rd / "summary.md").write_text(render_markdown(summary, manifest), encoding="utf-8")
+    return out

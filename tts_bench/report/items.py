@@ -1,0 +1,157 @@
+"""The item explorer's data: every item × config, compact, as one JSON blob.
+
+Layout (positional arrays keep 1,000 items × 8 configs small):
+  {"configs": [name...], "baseline": i, "strata_cols": [col...], "texts": [str...],
+   "labels": [failure label...], "roles": [...], "models": [...],
+   "items": [[id, target, [stratum value per col], cells]]}
+  cell (per config, null when the pair is missing):
+    [answer, ok (1 correct, 0 wrong, null unscored), label index or -1, cost, latency,
+     output text index, calls]
+  call: [role index, sample_index, model index, in_tokens, out_tokens, reasoning_tokens,
+         cost, latency, status, cache_hit (0/1), text index or -1]
+Texts are deduplicated (a single call's output is the record's output) and each is capped at
+`max_text` characters; when all texts together exceed `text_budget` characters the cap is
+lowered, so a huge run still gives a report that opens. The cut is marked in the text; the
+full text stays in records.jsonl / calls.jsonl.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+MAX_TEXT = 4000
+TEXT_BUDGET = 9_000_000
+
+
+class _Table:
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {}
+        self.values: list[str] = []
+
+    def add(self, s: str | None) -> int:
+        if s is None:
+            return -1
+        i = self.index.get(s)
+        if i is None:
+            i = self.index[s] = len(self.values)
+            self.values.append(s)
+        return i
+
+
+def _num(x: Any, digits: int = 6) -> float | None:
+    """A finite number rounded for the page, else None (shown as "—", never 0)."""
+    if not isinstance(x, int | float) or isinstance(x, bool) or not math.isfinite(x):
+        return None
+    return round(float(x), digits)
+
+
+def _cap(texts: list[str], max_text: int, budget: int) -> list[str]:
+    total = sum(min(len(t), max_text) for t in texts)
+    cap = max_text
+    if total > budget:  # shrink the cap until the texts fit the budget
+        lengths = sorted(len(t) for t in texts)
+        lo, hi = 200, max_text
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if sum(min(n, mid) for n in lengths) <= budget:
+                lo = mid
+            else:
+                hi = mid - 1
+        cap = lo
+    return [
+        t
+        if len(t) <= cap
+        else t[:cap] + f"\n… [{len(t) - cap:,} more characters in the run directory]"
+        for t in texts
+    ]
+
+
+def item_blob(
+    records: list[dict[str, Any]],
+    calls: list[dict[str, Any]],
+    configs: list[str],
+    baseline: str | None,
+    *,
+    max_text: int = MAX_TEXT,
+    text_budget: int = TEXT_BUDGET,
+) -> dict[str, Any]:
+    """The explorer's data (see the module doc for the layout)."""
+    names = list(configs) + sorted({str(r["config"]) for r in records} - set(configs))
+    cpos = {n: i for i, n in enumerate(names)}
+    texts, labels, roles, models = _Table(), _Table(), _Table(), _Table()
+    by_pair: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for c in calls:
+        by_pair.setdefault((str(c.get("item_id")), str(c.get("config"))), []).append(c)
+    strata_cols: list[str] = []
+    items: dict[str, list[Any]] = {}
+    for r in records:
+        iid = str(r["item_id"])
+        strata = r.get("strata") or {}
+        for col in strata:
+            if col not in strata_cols:
+                strata_cols.append(col)
+        row = items.setdefault(iid, [iid, r.get("target"), strata, [None] * len(names)])
+        pair_calls = []
+        for c in by_pair.get((iid, str(r["config"])), []):
+            pair_calls.append(
+                [
+                    roles.add(str(c.get("role") or "")),
+                    c.get("sample_index"),
+                    models.add(str(c.get("model") or "")),
+                    c.get("input_tokens"),
+                    c.get("output_tokens"),
+                    c.get("reasoning_tokens"),
+                    _num(c.get("cost_usd"), 8),
+                    _num(c.get("latency_s"), 3),
+                    c.get("status"),
+                    1 if c.get("cache_hit") else 0,
+                    texts.add(c.get("text")),
+                ]
+            )
+        correct = r.get("correct")
+        row[3][cpos[str(r["config"])]] = [
+            r.get("answer")
+            if r.get("answer") is None or isinstance(r.get("answer"), str)
+            else json.dumps(r.get("answer")),
+            None if correct is None else int(bool(correct)),
+            labels.add(r.get("failure")) if r.get("failure") else -1,
+            _num(r.get("cost_usd"), 8),
+            _num(r.get("latency_s"), 3),
+            texts.add(r.get("output")),
+            pair_calls,
+        ]
+    out_items = []
+    for iid in sorted(items):
+        iid_, target, strata, cells = items[iid]
+        out_items.append(
+            [
+                iid_,
+                target if target is None or isinstance(target, str) else json.dumps(target),
+                [None if strata.get(c) is None else str(strata.get(c)) for c in strata_cols],
+                cells,
+            ]
+        )
+    return {
+        "configs": names,
+        "baseline": cpos.get(baseline or "", -1),
+        "strata_cols": strata_cols,
+        "texts": _cap(texts.values, max_text, text_budget),
+        "labels": labels.values,
+        "roles": roles.values,
+        "models": models.values,
+        "items": out_items,
+    }
+
+
+def script_json(obj: Any) -> str:
+    """JSON safe inside <script type="application/json">: no '</' (so no '</script>') and no
+    '<!--' can end or confuse the element; the browser's JSON.parse reads '<\\/' as '</'."""
+    s = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return (
+        s.replace("</", "<\\/")
+        .replace("<!--", "<\\u0021--")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )

@@ -1,0 +1,154 @@
+"""summary.md: the verdict, the summary table, per-stratum table and routing, in GitHub
+Markdown (for pull-request comments and $GITHUB_STEP_SUMMARY). Model text never appears."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tts_bench.report import fmt
+from tts_bench.report.model import build
+from tts_bench.report.verdict import config_sentence, facts, power_sentence, routing_sentence
+
+
+def _cell(s: Any) -> str:
+    """A table cell: pipes and newlines would break the row."""
+    return str(s).replace("|", "\\|").replace("\n", " ")
+
+
+def _table(head: list[str], rows: list[list[Any]]) -> list[str]:
+    out = [
+        "| " + " | ".join(head) + " |",
+        "|" + "|".join("---" if i == 0 else "--:" for i in range(len(head))) + "|",
+    ]
+    out += ["| " + " | ".join(_cell(x) for x in r) + " |" for r in rows]
+    return out
+
+
+def _val_ci(v: Any, lo: Any, hi: Any, f: Any) -> str:
+    return f(v) + (f" ({f(lo)}..{f(hi)})" if fmt.ok(lo) and fmt.ok(hi) else "")
+
+
+def render_markdown(summary: dict[str, Any], manifest: dict[str, Any] | None = None) -> str:
+    """summary.md content from a summary.json dict (manifest optional: adds run facts)."""
+    man = manifest or {}
+    vm = build(summary, man)
+    f = facts(man, summary)
+    metric = vm["metric"]
+    lines = [f"## tts-bench: {f['suite'] or 'run'} ({f['run_id'] or '—'})", ""]
+    if f["partial"]:
+        lines += [
+            f"> **Partial run** (status `{f['status']}`): figures cover the finished pairs only.",
+            "",
+        ]
+    lines += [f"**Verdict** (vs baseline `{vm['baseline']}`, 95% CI, paired by item):", ""]
+    lines += [f"- {config_sentence(c, metric)}" for c in vm["configs"]]
+    rs = routing_sentence(vm["routing"])
+    if rs:
+        lines += ["", f"**{rs}**"]
+    lines += [""]
+    rows = []
+    for c in vm["configs"]:
+        delta = (
+            "baseline"
+            if c["is_baseline"]
+            else (
+                _val_ci(c["delta"], c["delta_lo"], c["delta_hi"], fmt.pts)
+                + ("*" if c["significant"] else "")
+            )
+        )
+        rows.append(
+            [
+                c["name"],
+                c["n_label"] or "—",
+                _val_ci(c["acc"], c["acc_lo"], c["acc_hi"], fmt.pct),
+                delta,
+                fmt.usd(c["cost_mean"]),
+                "1×" if c["is_baseline"] else fmt.ratio(c["cost_ratio"]),
+                fmt.secs(c["p50"]),
+                fmt.secs(c["p95"]),
+                fmt.secs(c["p99"]),
+                "1×" if c["is_baseline"] else fmt.ratio(c["p95_ratio"]),
+                fmt.pct(c["model_fail_share"]),
+                fmt.pct(c["infra_share"]),
+            ]
+        )
+    lines += _table(
+        [
+            "config",
+            "N",
+            f"{metric} (95% CI)",
+            "Δ pts (95% CI)",
+            "cost/req",
+            "cost ×",
+            "P50",
+            "P95",
+            "P99",
+            "P95 ×",
+            "model fail",
+            "infra fail",
+        ],
+        rows,
+    )
+    lines += ["", "\\* significant after Holm correction; — not measured.", ""]
+    if vm["strata"]:
+        names = [c["name"] for c in vm["configs"]]
+        srows = []
+        for g in vm["strata"]:
+            by = {r["name"]: r for r in g["rows"]}
+            cells = []
+            for n in names:
+                r = by.get(n)
+                if r is None:
+                    cells.append("—")
+                elif n == vm["baseline"] or not fmt.ok(r["delta"]):
+                    cells.append(fmt.pct(r["acc"]))
+                else:
+                    cells.append(
+                        f"{fmt.pct(r['acc'])} ({fmt.pts(r['delta'])}{'*' if r['significant'] else ''})"
+                    )
+            srows.append(
+                [
+                    f"{g['column']}={g['value']}",
+                    g["n_items"] if g["n_items"] is not None else "—",
+                    *cells,
+                ]
+            )
+        lines += [f"**By stratum** ({metric}; Δ pts vs baseline):", ""]
+        lines += _table(["stratum", "items", *names], srows) + [""]
+    r = vm["routing"]
+    if r:
+        lines += [
+            f"**Routing** by `{r['column']}` (cheapest within {r['epsilon']} pts of the best):",
+            "",
+        ]
+        rrows = [
+            [x["value"], x["label"], fmt.pct(x["acc"]), fmt.usd(x["cost"]), fmt.secs(x["p95"])]
+            for x in r["rows"]
+        ]
+        rrows.append(
+            ["**routed policy**", "", fmt.pct(r["acc"]), fmt.usd(r["cost"]), fmt.secs(r["p95"])]
+        )
+        rrows.append(
+            [
+                f"best single: {r['best_config'] or '—'}",
+                "",
+                fmt.pct(r["best_acc"]),
+                fmt.usd(r["best_cost"]),
+                fmt.secs(r["best_p95"]),
+            ]
+        )
+        lines += _table(
+            [r["column"] or "stratum", "route to", metric, "cost/req", "P95"], rrows
+        ) + [""]
+    ps = power_sentence(vm)
+    tail = [
+        f"status `{f['status']}`",
+        f"{f['items'] if f['items'] is not None else '—'} items",
+        f"spend {fmt.usd(f['spent'])}" + (" (simulated)" if f["simulated"] else ""),
+    ]
+    if f["fingerprint"]:
+        tail.append(f"dataset `{f['fingerprint']}`")
+    lines += [("_" + " · ".join(tail) + "_")]
+    if ps:
+        lines += ["", ps]
+    return "\n".join(lines) + "\n"

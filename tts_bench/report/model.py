@@ -1,0 +1,250 @@
+"""The report's view model: summary.json (the analysis) + manifest, flattened for templates.
+
+This is the only module that knows summary.json's layout (see docs/analysis.md); a schema
+change touches this file alone. Everything here is plain dicts/lists of numbers and strings;
+a figure the analysis did not produce stays None and renders as "—" (not measured).
+Fractions (accuracy) stay in [0, 1]; deltas are in points; ratios are multiples.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Consistent colours per config across every plot and table (matplotlib's tab10, then tab20).
+PALETTE = [
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+    "#aec7e8",
+    "#ffbb78",
+    "#98df8a",
+    "#ff9896",
+    "#c5b0d5",
+    "#c49c94",
+]
+INFRA = ("rate_limited", "timeout", "api_error")
+PARTIAL = ("running", "interrupted", "budget_exceeded", "failed")
+
+
+def get(d: Any, *path: Any) -> Any:
+    """d[p0][p1]... or None when any step is missing."""
+    for p in path:
+        if isinstance(d, dict):
+            d = d.get(p)
+        elif isinstance(d, list) and isinstance(p, int) and -len(d) <= p < len(d):
+            d = d[p]
+        else:
+            return None
+    return d
+
+
+def _ci(block: Any) -> tuple[Any, Any, Any]:
+    """(value, lo, hi) of a {"value", "ci": [lo, hi]} block."""
+    ci = get(block, "ci") or [None, None]
+    return get(block, "value"), ci[0] if len(ci) > 0 else None, ci[1] if len(ci) > 1 else None
+
+
+def figures_row(fig: Any, delta: Any) -> dict[str, Any]:
+    """One config (or one config within a stratum): figures + deltas, flattened."""
+    acc, acc_lo, acc_hi = _ci(get(fig, "accuracy"))
+    d, d_lo, d_hi = _ci(get(delta, "accuracy_points"))
+    cr, cr_lo, cr_hi = _ci(get(delta, "cost_ratio"))
+    r50, r50_lo, r50_hi = _ci(get(delta, "latency_p50_ratio"))
+    r95, r95_lo, r95_hi = _ci(get(delta, "latency_p95_ratio"))
+    lat = get(fig, "latency") or {}
+    fails = get(fig, "failures", "shares") or {}
+    row = {
+        "n_items": get(fig, "n_items"),
+        "n_scored": get(fig, "n_scored"),
+        "acc": acc,
+        "acc_lo": acc_lo,
+        "acc_hi": acc_hi,
+        "acc_method": get(fig, "accuracy", "method"),
+        "delta": d,
+        "delta_lo": d_lo,
+        "delta_hi": d_hi,
+        "p_value": get(delta, "p_value"),
+        "p_holm": get(delta, "p_holm"),
+        "significant": get(delta, "significant"),
+        "cost_mean": get(fig, "cost", "mean_usd"),
+        "cost_total": get(fig, "cost", "total_usd"),
+        "cost_unknown": get(fig, "cost", "n_unknown"),
+        "cost_ratio": cr,
+        "cost_ratio_lo": cr_lo,
+        "cost_ratio_hi": cr_hi,
+        "p50_ratio": r50,
+        "p50_ratio_lo": r50_lo,
+        "p50_ratio_hi": r50_hi,
+        "p95_ratio": r95,
+        "p95_ratio_lo": r95_lo,
+        "p95_ratio_hi": r95_hi,
+        "latency_note": lat.get("note"),
+        "failures": dict(fails),
+        "infra_share": get(fig, "failures", "infrastructure", "share"),
+        "model_fail_share": get(fig, "failures", "model", "share"),
+        "calls": get(fig, "calls_per_request"),
+    }
+    for q in ("p50", "p95", "p99"):
+        v, lo, hi = _ci(lat.get(q))
+        row[q], row[q + "_lo"], row[q + "_hi"] = v, lo, hi
+    return row
+
+
+def saturation_view(sat: Any) -> dict[str, Any] | None:
+    """The curves over N of a pooled config, or None when it kept no pool."""
+    if not isinstance(sat, dict) or not sat.get("ks"):
+        return None
+    curves = sat.get("curves") or {}
+    sel = sat.get("selector") or "majority"
+    main = curves.get(sel) or curves.get("majority") or {}
+    gain, g_lo, g_hi = _ci(sat.get("remaining_gain_points"))
+    return {
+        "ks": sat["ks"],
+        "selector": sel,
+        "mean": main.get("mean"),
+        "lo": main.get("ci_low"),
+        "hi": main.get("ci_high"),
+        "pass_at_k": get(curves, "pass_at_k", "mean"),
+        "cost": curves.get("cost_usd"),
+        "latency": curves.get("latency_s"),
+        "point": sat.get("saturation_point"),
+        "gain": gain,
+        "gain_lo": g_lo,
+        "gain_hi": g_hi,
+        "epsilon": sat.get("epsilon_points"),
+        "falls": bool(sat.get("falls")),
+        "max_drop": sat.get("max_drop_points"),
+        "pool_size": sat.get("pool_size"),
+        "note": sat.get("note"),
+    }
+
+
+def build(summary: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:
+    """The whole view model: configs, strata, routing, pareto and analysis settings."""
+    meta = summary.get("meta") or {}
+    entries = [c for c in summary.get("configs") or [] if isinstance(c, dict) and c.get("config")]
+    baseline = meta.get("baseline") or manifest.get("baseline")
+    specs = {c["name"]: c for c in manifest.get("configs") or [] if "name" in c}
+    configs = []
+    for i, e in enumerate(entries):
+        name = e["config"]
+        sat = saturation_view(e.get("saturation"))
+        spec = {"strategy": e.get("strategy"), "model": e.get("model"), **specs.get(name, {})}
+        row = figures_row(e, e.get("delta"))
+        row.update(
+            {
+                "name": name,
+                "color": PALETTE[i % len(PALETTE)],
+                "is_baseline": bool(e.get("is_baseline")) or name == baseline,
+                "strategy": spec.get("strategy"),
+                "model": spec.get("model"),
+                "n_label": _n_label(spec, sat),
+                "saturation": sat,
+                "power": e.get("power"),
+            }
+        )
+        configs.append(row)
+    return {
+        "metric": meta.get("metric") or "accuracy",
+        "baseline": baseline,
+        "configs": configs,
+        "strata": strata_view(entries),
+        "routing": routing_view(summary.get("routing")),
+        "pareto": pareto_view(summary.get("frontier")),
+        "epsilon": meta.get("epsilon_points"),
+        "confidence": meta.get("confidence") or 0.95,
+        "meta": meta,
+    }
+
+
+def _n_label(spec: dict[str, Any], sat: dict[str, Any] | None) -> str | None:
+    n = spec.get("n")
+    if isinstance(n, list) and n:
+        return f"{min(n)}..{max(n)}"
+    if n is not None:
+        return str(n)
+    return str(sat["pool_size"]) if sat else None
+
+
+def strata_view(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """[{column, value, n_items, rows: [row per config]}] in the analysis' order."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for e in entries:
+        for col, vals in (e.get("strata") or {}).items():
+            for val, block in vals.items():
+                grp = out.setdefault((col, val), {"column": col, "value": val, "rows": []})
+                row = figures_row(block, block.get("delta"))
+                row["name"] = e["config"]
+                grp["rows"].append(row)
+                grp.setdefault("n_items", row["n_items"])
+    return list(out.values())
+
+
+def routing_view(r: Any) -> dict[str, Any] | None:
+    """The routing recommendation: per stratum value the operating point, and the blended
+    policy vs the best single point."""
+    if not isinstance(r, dict) or not r.get("routes"):
+        return None
+    rows = []
+    for val, e in r["routes"].items():
+        rows.append(
+            {
+                "value": val,
+                "config": e.get("config"),
+                "label": e.get("label") or e.get("config"),
+                "acc": e.get("accuracy"),
+                "cost": e.get("cost_usd"),
+                "p95": e.get("latency_p95_s"),
+                "share": e.get("share"),
+                "best_label": e.get("best_label"),
+                "best_acc": e.get("best_accuracy"),
+                "thin": bool(e.get("thin")),
+                "meets_budgets": e.get("meets_budgets", True),
+            }
+        )
+    routed = r.get("routed") or {}
+    best = r.get("best_single") or {}
+    vs = r.get("routed_vs_single") or {}
+    d, d_lo, d_hi = _ci(vs.get("accuracy_points"))
+    return {
+        "column": r.get("by"),
+        "epsilon": r.get("epsilon_points"),
+        "budgets": r.get("budgets") or {},
+        "rows": rows,
+        "acc": routed.get("accuracy"),
+        "cost": routed.get("cost_usd"),
+        "p95": routed.get("latency_p95_s"),
+        "best_config": best.get("label") or best.get("config"),
+        "best_acc": best.get("accuracy"),
+        "best_cost": best.get("cost_usd"),
+        "best_p95": best.get("latency_p95_s"),
+        "delta": d,
+        "delta_lo": d_lo,
+        "delta_hi": d_hi,
+        "cost_ratio": vs.get("cost_ratio"),
+    }
+
+
+def pareto_view(p: Any) -> list[dict[str, Any]]:
+    """Points {config, n, cost, acc, frontier} (n None for a single-answer config)."""
+    out = []
+    for pt in p or []:
+        out.append(
+            {
+                "label": pt.get("label") or pt.get("config"),
+                "config": pt.get("config"),
+                "n": pt.get("n"),
+                "p95": pt.get("latency_p95_s"),
+                "cost": pt.get("cost_usd"),
+                "acc": pt.get("accuracy"),
+                "frontier": bool(pt.get("on_frontier")),
+            }
+        )
+    return out

@@ -1,0 +1,327 @@
+"""The report's plots, as inline SVG strings (matplotlib, Agg backend, imported lazily).
+
+Every function takes view-model pieces (see model.py) and returns one `<svg>` element; a
+plot with nothing to show is still an SVG that says so, so the page layout never shifts.
+Colours come from each config's `color`, so a config looks the same in every plot.
+Runs (in compare) are told apart by line style / marker, not colour.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Sequence
+from typing import Any
+
+LINESTYLES = ["-", "--", ":", "-."]
+MARKERS = ["o", "s", "^", "D"]
+FAIL_COLORS = {
+    "correct": "#c7e9c0",
+    "wrong_answer": "#d62728",
+    "overconfident": "#8c1d1d",
+    "format_violation": "#ff7f0e",
+    "truncated": "#bcbd22",
+    "refusal": "#9467bd",
+    "hallucination": "#e377c2",
+    "rate_limited": "#7f7f7f",
+    "timeout": "#525252",
+    "api_error": "#252525",
+}
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update(
+        {
+            "svg.fonttype": "none",  # text stays text: smaller, selectable, searchable
+            "svg.hashsalt": "tts-bench",  # stable ids: the same report twice is the same bytes
+            "font.size": 9,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "figure.dpi": 100,
+        }
+    )
+    return plt
+
+
+def _svg(fig: Any, name: str) -> str:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+    _plt().close(fig)
+    svg = buf.getvalue()
+    svg = svg[svg.index("<svg") :]
+    # Inline SVGs share one id namespace: prefix this plot's ids (clip paths, glyphs).
+    svg = re.sub(r'id="([^"]+)"', rf'id="{name}-\1"', svg)
+    svg = re.sub(r"url\(#([^)]+)\)", rf"url(#{name}-\1)", svg)
+    svg = re.sub(r'xlink:href="#([^"]+)"', rf'xlink:href="#{name}-\1"', svg)
+    return svg.replace("<svg ", f'<svg data-plot="{name}" role="img" ', 1)
+
+
+def _empty(name: str, text: str) -> str:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 1.2))
+    ax.axis("off")
+    ax.text(0.5, 0.5, text, ha="center", va="center", color="#666")
+    return _svg(fig, name)
+
+
+def saturation(runs: Sequence[dict[str, Any]], metric: str = "accuracy") -> str:
+    """Accuracy vs N per pooled config: CI band, pass@k ceiling dashed, saturation point
+    marked; each run's baseline accuracy as a grey line. runs: [{"label", "configs"}]."""
+    pooled = [(ri, c) for ri, r in enumerate(runs) for c in r["configs"] if c.get("saturation")]
+    if not pooled:
+        return _empty("saturation", "No config kept a sample pool: no curves over N.")
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7.5, 4))
+    for ri, c in pooled:
+        s = c["saturation"]
+        ks = s["ks"]
+        y = [_pc(v) for v in s["mean"]]
+        tag = f"{c['name']}" + (f" · {runs[ri]['label']}" if len(runs) > 1 else "")
+        ls = LINESTYLES[ri % len(LINESTYLES)]
+        ax.plot(ks, y, ls, color=c["color"], lw=2, label=f"{tag} ({s['selector']})")
+        if s.get("lo") and s.get("hi") and len(runs) == 1:
+            ax.fill_between(
+                ks,
+                [_pc(v) for v in s["lo"]],
+                [_pc(v) for v in s["hi"]],
+                color=c["color"],
+                alpha=0.15,
+                lw=0,
+            )
+        if s.get("pass_at_k") and len(runs) == 1:
+            ax.plot(
+                ks,
+                [_pc(v) for v in s["pass_at_k"]],
+                "--",
+                color=c["color"],
+                lw=1,
+                alpha=0.8,
+                label=f"{tag} pass@k (ceiling)",
+            )
+        p = s.get("point")
+        if p and 1 <= p <= len(y) and y[p - 1] is not None:
+            ax.plot(
+                [p],
+                [y[p - 1]],
+                marker="*",
+                ms=14,
+                color=c["color"],
+                mec="black",
+                mew=0.6,
+                ls="none",
+            )
+            ax.annotate(
+                f"N={p}", (p, y[p - 1]), textcoords="offset points", xytext=(6, -12), fontsize=8
+            )
+    for ri, r in enumerate(runs):
+        base = next((c for c in r["configs"] if c["is_baseline"]), None)
+        if base and base.get("acc") is not None:
+            ax.axhline(
+                100 * base["acc"],
+                color="#888",
+                lw=1,
+                ls=LINESTYLES[ri % 4],
+                label=f"baseline {base['name']}" + (f" · {r['label']}" if len(runs) > 1 else ""),
+            )
+    ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.set_xlabel("N (samples)")
+    ax.set_ylabel(f"{metric} (%)")
+    ax.set_title("Saturation: accuracy vs N (★ saturation point)", loc="left")
+    ax.legend(fontsize=7, loc="lower right", ncol=2)
+    return _svg(fig, "saturation")
+
+
+def cost_accuracy(runs: Sequence[dict[str, Any]], metric: str = "accuracy") -> str:
+    """Every operating point (configs as run, pool points at each N) by mean cost/request and
+    accuracy; the Pareto frontier as a step line."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7.5, 4))
+    drawn = False
+    for ri, r in enumerate(runs):
+        colors = {c["name"]: c["color"] for c in r["configs"]}
+        pts = [p for p in r["pareto"] if p["cost"] is not None and p["acc"] is not None]
+        if not pts:  # no pareto in the summary: the configs as run
+            pts = [
+                {
+                    "label": c["name"],
+                    "config": c["name"],
+                    "n": None,
+                    "cost": c["cost_mean"],
+                    "acc": c["acc"],
+                    "frontier": False,
+                }
+                for c in r["configs"]
+                if c["cost_mean"] is not None and c["acc"] is not None
+            ]
+        for p in pts:
+            drawn = True
+            pool = p["n"] is not None
+            ax.scatter(
+                [p["cost"]],
+                [100 * p["acc"]],
+                color=colors.get(p["config"], "#444"),
+                marker=MARKERS[ri % 4],
+                s=18 if pool else 60,
+                alpha=0.6 if pool else 1,
+                edgecolor="black" if p["frontier"] else "none",
+                lw=0.8,
+                zorder=3,
+            )
+            if not pool:
+                ax.annotate(
+                    p["label"],
+                    (p["cost"], 100 * p["acc"]),
+                    textcoords="offset points",
+                    xytext=(5, 4),
+                    fontsize=8,
+                )
+        front = sorted((p for p in pts if p["frontier"]), key=lambda p: p["cost"])
+        if front:
+            ax.step(
+                [p["cost"] for p in front],
+                [100 * p["acc"] for p in front],
+                where="post",
+                color="#333",
+                lw=1,
+                ls=LINESTYLES[ri % 4],
+                zorder=2,
+                label="Pareto frontier" + (f" · {r['label']}" if len(runs) > 1 else ""),
+            )
+    if not drawn:
+        _plt().close(fig)
+        return _empty("cost_accuracy", "Cost not measured: no cost-accuracy plot.")
+    ax.set_xscale("log")
+    ax.set_xlabel("mean cost per request (USD, log)")
+    ax.set_ylabel(f"{metric} (%)")
+    ax.set_title(
+        "Cost vs accuracy (small dots: pool points at each N; ringed: on the frontier)", loc="left"
+    )
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, loc="lower right")
+    return _svg(fig, "cost_accuracy")
+
+
+def latency(runs: Sequence[dict[str, Any]], latencies: Sequence[dict[str, list[float]]]) -> str:
+    """Per config, the distribution of critical-path latency (violin) with P50 (|) and P95
+    (◆) marked. latencies: per run {config: [seconds]}."""
+    import numpy as np
+
+    rows = []
+    for ri, r in enumerate(runs):
+        for c in r["configs"]:
+            x = [v for v in latencies[ri].get(c["name"], []) if v is not None]
+            if x:
+                rows.append((ri, c, np.asarray(x, dtype=float)))
+    if not rows:
+        return _empty("latency", "Latency not measured.")
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(rows) + 1.2))
+    for y, (_ri, c, x) in enumerate(reversed(rows)):
+        parts = ax.violinplot([x], positions=[y], vert=False, widths=0.8, showextrema=False)
+        for b in parts["bodies"]:
+            b.set_facecolor(c["color"])
+            b.set_alpha(0.35)
+            b.set_edgecolor("none")
+        p50, p95 = np.quantile(x, [0.5, 0.95], method="inverted_cdf")
+        ax.plot([p50], [y], "|", color="black", ms=14, mew=2)
+        ax.plot([p95], [y], "D", color=c["color"], mec="black", ms=6)
+    labels = [
+        c["name"] + (f" · {runs[ri]['label']}" if len(runs) > 1 else "")
+        for ri, c, _ in reversed(rows)
+    ]
+    ax.set_yticks(range(len(rows)), labels)
+    ax.set_xscale("log")
+    ax.set_xlabel("critical-path latency per request (s, log)   | P50   ◆ P95")
+    ax.set_title("Latency distributions", loc="left")
+    ax.grid(axis="y", visible=False)
+    return _svg(fig, "latency")
+
+
+def strata_heatmap(
+    strata: Sequence[dict[str, Any]], names: Sequence[str], metric: str = "accuracy"
+) -> str:
+    """Accuracy per (stratum value × config), annotated; '—' where not measured."""
+    import numpy as np
+
+    if not strata or not names:
+        return _empty("strata", "No strata in this suite.")
+    grid = np.full((len(strata), len(names)), np.nan)
+    for i, g in enumerate(strata):
+        for row in g["rows"]:
+            if row["name"] in names and row["acc"] is not None:
+                grid[i, list(names).index(row["name"])] = 100 * row["acc"]
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(max(4.5, 0.9 * len(names) + 2), 0.45 * len(strata) + 1.3))
+    im = ax.imshow(np.ma.masked_invalid(grid), cmap="RdYlGn", vmin=0, vmax=100, aspect="auto")
+    for i in range(grid.shape[0]):
+        for j in range(grid.shape[1]):
+            v = grid[i, j]
+            ax.text(j, i, "—" if np.isnan(v) else f"{v:.0f}", ha="center", va="center", fontsize=8)
+    ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
+    ax.set_yticks(range(len(strata)), [f"{g['column']}={g['value']}" for g in strata])
+    ax.grid(False)
+    fig.colorbar(im, ax=ax, label=f"{metric} (%)", shrink=0.8)
+    ax.set_title(f"{metric} by stratum", loc="left")
+    return _svg(fig, "strata")
+
+
+def failures(configs: Sequence[dict[str, Any]]) -> str:
+    """Stacked bars of outcome shares per config: correct, each model failure, each
+    infrastructure failure (infra labels in greys)."""
+    rows = [c for c in configs if c.get("n_items")]
+    if not rows:
+        return _empty("failures", "No records.")
+    labels: list[str] = []
+    for c in rows:
+        labels += [k for k in c["failures"] if k not in labels]
+    order = [k for k in FAIL_COLORS if k in labels and k != "correct"]
+    order += [k for k in labels if k not in order]
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7.5, 0.4 * len(rows) + 1.4))
+    for y, c in enumerate(reversed(rows)):
+        left = 0.0
+        acc = c["acc"] if c["acc"] is not None else 0.0
+        scored = (c["n_scored"] or 0) / c["n_items"]
+        correct = acc * scored
+        ax.barh(
+            y,
+            100 * correct,
+            left=0,
+            color=FAIL_COLORS["correct"],
+            label="correct" if y == 0 else None,
+        )
+        left = 100 * correct
+        for k in order:
+            share = 100 * (c["failures"].get(k) or 0)
+            ax.barh(
+                y,
+                share,
+                left=left,
+                color=FAIL_COLORS.get(k, "#999"),
+                label=k.replace("_", " ") if y == 0 else None,
+            )
+            left += share
+    ax.set_yticks(range(len(rows)), [c["name"] for c in reversed(rows)])
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("share of requests (%)")
+    ax.set_title("Outcomes and failure modes", loc="left")
+    ax.grid(axis="y", visible=False)
+    ax.legend(
+        fontsize=7,
+        ncol=4,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.35 if len(rows) < 4 else -0.12),
+    )
+    return _svg(fig, "failures")
+
+
+def _pc(v: Any) -> float | None:
+    return None if v is None else 100 * v
