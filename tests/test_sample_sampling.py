@@ -162,3 +162,12 @@ def test_sample_file_errors(tmp_path: Path, logs: Path) -> None:
         sample_file(str(logs), by=["kind"], size=10, out=tmp_path / "o.xlsx")
     with pytest.raises(UserError, match="no numeric values"):
         sample_file(str(logs), by=["kind"], size=10, out=out, bins={"kind": 3})
+
+
+def test_report_table_rows(tmp_path: Path, logs: Path) -> None:
+    report = sample_file(str(logs), by=["kind"], size=20, out=tmp_path / "o.jsonl", seed=1)
+    rows = {r["stratum"]: r for r in report.table}
+    assert set(rows) == {"billing", "legal"}
+    assert rows["legal"]["population"] == 40 and rows["legal"]["kind"] == "legal"
+    assert rows["billing"]["sampled"] + rows["legal"]["sampled"] == 20
+    assert rows["legal"]["population_share"] == pytest.approx(40 / 401)

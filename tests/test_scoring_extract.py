@@ -46,6 +46,8 @@ CASES = [
     ("choice", "auto", "Comparing options, (A) fails and (C) holds.", "C"),
     ("choice", "auto", "Answer: J", "J"),
     ("choice", "auto", "Answer: K", None),
+    ("choice", "auto", "Answer: A is correct since 2 > 1", "A"),
+    ("choice", "auto", "A is tempting, but (D) fits.\nSo: D", "D"),
     # set
     ("set_f1", "auto", "Violated: C3, C12 and C7", "C3, C7, C12"),
     ("set_f1", "auto", "Final answer: 3, 7, 12", "3, 7, 12"),
@@ -54,6 +56,8 @@ CASES = [
     ("set_f1", "auto", 'Done. {"answer": ["C9", "C10"]}', "C9, C10"),
     ("set_f1", "auto", "We check all 3 rules.\nFinal answer: C2 and C5", "C2, C5"),
     ("set_f1", "auto", "Final answer: none", ""),
+    ("set_f1", "auto", "I could not decide.", None),
+    ("set_f1", "auto", "Final answer: apple, Pear and plum", "apple, Pear, plum"),
     # exact / json / raw
     ("exact", "auto", "Thinking...\nFinal Answer: **Paris**.", "Paris"),
     ("exact", "auto", "Paris", "Paris"),
@@ -63,6 +67,9 @@ CASES = [
     ("exact", "json", '```json\n{"Answer": "Oslo"}\n```', "Oslo"),
     ("exact", "json", "no json at all", None),
     ("exact", "raw", "  Paris is it.  \n", "Paris is it."),
+    ("exact", "auto", "Answer: __init__", "__init__"),
+    ("exact", "auto", "Answer: snake_case_", "snake_case_"),
+    ("exact", "auto", "Answer: wait...", "wait..."),
     ("regex", "auto", "Answer: 2024-01-05", "2024-01-05"),
 ]
 

@@ -40,6 +40,7 @@ def test_model_labels() -> None:
     # cut off but an answer was already given: judged on the answer, not truncated
     assert label(finish_reason="length", correct=False) == "wrong_answer"
     assert label(correct=None) is None  # unscored but ok: no label
+    assert label(answer=None, text="", finish_reason="content_filter", correct=False) == "refusal"
     for name in ("wrong_answer", "format_violation", "truncated", "refusal", "overconfident"):
         assert name in MODEL_FAILURES
     assert "hallucination" in MODEL_FAILURES

@@ -143,10 +143,19 @@ class SampleReport:
     dropped_duplicates: int = 0
     warnings: list[str] = field(default_factory=list)
 
+    @property
     def table(self) -> list[dict[str, Any]]:
-        """Rows for printing: one per stratum, strata columns first."""
+        """Rows for printing, one per stratum: `stratum` (values joined by "/"), each strata
+        column, population, sampled, share (of the sample), population_share."""
         return [
-            {**r.stratum, "population": r.population, "sampled": r.sampled, "share": r.share}
+            {
+                "stratum": "/".join(r.stratum.values()) or "all",
+                **r.stratum,
+                "population": r.population,
+                "sampled": r.sampled,
+                "share": r.share,
+                "population_share": r.population_share,
+            }
             for r in self.strata
         ]
 

@@ -51,12 +51,12 @@ def clean(s: str) -> str:
     s = s.strip()
     for _ in range(3):
         before = s
-        s = re.sub(r"^(\*\*|__|`+|\$+)(.*?)\1$", r"\2", s).strip()
-        s = s.strip("*_").strip()
+        s = re.sub(r"^(\*\*|`+|\$+)(.*?)\1$", r"\2", s).strip()  # not __: dunder names
+        s = s.strip("*").strip()
         if len(s) >= 2 and s[0] == s[-1] and s[0] in "\"'":
             s = s[1:-1].strip()
         s = re.sub(r"^\\text\{(.*)\}$", r"\1", s).strip()
-        if s.endswith(".") and not re.search(r"\d\.$", s[:-1] + "x") and not s.endswith(".."):
+        if s.endswith(".") and not s.endswith(".."):  # keep an ellipsis
             s = s[:-1].rstrip()
         if s == before:
             break
@@ -192,8 +192,13 @@ def choice(text: str, choices: Sequence[str] | None = None) -> str | None:
     "(B)" / "option B" anywhere (last wins)."""
     opts = list(choices or LETTERS)
     content = final_line(text)
-    if content is not None and (c := _choice_in(content, opts, strict=False)):
-        return c
+    if content is not None:
+        # right after a marker a capital letter is the choice even in prose: "Answer: A is right"
+        m = re.match(r"^[(\[]?([A-Z])\b", content)
+        if m and m.group(1).casefold() in {o.casefold() for o in opts}:
+            return _choice_in(m.group(1), opts, strict=True)
+        if c := _choice_in(content, opts, strict=False):
+            return c
     line = last_line(text)
     if line is not None and (c := _choice_in(line, opts, strict=False)):
         return c
@@ -268,7 +273,8 @@ def split_ids(s: str) -> list[str]:
 
 def id_set(text: str) -> list[str] | None:
     """Set answer: a JSON list (or "answer" list), else the answer marker, else the bullet
-    lines that end the text (first id of each), else the last line. Sorted naturally, unique. [] is a valid (empty) set."""
+    lines that end the text (first id of each), else the id-like tokens of the last line.
+    Sorted naturally, unique. [] is a valid (empty) set; None means nothing extractable."""
     value = json_value(text)
     if isinstance(value, list):
         return canonical_set(str(v) for v in value)
@@ -283,8 +289,12 @@ def id_set(text: str) -> list[str] | None:
         bullets.append(m.group(1))
     if bullets:
         return canonical_set(i for b in reversed(bullets) for i in split_ids(b)[:1])
-    line = last_line(text)
-    return canonical_set(split_ids(line)) if line is not None else None
+    line = last_line(text)  # unmarked prose: only id-like tokens count, else nothing
+    ids = _ID.findall(line or "")
+    prefixed = [i for i in ids if not i.isdigit()]
+    if line is not None and clean(line).casefold() in _EMPTY:
+        return []
+    return canonical_set(prefixed or ids) if ids else None
 
 
 def _natural(s: str) -> tuple:

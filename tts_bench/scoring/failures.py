@@ -49,16 +49,16 @@ def label_failure(
 ) -> str | None:
     """The failure label of one record, or None when it is not a failure.
 
-    status: the call status ("ok" or an infrastructure label: rate_limited, timeout, other ->
-    api_error); answer: the extracted answer; text: the raw output; finish_reason: "length"
-    means cut off; correct: the score; confidence: e.g. vote share (>= 0.9 and wrong ->
-    overconfident).
+    status: the call status ("ok", or rate_limited / timeout / anything else -> api_error);
+    answer: the extracted answer; text: the raw output; finish_reason: "length" means cut
+    off, "content_filter" a provider-side refusal; correct: the score; confidence: e.g. the
+    vote share (wrong with >= 0.9 -> overconfident).
     """
     if status != "ok":
         return status if status in ("rate_limited", "timeout") else "api_error"
     if answer is None and finish_reason == "length":
         return "truncated"
-    if correct is not True and is_refusal(text or ""):
+    if correct is not True and (finish_reason == "content_filter" or is_refusal(text or "")):
         return "refusal"
     if answer is None:
         return "format_violation"
