@@ -158,12 +158,11 @@ def test_suite_gate_passes_on_cot_and_star_skips_the_baseline(runs):
     rd = runs["small"]
     v = evaluate(rd, rules=load_rules(run_rules(rd), None))
     assert [x.config for x in v] == ["cot"] and v[0].passed and v[0].on == "ci"
-    summary = (
-        json.loads((rd / "summary.json").read_text()) if (rd / "summary.json").exists() else None
-    )
-    if summary:  # the figure is the analysis' own paired delta, in fractions
-        cot = next(c for c in summary["configs"] if c["config"] == "cot")
-        assert v[0].value == pytest.approx(cot["delta"]["accuracy_points"]["value"] / 100)
+    from tts_bench.analysis import summarize
+
+    cot = next(c for c in summarize(rd)["configs"] if c["config"] == "cot")
+    # the figure is the analysis' own paired delta, read in fractions
+    assert v[0].value == pytest.approx(cot["delta"]["accuracy_points"]["value"] / 100)
     star = evaluate(
         rd, rules=parse_rules([{"config": "*", "metric": "accuracy_delta", "min": 0}], "x")
     )
