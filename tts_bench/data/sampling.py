@@ -11,10 +11,12 @@ loads directly as a suite dataset.
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
@@ -40,32 +42,59 @@ def allocate(
             f"min_per_stratum {minimum} x {len(populations)} strata needs {sum(lower)} items, "
             f"more than the sample size {size}"
         )
-    fixed: dict[int, int] = {}
-    while True:  # fix strata that hit a bound, share the rest; at most len(strata) rounds
-        free = [s for s in range(len(populations)) if s not in fixed]
-        left = size - sum(fixed.values())
-        wsum = sum(weights[s] for s in free)
-        ideal = {s: (left * weights[s] / wsum if wsum > 0 else left / len(free)) for s in free}
-        low = [s for s in free if ideal[s] < lower[s]]
-        high = [s for s in free if ideal[s] > populations[s]]
-        if low:
-            fixed.update({s: lower[s] for s in low})
-        elif high:
-            fixed.update({s: populations[s] for s in high})
-        else:
-            break
-        if len(fixed) == len(populations):
-            break
-    alloc = [fixed.get(s, 0) for s in range(len(populations))]
-    free = [s for s in range(len(populations)) if s not in fixed]
-    for s in free:
-        alloc[s] = int(ideal[s])
+    x = _water_fill(populations, size, weights, lower)
+    alloc = [math.floor(v) for v in x]
     rest = size - sum(alloc)
-    # ties favour the stratum with fewer items so far, so a rare stratum is not rounded away
-    order = sorted(free, key=lambda s: (-(ideal[s] - int(ideal[s])), alloc[s], s))
+    # largest remainder; ties favour the stratum with fewer items so far, so a rare stratum
+    # is not rounded away. Every positive remainder has room: x_s < n_s when x_s % 1 > 0.
+    order = sorted(
+        (s for s in range(len(x)) if x[s] > alloc[s]), key=lambda s: (alloc[s] - x[s], alloc[s], s)
+    )
     for s in order[:rest]:
         alloc[s] += 1
     return alloc
+
+
+def _water_fill(
+    upper: Sequence[int], size: int, weights: Sequence[float], lower: Sequence[int]
+) -> list[Fraction]:
+    """Exact x_s = clip(lam * w_s, lower_s, upper_s) with sum x_s == size (lam found among the
+    breakpoints lower_s/w_s, upper_s/w_s; the sum is piecewise linear and nondecreasing)."""
+    w = [Fraction(v) for v in weights]
+    if all(v == 0 for v in w):
+        w = [Fraction(1)] * len(w)
+
+    def filled(lam: Fraction) -> list[Fraction]:
+        return [
+            min(Fraction(u), max(Fraction(lo), lam * ws))
+            for u, lo, ws in zip(upper, lower, w, strict=True)
+        ]
+
+    points = sorted(
+        {
+            Fraction(b) / ws
+            for b_s, ws in zip(zip(lower, upper, strict=True), w, strict=True)
+            if ws > 0
+            for b in b_s
+        }
+    )
+    lo_i, hi_i = 0, len(points) - 1  # sum(filled(points[0])) <= size <= sum(filled(points[-1]))
+    if sum(filled(points[lo_i])) >= size:
+        return (
+            filled(points[lo_i])
+            if sum(filled(points[lo_i])) == size
+            else list(map(Fraction, lower))
+        )
+    while hi_i - lo_i > 1:
+        mid = (lo_i + hi_i) // 2
+        if sum(filled(points[mid])) <= size:
+            lo_i = mid
+        else:
+            hi_i = mid
+    a, b = points[lo_i], points[hi_i]
+    fa, fb = sum(filled(a)), sum(filled(b))
+    lam = a if fb == fa else a + (b - a) * (size - fa) / (fb - fa)
+    return filled(lam)
 
 
 def _key(row: Mapping[str, Any], by: Sequence[str]) -> tuple[str, ...]:
