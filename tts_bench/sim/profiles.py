@@ -30,6 +30,7 @@ Knobs (all probabilities are per event, before the temperature / few-shot / effo
   knowledge_slip: chance of a wrong letter on a known fact; guess_confidence: chance a
   guess on an unknown fact is stated with high confidence.
 - contract_detect: chance to flag a risk clause per sample, by subtlety (obvious/subtle);
+  its miss chance is multiplied by sqrt(error scale) and by 1.2 in long contracts;
   contract_cot_gain: added detection chance for subtle clauses with step-by-step review;
   contract_item_share: how much of a miss is shared by all samples of an item;
   contract_false_flag: chance to flag a benign clause.
@@ -77,7 +78,7 @@ _SMALL: dict[str, Any] = {
     "knowledge_coverage": {"high": 0.9, "medium": 0.55, "low": 0.2},
     "knowledge_slip": 0.03,
     "guess_confidence": 0.45,
-    "contract_detect": {"obvious": 0.95, "subtle": 0.45},
+    "contract_detect": {"obvious": 0.96, "subtle": 0.5},
     "contract_cot_gain": 0.15,
     "contract_item_share": 0.3,
     "misremember_share": 0.3,
@@ -112,7 +113,7 @@ _LARGE = {
     "knowledge_coverage": {"high": 0.97, "medium": 0.8, "low": 0.45},
     "knowledge_slip": 0.015,
     "guess_confidence": 0.35,
-    "contract_detect": {"obvious": 0.98, "subtle": 0.6},
+    "contract_detect": {"obvious": 0.98, "subtle": 0.65},
     "contract_false_flag": 0.015,
     "ticket_error": 0.02,
     "judge_fooled": 0.12,

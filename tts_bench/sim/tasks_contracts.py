@@ -78,7 +78,7 @@ def flags(call: Call, c: Contract) -> list[tuple[str, str | None]]:
             p = prof["contract_detect"]["subtle" if subtle else "obvious"]
             if subtle and call.careful:
                 p += prof["contract_cot_gain"]
-            p = 1 - (1 - p) * call.error_scale() * (1.2 if long else 1.0)
+            p = 1 - (1 - p) * call.error_scale() ** 0.5 * (1.2 if long else 1.0)
             # A blind spot shared by every sample, or this sample's own lapse.
             u = irng.random() if irng.random() < share else call.rng.random()
             out.append((num, name if u < p else None))

@@ -37,11 +37,10 @@ class Question:
 def parse(text: str) -> Question | None:
     body = current_problem(text)
     for cat, attr, rx in _TEMPLATES:
-        m = None
-        for m in rx.finditer(body):
-            pass
-        if m is None:
+        hits = list(rx.finditer(body))
+        if not hits:
             continue
+        m = hits[-1]
         options = tuple(_OPTION.findall(body[m.end() :]))[:4]
         if len(options) >= 2:
             return Question(cat, attr, m.group("e").strip(), options)
