@@ -104,11 +104,21 @@ def render_html(
             power_sentence=power_sentence(vm),
             plots=all_plots(vm, latencies(records)),
             items_json=script_json(blob),
+            latency_notes=_group_notes(vm["configs"]),
             extra_columns=blob["configs"][len(names) :],
             truncated=any("more characters in the run directory]" in t for t in blob["texts"]),
             tool_version=__version__,
         )
     )
+
+
+def _group_notes(configs: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Identical latency notes once, with the configs they apply to."""
+    out: dict[str, list[str]] = {}
+    for c in configs:
+        if c.get("latency_note"):
+            out.setdefault(c["latency_note"], []).append(c["name"])
+    return out
 
 
 def write_report(run_dir: Path | str) -> Path:
