@@ -1,0 +1,171 @@
+"""Bad import input: one UserError line naming the file and the line or field, nothing written;
+through the CLI, exit code 2 and one line on stderr."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import cli
+from tts_bench.errors import UserError
+from tts_bench.importers import import_pools
+from tts_bench.store import load_records
+
+GOOD = {"id": "a", "target": "1", "samples": ["Final answer: 1", "Final answer: 2"]}
+
+
+def jsonl(path: Path, *rows: object) -> Path:
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows))
+    return path
+
+
+CASES = {
+    "empty": (
+        lambda d: (d / "p.jsonl").write_text("") and None or d / "p.jsonl",
+        {},
+        r"p\.jsonl: empty file",
+    ),
+    "bad_json": (
+        lambda d: jsonl(d / "p.jsonl", GOOD, "{not json"),
+        {},
+        r"p\.jsonl:2: not valid JSON",
+    ),
+    "no_target": (
+        lambda d: jsonl(d / "p.jsonl", {"id": "a", "samples": ["x"]}),
+        {},
+        r"p\.jsonl:1: no `target` field",
+    ),
+    "mixed_sizes": (
+        lambda d: jsonl(d / "p.jsonl", GOOD, {**GOOD, "id": "b", "samples": ["x"]}),
+        {},
+        r"p\.jsonl:2: item 'b' has 1 samples, the first item 2",
+    ),
+    "dup_id": (
+        lambda d: jsonl(d / "p.jsonl", GOOD, GOOD),
+        {},
+        r"p\.jsonl:2: item 'a' repeats line 1",
+    ),
+    "not_a_number": (
+        lambda d: jsonl(d / "p.jsonl", {**GOOD, "target": "many"}),
+        {},
+        r"p\.jsonl:1: item 'a': target 'many' is not a number",
+    ),
+    "bad_sample": (
+        lambda d: jsonl(d / "p.jsonl", {**GOOD, "samples": [{"txt": "1"}]}),
+        {},
+        r"p\.jsonl:1: samples\[0\]: unknown sample field 'txt'",
+    ),
+    "no_samples": (
+        lambda d: jsonl(d / "p.jsonl", {**GOOD, "samples": []}),
+        {},
+        r"p\.jsonl:1: item 'a' has no samples",
+    ),
+    "wrong_format": (
+        lambda d: jsonl(d / "p.jsonl", GOOD),
+        {"fmt": "lm-eval"},
+        r"p\.jsonl:1: no `doc_id` field",
+    ),
+    "unknown_format": (lambda d: jsonl(d / "p.jsonl", GOOD), {"fmt": "csv"}, r"--format 'csv'"),
+    "bad_scorer": (lambda d: jsonl(d / "p.jsonl", GOOD), {"scorer": "fuzzy"}, r"--scorer 'fuzzy'"),
+    "missing": (lambda d: d / "nope.jsonl", {}, r"nope\.jsonl: file not found"),
+    "garbage_eval": (
+        lambda d: (d / "x.eval").write_bytes(b"PK\x03\x04garbage") and d / "x.eval",
+        {"fmt": "inspect"},
+        r"x\.eval: (unreadable Inspect log|not an Inspect log)",
+    ),
+    "json_not_a_log": (
+        lambda d: (d / "x.json").write_text('{"a": 1}') and d / "x.json",
+        {"fmt": "inspect"},
+        r"x\.json: (unreadable Inspect log|not an Inspect log)",
+    ),
+    "bad_spec": (
+        lambda d: jsonl(d / "p.jsonl", GOOD),
+        {"spec": "SPEC"},
+        r"spec\.yaml: ident: unknown key",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_input_is_one_line_and_writes_nothing(tmp_path, case):
+    make, kw, pattern = CASES[case]
+    src = make(tmp_path)
+    kw = dict(kw)
+    if kw.get("spec") == "SPEC":
+        kw["spec"] = tmp_path / "spec.yaml"
+        kw["spec"].write_text("ident: qid\n")
+    kw.setdefault("fmt", "pool-jsonl")
+    kw.setdefault("scorer", "numeric")
+    with pytest.raises(UserError, match=pattern) as err:
+        import_pools(src, out=tmp_path / "run", **kw)
+    assert "\n" not in str(err.value)
+    assert not (tmp_path / "run").exists()
+
+
+def test_mixed_sizes_allowed_on_request(tmp_path):
+    src = jsonl(tmp_path / "p.jsonl", GOOD, {**GOOD, "id": "b", "samples": ["Final answer: 1"]})
+    res = import_pools(
+        src, fmt="pool-jsonl", out=tmp_path / "run", scorer="numeric", allow_mixed=True
+    )
+    assert res.pool_size == 2 and any("pool sizes differ" in w for w in res.warnings)
+
+
+def test_adding_to_a_run_checks_names_scorers_and_kind(tmp_path):
+    src = jsonl(tmp_path / "p.jsonl", GOOD)
+    res = import_pools(src, fmt="pool-jsonl", out=tmp_path / "run", scorer="numeric", config="c")
+    with pytest.raises(UserError, match="already has a config 'c'"):
+        import_pools(src, fmt="pool-jsonl", out=res.run_dir, config="c")
+    with pytest.raises(UserError, match="scores with 'numeric'"):
+        import_pools(src, fmt="pool-jsonl", out=res.run_dir, config="d", scorer="exact")
+    assert len(load_records(res.run_dir)) == 1  # failed imports added nothing
+    native = tmp_path / "native"
+    native.mkdir()
+    (native / "manifest.json").write_text(json.dumps({"status": "complete", "suite": {}}))
+    with pytest.raises(UserError, match="imports can only be added to an imported run"):
+        import_pools(src, fmt="pool-jsonl", out=native, scorer="numeric")
+
+
+def test_cli_exit_2_and_one_line(tmp_path):
+    src = jsonl(tmp_path / "p.jsonl", GOOD, {"id": "b", "samples": ["x"]})
+    proc = cli(
+        "import",
+        str(src),
+        "--format",
+        "pool-jsonl",
+        "--out",
+        str(tmp_path / "run"),
+        "--scorer",
+        "numeric",
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "p.jsonl:2: no `target` field" in lines[0]
+    assert not (tmp_path / "run").exists()
+
+
+def test_cli_imports_and_adds(tmp_path):
+    src = jsonl(tmp_path / "p.jsonl", GOOD, {**GOOD, "id": "b"})
+    out = tmp_path / "results"
+    proc = cli(
+        "import",
+        str(src),
+        "--format",
+        "pool-jsonl",
+        "--out",
+        str(out),
+        "--run-id",
+        "r1",
+        "--scorer",
+        "numeric",
+        "--config",
+        "first",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "imported 2 items x 2 samples as config 'first'" in proc.stdout
+    proc = cli(
+        "import", str(src), "--format", "pool-jsonl", "--out", str(out / "r1"), "--config", "second"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert {r["config"] for r in load_records(out / "r1")} == {"first", "second"}
