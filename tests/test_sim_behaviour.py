@@ -22,7 +22,10 @@ FORM = "\nEnd with 'Final answer: <number>'."
 
 def _msgs(question: str, cot: bool = False, form: str = FORM) -> list[dict[str, str]]:
     text = question + form + (f"\n{prompts.COT_INSTRUCTION}" if cot else "")
-    return [{"role": "system", "content": "You are a careful assistant."}, {"role": "user", "content": text}]
+    return [
+        {"role": "system", "content": "You are a careful assistant."},
+        {"role": "user", "content": text},
+    ]
 
 
 def _final(text: str) -> str | None:
@@ -48,8 +51,14 @@ def _acc(rows, model="sim/small", cot=False, temperature=0.0, n=1, params=None) 
     for r in rows:
         answers = [
             _final(
-                simulate(model, _msgs(r["question"], cot), temperature=temperature, max_tokens=8192,
-                         sample_index=i, params=params).text
+                simulate(
+                    model,
+                    _msgs(r["question"], cot),
+                    temperature=temperature,
+                    max_tokens=8192,
+                    sample_index=i,
+                    params=params,
+                ).text
             )
             for i in range(n)
         ]
@@ -85,9 +94,15 @@ def test_plain_errors_grow_faster_with_steps_than_cot():
 
 def test_t0_samples_identical_and_t_above_zero_varies(hard):
     msgs = _msgs(hard[0]["question"], cot=True)
-    at0 = {simulate("sim/small", msgs, temperature=0.0, max_tokens=512, sample_index=i).text for i in range(5)}
+    at0 = {
+        simulate("sim/small", msgs, temperature=0.0, max_tokens=512, sample_index=i).text
+        for i in range(5)
+    }
     assert len(at0) == 1
-    warm = {simulate("sim/small", msgs, temperature=0.8, max_tokens=512, sample_index=i).text for i in range(5)}
+    warm = {
+        simulate("sim/small", msgs, temperature=0.8, max_tokens=512, sample_index=i).text
+        for i in range(5)
+    }
     assert len(warm) > 1
 
 
@@ -103,7 +118,15 @@ def test_wrong_paths_disagree(hard):
     distinct_wrong = 0
     for r in hard[:60]:
         answers = [
-            _final(simulate("sim/small", _msgs(r["question"], True), temperature=0.7, max_tokens=512, sample_index=i).text)
+            _final(
+                simulate(
+                    "sim/small",
+                    _msgs(r["question"], True),
+                    temperature=0.7,
+                    max_tokens=512,
+                    sample_index=i,
+                ).text
+            )
             for i in range(9)
         ]
         distinct_wrong += len({a for a in answers if a is not None and not _num_eq(a, r["answer"])})
@@ -121,14 +144,20 @@ def test_model_ladder(hard):
 
 def test_reasoner_hides_reasoning_and_effort_costs_tokens(hard):
     msgs = _msgs(hard[0]["question"])
-    lo = simulate("sim/reasoner", msgs, temperature=0, max_tokens=8192, params={"reasoning_effort": "low"})
-    hi = simulate("sim/reasoner", msgs, temperature=0, max_tokens=8192, params={"reasoning_effort": "high"})
+    lo = simulate(
+        "sim/reasoner", msgs, temperature=0, max_tokens=8192, params={"reasoning_effort": "low"}
+    )
+    hi = simulate(
+        "sim/reasoner", msgs, temperature=0, max_tokens=8192, params={"reasoning_effort": "high"}
+    )
     assert 0 < lo.reasoning_tokens < hi.reasoning_tokens
     assert hi.output_tokens < 50 and lo.latency_s < hi.latency_s
     small = simulate("sim/small", msgs, temperature=0, max_tokens=8192)
     assert small.reasoning_tokens == 0
     with pytest.raises(UserError):
-        simulate("sim/reasoner", msgs, temperature=0, max_tokens=64, params={"reasoning_effort": "max"})
+        simulate(
+            "sim/reasoner", msgs, temperature=0, max_tokens=64, params={"reasoning_effort": "max"}
+        )
 
 
 def test_cot_output_grows_with_steps():
@@ -155,7 +184,10 @@ def test_deterministic_and_seed_sensitive(hard):
     a = simulate("sim/large", msgs, temperature=0.7, max_tokens=512, sample_index=3, seed=1)
     b = simulate("sim/large", msgs, temperature=0.7, max_tokens=512, sample_index=3, seed=1)
     assert a == b
-    others = {simulate("sim/large", msgs, temperature=0.7, max_tokens=512, sample_index=3, seed=s).text for s in range(8)}
+    others = {
+        simulate("sim/large", msgs, temperature=0.7, max_tokens=512, sample_index=3, seed=s).text
+        for s in range(8)
+    }
     assert len(others) > 1
 
 
@@ -164,7 +196,18 @@ def test_user_profiles_and_errors():
     assert price("sim/clumsy", custom)[0] == 9.0
     rows = generate("arithmetic", {"size": 200, "seed": 5})
     good = sum(
-        _num_eq(_final(simulate("sim/clumsy", _msgs(r["question"], True), temperature=0, max_tokens=512, profiles=custom).text), r["answer"])
+        _num_eq(
+            _final(
+                simulate(
+                    "sim/clumsy",
+                    _msgs(r["question"], True),
+                    temperature=0,
+                    max_tokens=512,
+                    profiles=custom,
+                ).text
+            ),
+            r["answer"],
+        )
         for r in rows
     )
     assert good / len(rows) < 0.5
@@ -184,7 +227,14 @@ def test_knowledge_more_samples_do_not_help_unknown_facts():
         one = nine = agree = 0.0
         for r in group:
             msgs = _msgs(r["question"], form=form)
-            ans = [_final(simulate("sim/small", msgs, temperature=0.8, max_tokens=256, sample_index=i).text) for i in range(9)]
+            ans = [
+                _final(
+                    simulate(
+                        "sim/small", msgs, temperature=0.8, max_tokens=256, sample_index=i
+                    ).text
+                )
+                for i in range(9)
+            ]
             top, cnt = Counter(ans).most_common(1)[0]
             one += ans[0] == r["answer"]
             nine += top == r["answer"]
@@ -206,8 +256,12 @@ def test_contract_votes_cut_misses():
         msgs = _msgs(r["question"], cot=True, form=form)
         sets = []
         for i in range(7):
-            text = simulate("sim/small", msgs, temperature=0.7, max_tokens=1024, sample_index=i).text
-            sets.append(set(re.findall(r"\d+", (_final(text) and text.rsplit("Final answer:", 1)[1]) or "")))
+            text = simulate(
+                "sim/small", msgs, temperature=0.7, max_tokens=1024, sample_index=i
+            ).text
+            sets.append(
+                set(re.findall(r"\d+", (_final(text) and text.rsplit("Final answer:", 1)[1]) or ""))
+            )
         counts = Counter(x for s in sets for x in s)
         vote = {x for x, c in counts.items() if c >= 3}
         gold = set(r["answer"])
@@ -223,7 +277,12 @@ def test_tickets_scaling_buys_nothing():
     one = five = 0
     for r in rows:
         msgs = _msgs(r["question"], form=form)
-        ans = [_final(simulate("sim/small", msgs, temperature=0.7, max_tokens=128, sample_index=i).text) for i in range(5)]
+        ans = [
+            _final(
+                simulate("sim/small", msgs, temperature=0.7, max_tokens=128, sample_index=i).text
+            )
+            for i in range(5)
+        ]
         one += ans[0] == r["answer"]
         five += Counter(ans).most_common(1)[0][0] == r["answer"]
     assert one / len(rows) > 0.85
