@@ -221,3 +221,37 @@ def test_bad_datasets_give_one_line(tmp_path: Path, case: str) -> None:
         load_items(make(tmp_path), where="suite.yaml: dataset")
     msg = str(err.value)
     assert "\n" not in msg and len(msg) < 400
+
+
+def test_local_load_leaves_no_cache_behind(tmp_path: Path, jsonl: Path) -> None:
+    # datasets would write ~/.cache/huggingface/datasets/json/... without our temp cache dir
+    import os
+    import subprocess
+
+    home = tmp_path / "home"
+    home.mkdir()
+    code = (
+        "from tts_bench.data import load_items; from tts_bench.suite import DatasetSpec; "
+        f"print(len(load_items(DatasetSpec(source={str(jsonl)!r}))[0]))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "XDG_"))}
+    env.update(HOME=str(home), HF_HUB_OFFLINE="1")
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "12"
+    assert list(home.rglob("*")) == []
+
+
+def test_source_errors_name_the_suite_field(tmp_path: Path) -> None:
+    with pytest.raises(
+        UserError, match=r"^suite.yaml: dataset\.source: .*nope\.jsonl: dataset file not found$"
+    ):
+        load_items(spec(tmp_path / "nope.jsonl"), where="suite.yaml: dataset")
+
+
+def test_hub_offline_via_datasets_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    with pytest.raises(UserError, match=r"cannot reach the Hugging Face hub \(offline\)"):
+        read_table("hf:nobody/nothing")

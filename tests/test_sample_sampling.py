@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tts_bench.data import allocate, load_items, sample_file, stratified_sample
@@ -18,6 +18,7 @@ populations = st.lists(st.integers(min_value=1, max_value=400), min_size=1, max_
 
 
 @settings(max_examples=300, deadline=None)
+@example(pops=[1, 1, 35], frac=0.125, minimum=2, equal=True)  # minimums and caps interact
 @given(pops=populations, frac=st.floats(0.0, 1.0), minimum=st.integers(0, 30), equal=st.booleans())
 def test_allocation_properties(pops: list[int], frac: float, minimum: int, equal: bool) -> None:
     size = max(1, round(frac * sum(pops)))

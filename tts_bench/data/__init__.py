@@ -3,7 +3,6 @@ sampling, and the `sample` verb's API. Heavy libraries (datasets, pandas) load l
 
 from tts_bench.data.loader import (
     LoadedItem,
-    default_offline,
     fingerprint,
     load_items,
     map_rows,
@@ -23,7 +22,6 @@ __all__ = [
     "SampleReport",
     "StratumRow",
     "allocate",
-    "default_offline",
     "fingerprint",
     "load_items",
     "map_rows",

@@ -36,13 +36,13 @@ class LoadedItem:
     cluster: str | None
 
 
-def default_offline() -> None:
-    """Set HF_HUB_OFFLINE=1 unless the user chose a value: no network unless asked for."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-
 def _offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in _TRUE
+    """Offline when HF_HUB_OFFLINE or HF_DATASETS_OFFLINE is true (the CLI sets the former
+    unless the user chose a value; see tts_bench.llm.offline)."""
+    env = os.environ
+    return any(
+        env.get(k, "").strip().lower() in _TRUE for k in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+    )
 
 
 def _datasets() -> Any:
@@ -50,11 +50,13 @@ def _datasets() -> Any:
     (huggingface_hub reads HF_HUB_OFFLINE only once, at import)."""
     import datasets
     import huggingface_hub.constants as hub_constants
+    from huggingface_hub.utils import logging as hub_logging
 
     offline = _offline()
     datasets.config.HF_HUB_OFFLINE = offline
     hub_constants.HF_HUB_OFFLINE = offline
     datasets.disable_progress_bars()
+    hub_logging.set_verbosity_error()  # no "Retrying in 8s" lines when the hub is unreachable
     datasets.logging.set_verbosity(datasets.logging.CRITICAL)  # we report errors ourselves
     return datasets
 
@@ -242,6 +244,14 @@ def map_rows(
     return items
 
 
+def _under(where: str, msg: str) -> str:
+    """Prefix a source error with the suite location: "suite.yaml: dataset.source: ..."."""
+    head, _, last = where.rpartition(": ")
+    if msg.startswith(f"{last}."):  # already names the field (builtin params)
+        return f"{head}: {msg}" if head else msg
+    return f"{where}.source: {msg}"
+
+
 def fingerprint(items: Sequence[LoadedItem]) -> str:
     """sha256 of the items as canonical JSON (order, ids, inputs, targets, strata, cluster)."""
     h = hashlib.sha256()
@@ -265,9 +275,12 @@ def load_items(dataset: Any, *, where: str = "dataset") -> tuple[list[LoadedItem
     """
     from tts_bench.data.sampling import stratified_sample
 
-    rows = read_table(
-        dataset.source, params=dataset.params, split=dataset.split, subset=dataset.subset
-    )
+    try:
+        rows = read_table(
+            dataset.source, params=dataset.params, split=dataset.split, subset=dataset.subset
+        )
+    except UserError as exc:
+        raise UserError(_under(where, str(exc))) from None
     items = map_rows(rows, dataset.fields, source=dataset.source, where=where)
     spec = dataset.sample
     if spec is not None:
