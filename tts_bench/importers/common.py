@@ -186,6 +186,8 @@ def build_record(
     out_samples: list[dict[str, Any]] = []
     calls: list[dict[str, Any]] = []
     simulated = is_sim_model(model)
+    memo: dict[str | None, Any] = {}
+    seen: dict[str, str | None] = {}
     for i, s in enumerate(item.samples):
         ok = s.status == "ok"
         if not ok:
@@ -193,8 +195,14 @@ def build_record(
         elif s.has_answer:
             ans = None if s.answer is None else scorer.canonical(s.answer)
         else:
-            ans = scorer.extract(s.text or "")
-        scored = scorer.score(ans, target) if ok else None
+            text = s.text or ""
+            ans = seen[text] if text in seen else seen.setdefault(text, scorer.extract(text))
+        if not ok:
+            scored = None
+        elif ans in memo:  # a pool repeats few answers: score each one once
+            scored = memo[ans]
+        else:
+            scored = memo[ans] = scorer.score(ans, target)
         answers.append(ans)
         out_samples.append(
             {
@@ -237,9 +245,10 @@ def build_record(
     # majority vote, as strategies.parallel.vote: identity = scorer.key, random tie-break
     votes: Counter[str] = Counter()
     first_of: dict[str, int] = {}
+    keys: dict[str, str] = {}
     for i, a in enumerate(answers):
         if a is not None:
-            k = scorer.key(a)
+            k = keys[a] if a in keys else keys.setdefault(a, scorer.key(a))
             votes[k] += 1
             first_of.setdefault(k, i)
     chosen: int | None = None
