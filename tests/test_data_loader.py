@@ -153,6 +153,11 @@ BAD = {
         lambda d: spec(write_jsonl(d / "d.jsonl", ROWS), fields={"input": "prompt"}),
         "fields.input: column 'prompt' not in .* \\(columns: id, question, answer, level\\)",
     ),
+    "input is the target": (
+        lambda d: spec(write_jsonl(d / "d.jsonl", ROWS), fields={"input": ["question", "answer"]}),
+        "fields.input: 'answer' is the target column",
+    ),
+    "directory as source": (lambda d: spec(_mkdir(d / "data.jsonl")), "is a directory"),
     "missing target column": (
         lambda d: spec(write_jsonl(d / "d.jsonl", ROWS), fields={"target": "gold"}),
         "fields.target: column 'gold'",
@@ -206,6 +211,11 @@ BAD = {
 
 def _touch(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir()
     return path
 
 

@@ -63,8 +63,11 @@ def _datasets() -> Any:
 
 def _one_line(exc: BaseException) -> str:
     """The root cause's message on one line (datasets wraps parser errors in generic ones)."""
-    while exc.__cause__ is not None or exc.__context__ is not None:
-        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    for _ in range(20):  # bounded: a chain is short, but never trust it to end
+        inner = exc.__cause__ or exc.__context__
+        if inner is None:
+            break
+        exc = inner
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= 200 else text[:197] + "..."
 
@@ -102,7 +105,9 @@ def _read_local(path: Path) -> list[dict]:
             f"(use {', '.join(LOCAL_FORMATS)}, hf:owner/name or builtin:<name>)"
         )
     if not path.is_file():
-        raise UserError(f"{path}: dataset file not found")
+        raise UserError(
+            f"{path}: {'is a directory' if path.is_dir() else 'dataset file not found'}"
+        )
     if path.stat().st_size == 0:
         raise UserError(f"{path}: empty dataset (0 bytes)")
     try:
@@ -188,9 +193,11 @@ def _columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
 
 def _require(col: str, field: str, columns: list[str], source: str, where: str) -> None:
     if col not in columns:
+        shown = ", ".join(columns[:20]) + (
+            f", ... ({len(columns)} in all)" if len(columns) > 20 else ""
+        )
         raise UserError(
-            f"{where}.fields.{field}: column {col!r} not in {source} "
-            f"(columns: {', '.join(columns)})"
+            f"{where}.fields.{field}: column {col!r} not in {source} (columns: {shown})"
         )
 
 
@@ -202,6 +209,10 @@ def map_rows(
     inputs = [fields.input] if isinstance(fields.input, str) else list(fields.input)
     for col in inputs:
         _require(col, "input", columns, source, where)
+        if col == fields.target:
+            raise UserError(
+                f"{where}.fields.input: {col!r} is the target column; the model must not see it"
+            )
     _require(fields.target, "target", columns, source, where)
     for col in fields.strata:
         _require(col, "strata", columns, source, where)
