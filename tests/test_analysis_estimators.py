@@ -137,3 +137,16 @@ def test_majority_falls_on_hard_items() -> None:
     answers = ["a"] * 4 + ["b"] * 6
     curve = majority_at_k(answers, correct=[a == "a" for a in answers])
     assert curve[-1] < curve[0]
+
+
+def test_batched_best_of_k_equals_per_pool() -> None:
+    from tts_bench.analysis.curves import _best_of_k_rows
+    from tts_bench.analysis.estimators import max_weights
+
+    rng = np.random.default_rng(4)
+    scores = rng.choice([0.1, 0.5, 0.9, -np.inf], size=(50, 7))
+    values = rng.choice([0.0, 0.5, 1.0], size=(50, 7))
+    got = _best_of_k_rows(scores, values, max_weights(7))
+    for row in range(50):
+        sc = [None if np.isinf(s) else s for s in scores[row]]
+        np.testing.assert_allclose(got[row], best_of_k(sc, values[row]), atol=1e-12)

@@ -50,22 +50,24 @@ def weight_matrix(
     groups: dict[object, list[int]] = {}
     for u in range(n_units):
         groups.setdefault(unit_strata[u] if unit_strata is not None else 0, []).append(u)
-    w_units = np.zeros((resamples, n_units))
+    # laid out (units, resamples) so that per-item rows are contiguous (fast gathers and
+    # running sums in `weighted_quantiles`); returned transposed, as a (resamples, units) view
+    w_units = np.zeros((n_units, resamples))
     for key in sorted(groups, key=str):  # fixed order: the same seed gives the same matrix
         members = np.asarray(groups[key])
-        w_units[:, members] = _counts(rng, resamples, members.size)
+        w_units[members] = _counts(rng, resamples, members.size)
     if clusters is None:
-        return w_units
-    return w_units[:, unit_of_item]
+        return w_units.T
+    return w_units[unit_of_item].T
 
 
 def _counts(rng: np.random.Generator, rows: int, n: int) -> np.ndarray:
-    """(rows, n) counts of n uniform draws with replacement from n units, per row."""
-    out = np.empty((rows, n))
+    """(n, rows) counts of n uniform draws with replacement from n units, per resample."""
+    out = np.empty((n, rows))
     for start in range(0, rows, _CHUNK):
         r = min(_CHUNK, rows - start)
-        idx = rng.integers(0, n, size=(r, n)) + n * np.arange(r)[:, None]
-        out[start : start + r] = np.bincount(idx.ravel(), minlength=r * n).reshape(r, n)
+        idx = rng.integers(0, n, size=(r, n)) * r + np.arange(r)[:, None]
+        out[:, start : start + r] = np.bincount(idx.ravel(), minlength=r * n).reshape(n, r)
     return out
 
 
@@ -84,7 +86,7 @@ def weighted_quantiles(
     w: np.ndarray, x: np.ndarray, qs: Sequence[float], mask: np.ndarray | None = None
 ) -> np.ndarray:
     """Resampled q-quantiles (inverted-CDF order statistic) of x under each row of weights.
-    Returns (resamples, len(qs))."""
+    Returns (resamples, len(qs)). Counts are integers, so the running sums are exact ints."""
     xv = np.asarray(x, dtype=float)
     keep = ~np.isnan(xv) if mask is None else (np.asarray(mask, bool) & ~np.isnan(xv))
     idx = np.flatnonzero(keep)
@@ -93,13 +95,17 @@ def weighted_quantiles(
         return out
     order = idx[np.argsort(xv[idx], kind="stable")]
     sorted_x = xv[order]
-    cum = np.cumsum(w[:, order], axis=1)
-    total = cum[:, -1:]
+    # running count along the sorted items, one vector add per item over all resamples
+    cum = w.T[order]
+    for i in range(1, order.size):
+        cum[i] += cum[i - 1]
+    total = cum[-1]
     for j, q in enumerate(qs):
-        # the first order statistic whose cumulative weight reaches q of the total
-        pos = (cum >= q * total - 1e-9).argmax(axis=1)
-        out[:, j] = sorted_x[pos]
-    out[total[:, 0] == 0] = np.nan
+        # the first order statistic whose cumulative count reaches q of the total
+        need = np.ceil(q * total - 1e-9)
+        pos = (cum < need[None, :]).sum(axis=0)
+        out[:, j] = sorted_x[np.minimum(pos, sorted_x.size - 1)]
+    out[total == 0] = np.nan
     return out
 
 
@@ -124,17 +130,24 @@ def percentile_ci(
 class MeanBatch:
     """Collects ratios of resampled sums, sum_i w_i num_i / sum_i w_i den_i, and resolves them
     all with one matrix product. A mean over a mask is (x * mask, mask); a ratio of two means
-    over the same items is (a * mask, b * mask)."""
+    over the same items is (a * mask, b * mask). Repeated denominators are multiplied once."""
 
     def __init__(self, w: np.ndarray) -> None:
         self.w = w
         self._num: list[np.ndarray] = []
+        self._den_of: list[int] = []
+        self._dens: dict[bytes, int] = {}
         self._den: list[np.ndarray] = []
         self._out: np.ndarray | None = None
 
     def add(self, num: np.ndarray, den: np.ndarray) -> int:
         self._num.append(np.nan_to_num(np.asarray(num, dtype=float)))
-        self._den.append(np.nan_to_num(np.asarray(den, dtype=float)))
+        d = np.nan_to_num(np.asarray(den, dtype=float))
+        key = d.tobytes()
+        if key not in self._dens:
+            self._dens[key] = len(self._den)
+            self._den.append(d)
+        self._den_of.append(self._dens[key])
         self._out = None
         return len(self._num) - 1
 
@@ -144,9 +157,8 @@ class MeanBatch:
             if not self._num:
                 self._out = np.zeros((self.w.shape[0], 0))
             else:
-                both = np.column_stack(self._num + self._den)
-                prod = self.w @ both
                 k = len(self._num)
+                prod = self.w @ np.column_stack(self._num + self._den)
                 with np.errstate(invalid="ignore", divide="ignore"):
-                    self._out = prod[:, :k] / prod[:, k:]
+                    self._out = prod[:, :k] / prod[:, k:][:, self._den_of]
         return self._out

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
-from tts_bench.analysis.estimators import NoneMode, best_of_k, majority_at_k, max_weights
+from tts_bench.analysis.estimators import NoneMode, majority_at_k, max_weights
 from tts_bench.analysis.load import RunData
 
 
@@ -44,8 +45,12 @@ def _key_fn(data: RunData) -> Callable[[Any], Any]:
 
         scorer = make_scorer(data.scorer)
 
+        @lru_cache(maxsize=65536)  # pools repeat a handful of answers many times
+        def key_str(a: str) -> str:
+            return scorer.key(a)
+
         def key(a: Any) -> Any:
-            return scorer.key(a if isinstance(a, str) else ",".join(map(str, a)))
+            return key_str(a if isinstance(a, str) else ",".join(map(str, a)))
 
         key("1")
         return key
@@ -62,6 +67,23 @@ def _sample_value(s: dict[str, Any], metric: str) -> float:
     return float(v) if v is not None else 0.0
 
 
+def _best_of_k_rows(scores: np.ndarray, values: np.ndarray, wmax: np.ndarray) -> np.ndarray:
+    """best_of_k for many pools at once: (items, K) scores (-inf = unscored) and values.
+    Values are averaged within each row's tie groups (random tie-break), then weighted by
+    P(rank r is the best of a k-subset)."""
+    n, k = scores.shape
+    order = np.argsort(-scores, axis=1, kind="stable")
+    s = np.take_along_axis(scores, order, axis=1)
+    v = np.take_along_axis(values, order, axis=1)
+    new_group = np.ones((n, k), dtype=bool)
+    new_group[:, 1:] = s[:, 1:] != s[:, :-1]
+    gid = (np.cumsum(new_group, axis=1) - 1) + k * np.arange(n)[:, None]
+    sums = np.bincount(gid.ravel(), weights=v.ravel(), minlength=n * k)
+    cnts = np.bincount(gid.ravel(), minlength=n * k)
+    avg = (sums / np.maximum(cnts, 1))[gid]
+    return avg @ wmax[:, ::-1].T
+
+
 def build_pools(data: RunData, c: int, none: NoneMode = "abstain") -> Pools | None:
     """Per-item exact curves for config index c, or None when it kept no pools."""
     recs = data.records[c]
@@ -71,52 +93,58 @@ def build_pools(data: RunData, c: int, none: NoneMode = "abstain") -> Pools | No
     k_max = min(sizes)
     n = len(data.items)
     key = _key_fn(data)
-    nan = np.full((n, k_max), np.nan)
-    maj, pas, lat = nan.copy(), nan.copy(), nan.copy()
-    best = nan.copy()
-    cost = nan.copy()
     values = np.zeros((n, k_max))
+    scores = np.full((n, k_max), -np.inf)
+    lat = np.zeros((n, k_max))
+    fixed_lat = np.zeros(n)
+    mean_cost = np.full(n, np.nan)
+    fixed_cost = np.full(n, np.nan)
+    maj = np.full((n, k_max), np.nan)
     mask = np.zeros(n, dtype=bool)
     answers: list[list[Any]] = [[] for _ in range(n)]
     has_scores = False
-    wmax = max_weights(k_max)
+    metric = data.metric
     for i, r in enumerate(recs):
         if not r or not r.get("samples") or not data.scored[c, i]:
             continue
         full = r["samples"]
         pool = full[:k_max]
         mask[i] = True
-        vals = np.array([_sample_value(s, data.metric) for s in pool])
+        vals = [_sample_value(s, metric) for s in pool]
         keys = [
             key(s["answer"])
             if s.get("status", "ok") == "ok" and s.get("answer") is not None
             else None
             for s in pool
         ]
-        answers[i], values[i] = keys, vals
+        answers[i] = keys
+        values[i] = vals
         maj[i] = majority_at_k(keys, vals, none=none)
-        pas[i] = wmax @ np.sort(vals)  # E[max value]: pass@k for 0/1, oracle for F1
-        scores = [s.get("score") for s in pool]
-        if any(sc is not None for sc in scores):
-            has_scores = True
-            best[i] = best_of_k(scores, vals)
-        s_lat = np.array([float(s.get("latency_s") or 0.0) for s in full])
-        fixed_lat = max(0.0, float(r.get("latency_s") or 0.0) - float(s_lat.max()))
-        lat[i] = wmax @ np.sort(s_lat[:k_max]) + fixed_lat
+        for j, s in enumerate(pool):
+            if s.get("score") is not None:
+                scores[i, j] = float(s["score"])
+                has_scores = True
+        s_lat = [float(s.get("latency_s") or 0.0) for s in full]
+        lat[i] = s_lat[:k_max]
+        fixed_lat[i] = max(0.0, float(r.get("latency_s") or 0.0) - max(s_lat))
         s_cost = [s.get("cost_usd") for s in full]
         if r.get("cost_usd") is not None and all(x is not None for x in s_cost):
-            fixed = max(0.0, float(r["cost_usd"]) - float(sum(s_cost)))
-            mean_cost = float(np.mean(s_cost[:k_max]))
-            cost[i] = mean_cost * np.arange(1, k_max + 1) + fixed
+            fixed_cost[i] = max(0.0, float(r["cost_usd"]) - float(sum(s_cost)))
+            mean_cost[i] = float(sum(s_cost[:k_max])) / k_max
+    wmax = max_weights(k_max)
+    nan_rows = np.where(mask[:, None], 0.0, np.nan)
+    ks = np.arange(1, k_max + 1)
+    cost = mean_cost[:, None] * ks[None, :] + fixed_cost[:, None]
     return Pools(
         k=k_max,
         sizes=(min(sizes), max(sizes)),
         mask=mask,
         majority=maj,
-        pass_at_k=pas,
-        best_of_k=best if has_scores else None,
+        # E[max value]: pass@k for 0/1 values, the oracle-verifier curve for F1
+        pass_at_k=np.sort(values, axis=1) @ wmax.T + nan_rows,
+        best_of_k=_best_of_k_rows(scores, values, wmax) + nan_rows if has_scores else None,
         cost=cost if (~np.isnan(cost[mask])).any() else None,
-        latency=lat,
+        latency=np.sort(lat, axis=1) @ wmax.T + fixed_lat[:, None] + nan_rows,
         answers=answers,
         values=values,
     )

@@ -59,6 +59,7 @@ def paired_deltas(
     res = batch.run()
     lo, hi = percentile_ci(res, confidence)
     out: dict[str, dict[str, Any]] = {}
+    base_q: dict[bytes, Any] = {}
     for c in others:
         entry: dict[str, Any] = {"overall": None, "strata": {}}
         for g, (col, val, gm) in enumerate(grp):
@@ -82,7 +83,7 @@ def paired_deltas(
                 },
             }
             if col is None:
-                block.update(_latency_ratios(data, w, c, b, confidence))
+                block.update(_latency_ratios(data, w, c, b, confidence, base_q))
                 block["power"] = power(
                     100 * d, alpha=alpha, target_delta=data.analysis.target_delta
                 )
@@ -95,13 +96,16 @@ def paired_deltas(
 
 
 def _latency_ratios(
-    data: RunData, w: np.ndarray, c: int, b: int, confidence: float
+    data: RunData, w: np.ndarray, c: int, b: int, confidence: float, cache: dict[bytes, Any]
 ) -> dict[str, Any]:
     both = data.present[c] & data.present[b] & ~np.isnan(data.latency[c])
     both &= ~np.isnan(data.latency[b])
     qs = [0.5, 0.95]
     rc = weighted_quantiles(w, data.latency[c], qs, both)
-    rb = weighted_quantiles(w, data.latency[b], qs, both)
+    key = both.tobytes()
+    if key not in cache:  # the baseline's quantiles repeat for every config
+        cache[key] = weighted_quantiles(w, data.latency[b], qs, both)
+    rb = cache[key]
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = rc / rb
     ratio[~np.isfinite(ratio)] = np.nan

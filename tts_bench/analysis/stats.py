@@ -10,9 +10,17 @@ import numpy as np
 
 
 def _z(p: float) -> float:
-    from scipy.stats import norm
+    """Standard normal quantile (scipy.special, not scipy.stats: the latter is slow to import)."""
+    from scipy.special import ndtri
 
-    return float(norm.ppf(p))
+    return float(ndtri(p))
+
+
+def _binom_cdf(n: int, q: float) -> np.ndarray:
+    """P(B <= m) for m = 0..n, B ~ Bin(n, q)."""
+    from scipy.special import bdtr
+
+    return np.asarray(bdtr(np.arange(n + 1), n, q), dtype=float)
 
 
 def wilson(successes: float, n: int, confidence: float = 0.95) -> tuple[float, float] | None:
@@ -33,9 +41,8 @@ def mcnemar_exact(a_only: int, b_only: int) -> float:
     n = a_only + b_only
     if n == 0:
         return 1.0
-    from scipy.stats import binomtest
-
-    return float(binomtest(a_only, n, 0.5).pvalue)
+    # at p = 1/2 the two-sided exact p (scipy.stats.binomtest) is twice the smaller tail
+    return float(min(1.0, 2 * _binom_cdf(n, 0.5)[min(a_only, b_only)]))
 
 
 def holm(pvalues: Sequence[float | None]) -> list[float | None]:
@@ -70,20 +77,18 @@ def quantile_ci(
     """Distribution-free interval for the q-quantile from order statistics: with B ~ Bin(n, q)
     the number of observations below the true quantile, X_(l) <= xi_q <= X_(u) holds with
     probability >= confidence. A side is None when n is too small for a finite bound."""
-    from scipy.stats import binom
-
     arr = np.sort(np.asarray(x, dtype=float))
     arr = arr[~np.isnan(arr)]
     n = arr.size
     if n == 0:
         return None, None
     alpha = 1 - confidence
-    # P(X_(l) > xi) = P(B <= l-1) <= alpha/2  with l = smallest m such that cdf(m) >= alpha/2
-    lo_rank = int(binom.ppf(alpha / 2, n, q))
-    if binom.cdf(lo_rank - 1, n, q) > alpha / 2:  # guard against ppf rounding
-        lo_rank -= 1
-    # P(X_(u) < xi) = P(B >= u) <= alpha/2  with u = 1 + smallest m such that cdf(m) >= 1-alpha/2
-    hi_rank = int(binom.ppf(1 - alpha / 2, n, q)) + 1
+    cdf = _binom_cdf(n, q)
+    # X_(l) > xi iff B <= l-1: take the largest l with P(B <= l-1) <= alpha/2 (l = 0: none)
+    lo_rank = int(np.searchsorted(cdf, alpha / 2, side="right"))
+    # X_(u) < xi iff B >= u: take the smallest u with P(B >= u) <= alpha/2, i.e.
+    # u - 1 = the smallest m with P(B <= m) >= 1 - alpha/2 (u = n + 1: none)
+    hi_rank = int(np.searchsorted(cdf, 1 - alpha / 2 - 1e-12, side="left")) + 1
     lo = float(arr[lo_rank - 1]) if lo_rank >= 1 else None
     hi = float(arr[hi_rank - 1]) if hi_rank <= n else None
     return lo, hi

@@ -1,0 +1,59 @@
+"""Benchmark: summary.json for 1,000 items x 8 configs x 16-sample pools, 10,000 resamples.
+
+    .venv/bin/python benchmarks/analysis.py [--items 1000] [--resamples 10000]
+
+Target: under 10 s on 2 cores. Prints the time of each stage and the total.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.analysis_fixtures import Cfg, make_run  # noqa: E402
+
+
+def configs() -> list[Cfg]:
+    out = [Cfg("single", {"easy": 0.8, "hard": 0.4}, pool=16, knobs={"n": [1, 2, 4, 8, 16]})]
+    for j in range(7):
+        out.append(
+            Cfg(
+                f"c{j}",
+                {"easy": 0.7 + 0.02 * j, "hard": 0.35 + 0.03 * j},
+                pool=16,
+                scores=j % 3 == 2,
+                cost=0.001 * (j + 1),
+                knobs={"n": [1, 2, 4, 8, 16]},
+            )
+        )
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--items", type=int, default=1000)
+    ap.add_argument("--resamples", type=int, default=10_000)
+    args = ap.parse_args()
+    from tts_bench.analysis import write_summary
+
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        run = make_run(Path(tmp), n_items=args.items, configs=configs(), clusters=None)
+        t1 = time.perf_counter()
+        print(f"generate records: {t1 - t0:.2f} s ({args.items} items x 8 configs x 16 samples)")
+        write_summary(run, resamples=args.resamples)  # cold: includes imports and caches
+        t2 = time.perf_counter()
+        write_summary(run, resamples=args.resamples)
+        t3 = time.perf_counter()
+        print(f"summary with {args.resamples} resamples, first call: {t2 - t1:.2f} s")
+        print(f"summary with {args.resamples} resamples, second call: {t3 - t2:.2f} s")
+
+
+if __name__ == "__main__":
+    main()
