@@ -70,6 +70,7 @@ class Client:
             "litellm": LiteLLMBackend(),
         }
         self._jitter = random.Random(seed)
+        self._warming: dict[str, asyncio.Future] = {}
         self.spent_usd = 0.0  # live spend; cache hits cost nothing now
         self.n_calls = 0  # generate() calls, cache hits included
         self.n_errors = 0  # calls that ended with status != "ok"
@@ -138,13 +139,14 @@ class Client:
         backend = self._backends[kind]
         api_key = self._api_key(spec) if kind != "sim" else None
         limits = self.limits
-        est = estimate_tokens(messages, spec.max_tokens) * n if kind != "sim" else 0
+        # The TPM reservation is only worth computing when a TPM limit is set.
+        est = estimate_tokens(messages, spec.max_tokens) * n if self._rate.tpm else 0
         waited = 0.0  # seconds a user would have waited before the successful attempt
         error: CallError | None = None
-        if kind == "litellm":
-            backend.prepare()
+        if kind != "sim":
+            await self._warm(kind, spec.model)
         for attempt in range(limits.retries + 1):
-            if kind != "sim":
+            if kind != "sim" and self._rate.active:
                 await self._rate.acquire(spec.model, est)
             async with self._sem:
                 started = time.perf_counter()
@@ -167,7 +169,7 @@ class Client:
                     error = CallError("api_error", f"{type(exc).__name__}: {exc}")
                 else:
                     elapsed = time.perf_counter() - started
-                    if kind != "sim":
+                    if est:
                         used = sum(_tokens(r.usage) for r in replies[:1])
                         self._rate.settle(spec.model, est, used)
                     return [self._ok(spec, kind, r, waited, elapsed, attempt) for r in replies]
@@ -180,6 +182,22 @@ class Client:
         assert error is not None
         failed = self._failed(spec, kind, error, waited, attempt)
         return [failed] * n
+
+    async def _warm(self, kind: str, model: str) -> None:
+        """First use of a model: import litellm and look up its price in a worker thread.
+        Both take seconds; done on the event loop they would stall every call in flight
+        (and fire their timeouts)."""
+        if kind == "litellm":
+            await self._once("litellm", self._backends["litellm"].prepare)
+        if not self.prices.resolved(model):
+            await self._once(f"price:{model}", self.prices.rate, model)
+
+    async def _once(self, name: str, fn: Any, *args: Any) -> None:
+        """Run fn(*args) in a thread once; concurrent callers share the same run."""
+        task = self._warming.get(name)
+        if task is None:
+            task = self._warming[name] = asyncio.ensure_future(asyncio.to_thread(fn, *args))
+        await asyncio.shield(task)
 
     def _pause(self, attempt: int, retry_after: float | None) -> float:
         cap = self.limits.max_retry_wait_s

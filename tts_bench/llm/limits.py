@@ -53,6 +53,10 @@ class RateLimiter:
         self._rpm: dict[str, TokenBucket] = {}
         self._tpm: dict[str, TokenBucket] = {}
 
+    @property
+    def active(self) -> bool:
+        return bool(self.rpm or self.tpm)
+
     async def acquire(self, model: str, est_tokens: int) -> None:
         if self.rpm:
             bucket = self._rpm.get(model)

@@ -77,6 +77,10 @@ class PriceTable:
         self._sim_profiles = sim_profiles
         self._memo: dict[str, Rate | None] = {}
 
+    def resolved(self, model: str) -> bool:
+        """Whether `rate(model)` is memoised (so calling it cannot block)."""
+        return model in self._memo
+
     def rate(self, model: str) -> Rate | None:
         if model not in self._memo:
             self._memo[model] = self._resolve(model)
