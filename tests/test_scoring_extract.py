@@ -31,6 +31,8 @@ CASES = [
     ("numeric", "auto", "We had 1,000 items, sold 250; 750 remain", "750"),
     ("numeric", "auto", "final answer:   −7", "-7"),
     ("numeric", "last_number", "Answer: 4 then 5 then 6.", "6"),
+    ("numeric", "last_number", "He gives away 19 cards: 84 - 19", "19"),
+    ("numeric", "last_number", "Temperature fell to -4", "-4"),
     ("numeric", "final_line", "x = 3\nAnswer: 1,200", "1200"),
     ("numeric", "final_line", "the value is 3", None),
     ("numeric", "json", 'Result: {"answer": 12.0, "why": "sum"}', "12"),

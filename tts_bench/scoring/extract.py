@@ -26,8 +26,8 @@ _BOXED = re.compile(r"\\boxed\{")
 
 NUMBER = re.compile(
     r"(?<![\w.])"
-    r"(?P<sign>[-+−–]?)\s?(?:[$€£¥]\s?)?(?P<sign2>[-−]?)"
-    r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|\.\d+)(?!\.\d)"  # not part of a version string like 1.2.3
+    r"(?P<sign>[-+−–]?)(?:[$€£¥]\s?)?(?P<sign2>[-−]?)"  # "84 - 19" is not -19
+    r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|\.\d+)(?!\.\d)"  # not 1.2.3
     r"(?:\s*/\s*(?P<den>\d+)(?![\d.]))?"
     r"(?P<pct>\s?%)?"
 )
