@@ -305,10 +305,9 @@ def gate(
     for col in ("rule", "value", "CI", "bound", "on", "result"):
         t.add_column(col)
     for v in verdicts:
-        ci = "—" if v.ci is None else f"{v.ci[0]:.4g}..{v.ci[1]:.4g}"
-        val = "—" if v.value is None else f"{v.value:.4g}"
+        r = gating.row(v)
         res = "[green]PASS[/green]" if v.passed else "[red]FAIL[/red]"
-        t.add_row(v.rule, val, ci, v.bound, v.on, res + (f" {v.note}" if v.note else ""))
+        t.add_row(r["rule"], r["value"], r["ci"], r["bound"], v.on, res + (f" {r['note']}" if r["note"] else ""))
     _console().print(t)
     suite_name = (manifest.get("suite") or {}).get("name", "suite")
     if junit is not None:
@@ -339,13 +338,14 @@ def plan(
     from rich.table import Table
 
     t = Table(title=f"plan: {suite}")
-    for col in ("config", "calls", "input tok", "output tok", "reasoning tok", "cost", "price source", "wall"):
-        t.add_column(col)
+    for col in ("config", "calls", "input tok", "output tok", "reasoning tok", "cost", "wall"):
+        t.add_column(col, justify="left" if col == "config" else "right")
     for c in rep.configs:
         t.add_row(c.config, f"{c.calls:,.0f}", f"{c.input_tokens:,.0f}", f"{c.output_tokens:,.0f}",
-                  f"{c.reasoning_tokens:,.0f}", _fmt(c.cost_usd, "usd"), c.price_source,
-                  f"{c.wall_s:,.0f}s")
+                  f"{c.reasoning_tokens:,.0f}", _fmt(c.cost_usd, "usd"), f"{c.wall_s:,.0f}s")
     _console().print(t)
+    for c in rep.configs:
+        typer.echo(f"{c.config}: price from {c.price_source}" + "".join(f"; {n}" for n in c.notes))
     total = "unknown" if rep.total_cost_usd is None else f"${rep.total_cost_usd:.4f}"
     typer.echo(f"total: {rep.total_calls:,.0f} calls, {total}, ~{rep.wall_s:,.0f}s wall time")
     if rep.tokenizer_note:
