@@ -104,6 +104,18 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, case):
     assert not (tmp_path / "run").exists()
 
 
+def test_out_that_is_a_file_or_a_foreign_folder(tmp_path):
+    src = jsonl(tmp_path / "p.jsonl", GOOD)
+    with pytest.raises(UserError, match="is a file, not a directory"):
+        import_pools(src, fmt="pool-jsonl", out=src, scorer="numeric")
+    # a folder holding other things (like results/): the run goes in a new folder inside it
+    parent = tmp_path / "results"
+    (parent / "other-run").mkdir(parents=True)
+    res = import_pools(src, fmt="pool-jsonl", out=parent, scorer="numeric")
+    assert res.run_dir.parent == parent and res.run_dir.name.startswith("import-p-")
+    assert (res.run_dir / "records.jsonl").exists()
+
+
 def test_mixed_sizes_allowed_on_request(tmp_path):
     src = jsonl(tmp_path / "p.jsonl", GOOD, {**GOOD, "id": "b", "samples": ["Final answer: 1"]})
     res = import_pools(

@@ -21,6 +21,8 @@ from tts_bench.suite import AnalysisSpec, ConfigSpec, DatasetSpec, Defaults, Fie
 
 def resolve(out: Path, run_id: str | None, name: str) -> tuple[Path, dict[str, Any] | None]:
     """(run directory, its manifest if it already exists as an imported run)."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: is a file, not a directory")
     if run_id is not None:
         if not run_id or any(c in run_id for c in "/\\\n"):
             raise UserError(f"--run-id {run_id!r}: must be a plain name")
