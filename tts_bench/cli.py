@@ -163,8 +163,14 @@ def list_(
 ) -> None:
     """List suites, strategies or simulated models."""
     if what == "suites":
+        from tts_bench.suite import read_yaml
+
         for p in sorted(suites_dir.glob("*.yaml")):
-            typer.echo(p)
+            try:
+                desc = (read_yaml(p) or {}).get("description", "")
+            except Exception:  # a broken suite is still listed; `run` names its problem
+                desc = "(unreadable)"
+            typer.echo(f"{str(p):28} {str(desc).strip().splitlines()[0] if desc else ''}")
     elif what == "strategies":
         from tts_bench.strategies import registry
 
