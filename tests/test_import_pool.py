@@ -295,3 +295,21 @@ def test_all_unextractable_is_a_format_violation(tmp_path):
     assert rec["answer"] is None and rec["correct"] is False
     assert rec["failure"] == "format_violation" and rec["status"] == "ok"
     assert len(rec["samples"]) == 2
+
+
+def test_suite_gives_scorer_name_and_analysis(tmp_path):
+    from tests.conftest import demo_suite, write_suite
+
+    data = demo_suite(seed=11)
+    data["analysis"] = {"epsilon": 2.5}
+    suite = write_suite(tmp_path / "s.yaml", data)
+    make_pool(tmp_path / "p.jsonl", n_items=5)
+    res = import_pools(tmp_path / "p.jsonl", fmt="pool-jsonl", out=tmp_path / "r", suite=suite)
+    m = read_manifest(res.run_dir)
+    assert m["suite"]["name"] == data["name"] and m["seed"] == 11
+    assert m["suite"]["scorer"]["type"] == "numeric"  # the demo suite's scorer
+    assert m["suite"]["analysis"]["epsilon"] == 2.5
+    recs = load_records(res.run_dir)
+    assert any(r["correct"] for r in recs) and all(
+        r["answer"] is None or r["answer"].isdigit() for r in recs
+    )
