@@ -1,8 +1,9 @@
 """Drive headless Debian chromium through playwright for the report's browser tests.
 
-`chromium_path()` finds the system browser (never downloads one); `open_page(path)` is a
-context manager yielding a playwright Page with the file loaded, network blocked, and every
-dialog / console error recorded on `page.events`.
+`chromium_path()` finds the system browser (never downloads one); `launch()` is a context
+manager yielding one playwright Browser (share it across a test module: the sync API allows
+one at a time); `load(browser, path)` opens a file in a new page with every non-file request
+aborted and recorded, and dialogs / page errors recorded, on `page.events`.
 """
 
 from __future__ import annotations
@@ -38,9 +39,7 @@ def chromium_path() -> str | None:
 
 
 @contextmanager
-def open_page(path: Path, *, width: int = 1280, height: int = 900) -> Iterator[Any]:
-    """Load `path` (file://) in a fresh headless chromium; requests other than file:// and
-    data: are aborted and recorded in page.events["requests"]."""
+def launch() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     exe = chromium_path()
@@ -49,29 +48,39 @@ def open_page(path: Path, *, width: int = 1280, height: int = 900) -> Iterator[A
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=exe, args=ARGS, headless=True)
         try:
-            page = browser.new_page(viewport={"width": width, "height": height})
-            events: dict[str, list[str]] = {"dialogs": [], "errors": [], "requests": []}
-            page.events = events  # type: ignore[attr-defined]
-
-            def on_dialog(d: Any) -> None:
-                events["dialogs"].append(d.message)
-                d.dismiss()
-
-            def on_route(route: Any) -> None:
-                url = route.request.url
-                if url.startswith(("file:", "data:")):
-                    route.continue_()
-                else:
-                    events["requests"].append(url)
-                    route.abort()
-
-            page.on("dialog", on_dialog)
-            page.on("pageerror", lambda e: events["errors"].append(str(e)))
-            page.on(
-                "console", lambda m: events["errors"].append(m.text) if m.type == "error" else None
-            )
-            page.route("**/*", on_route)
-            page.goto(Path(path).resolve().as_uri(), wait_until="load")
-            yield page
+            yield browser
         finally:
             browser.close()
+
+
+def load(browser: Any, path: Path, *, width: int = 1280, height: int = 900) -> Any:
+    """A new page with `path` loaded (file://); close it with page.close()."""
+    page = browser.new_page(viewport={"width": width, "height": height})
+    events: dict[str, list[str]] = {"dialogs": [], "errors": [], "requests": []}
+    page.events = events
+
+    def on_dialog(d: Any) -> None:
+        events["dialogs"].append(d.message)
+        d.dismiss()
+
+    def on_route(route: Any) -> None:
+        url = route.request.url
+        if url.startswith(("file:", "data:")):
+            route.continue_()
+        else:
+            events["requests"].append(url)
+            route.abort()
+
+    page.on("dialog", on_dialog)
+    page.on("pageerror", lambda e: events["errors"].append(str(e)))
+    page.on("console", lambda m: events["errors"].append(m.text) if m.type == "error" else None)
+    page.route("**/*", on_route)
+    page.goto(Path(path).resolve().as_uri(), wait_until="load")
+    return page
+
+
+@contextmanager
+def open_page(path: Path, **kw: Any) -> Iterator[Any]:
+    """One-off: launch, load `path`, yield the page, close everything."""
+    with launch() as browser:
+        yield load(browser, path, **kw)

@@ -39,7 +39,10 @@ def usd(x: Any) -> str:
         return f"${x:,.0f}"
     if abs(x) >= 1:
         return f"${x:.2f}"
-    return f"${x:.2g}" if abs(x) < 0.001 else f"${x:.4f}".rstrip("0")
+    if abs(x) < 0.001:  # two significant digits, fixed notation: $0.000017
+        return f"${x:.{1 - math.floor(math.log10(abs(x)))}f}"
+    s = f"{x:.4f}".rstrip("0")
+    return "$" + (s if len(s.split(".")[1]) >= 2 else f"{x:.2f}")
 
 
 def secs(x: Any) -> str:

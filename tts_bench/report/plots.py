@@ -56,6 +56,7 @@ def _svg(fig: Any, name: str) -> str:
     _plt().close(fig)
     svg = buf.getvalue()
     svg = svg[svg.index("<svg") :]
+    svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.S)
     # Inline SVGs share one id namespace: prefix this plot's ids (clip paths, glyphs).
     svg = re.sub(r'id="([^"]+)"', rf'id="{name}-\1"', svg)
     svg = re.sub(r"url\(#([^)]+)\)", rf"url(#{name}-\1)", svg)
@@ -225,7 +226,12 @@ def latency(runs: Sequence[dict[str, Any]], latencies: Sequence[dict[str, list[f
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(rows) + 1.2))
     for y, (_ri, c, x) in enumerate(reversed(rows)):
-        parts = ax.violinplot([x], positions=[y], vert=False, widths=0.8, showextrema=False)
+        try:  # matplotlib >= 3.10 names it `orientation`; `vert` is deprecated there
+            parts = ax.violinplot(
+                [x], positions=[y], orientation="horizontal", widths=0.8, showextrema=False
+            )
+        except TypeError:
+            parts = ax.violinplot([x], positions=[y], vert=False, widths=0.8, showextrema=False)
         for b in parts["bodies"]:
             b.set_facecolor(c["color"])
             b.set_alpha(0.35)

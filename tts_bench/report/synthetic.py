@@ -110,8 +110,8 @@ def write_synthetic_run(
                     failure, answer = "format_violation", None
                 elif not correct and u < 0.08:
                     failure = "truncated"
-                if payload and i == 1:
-                    output = payload
+                if payload and i == 1:  # untrusted text everywhere a model writes
+                    output = answer = payload
                     calls[0]["text"] = payload
                 for c in calls:
                     cf.write(json.dumps(c) + "\n")
@@ -159,7 +159,7 @@ def write_synthetic_run(
         "status": status,
         "suite": {
             "name": "synthetic",
-            "description": "A synthetic run for the report.",
+            "description": payload or "A synthetic run for the report.",
             "seed": seed,
             "dataset": {
                 "source": "builtin:synthetic",

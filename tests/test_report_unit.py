@@ -1,0 +1,146 @@
+"""The report without a browser: formatting, summary.md, the item data blob, compare."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tts_bench import store
+from tts_bench.report import fmt, render_markdown, write_compare, write_report
+from tts_bench.report.compare import paired_delta
+from tts_bench.report.items import item_blob, script_json
+from tts_bench.report.synthetic import write_synthetic_run
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = write_synthetic_run(tmp_path_factory.mktemp("r") / "run-a", items=48, configs=4, seed=1)
+    write_report(d)
+    return d
+
+
+def test_missing_is_a_dash_never_zero() -> None:
+    assert [fmt.pct(None), fmt.usd(None), fmt.secs(float("nan")), fmt.ratio(None)] == ["—"] * 4
+    assert fmt.pct(0.0) == "0.0%" and fmt.usd(0) == "$0"
+    assert fmt.pts(-1.25) == "−1.2" and fmt.pts(7.2) == "+7.2"
+    assert fmt.usd(1.68e-5) == "$0.000017" and fmt.ratio(4.83) == "4.8×"
+
+
+def test_summary_md_has_verdict_table_strata_routing(run: Path) -> None:
+    md = (run / "summary.md").read_text()
+    summary = json.loads((run / "summary.json").read_text())
+    assert md == render_markdown(summary, store.read_manifest(run))
+    for c in summary["configs"]:
+        assert f"\n- {c['config']}" in md
+        assert f"| {c['config']} |" in md
+        if not c["is_baseline"]:
+            d = c["delta"]["accuracy_points"]
+            assert (
+                f"- {c['config']}: {fmt.pts(d['value'])} pts (95% CI {fmt.pts(d['ci'][0])}.." in md
+            )
+    assert "**By stratum**" in md and "difficulty=hard" in md
+    assert "**Routing** by `difficulty`" in md and "**Route difficulty:" in md
+
+
+def test_summary_md_shows_unmeasured_as_not_measured(run: Path) -> None:
+    summary = json.loads((run / "summary.json").read_text())
+    broken = copy.deepcopy(summary)
+    target = next(c for c in broken["configs"] if not c["is_baseline"])
+    target["delta"] = None
+    target["cost"] = {"mean_usd": None, "total_usd": None}
+    md = render_markdown(broken)
+    line = next(x for x in md.splitlines() if x.startswith(f"- {target['config']}:"))
+    assert "delta not measured" in line and "cost not measured" in line
+    row = next(x for x in md.splitlines() if x.startswith(f"| {target['config']} |"))
+    assert "—" in row and "$0" not in row and "+0.0" not in row
+
+
+def test_partial_run_is_marked(tmp_path: Path) -> None:
+    d = write_synthetic_run(tmp_path / "p", items=24, configs=2, status="interrupted")
+    html = write_report(d).read_text()
+    assert 'id="partial"' in html and "interrupted" in html
+    assert "**Partial run**" in (d / "summary.md").read_text()
+
+
+def test_item_blob_dedups_caps_and_escapes() -> None:
+    out = "x" * 50 + "</script><!-- \u2028"
+    recs = [
+        {
+            "item_id": "a",
+            "config": "c",
+            "strata": {"s": "v"},
+            "target": "1",
+            "answer": "1",
+            "output": out,
+            "correct": True,
+            "failure": None,
+            "cost_usd": None,
+            "latency_s": 1.0,
+        }
+    ]
+    calls = [
+        {
+            "item_id": "a",
+            "config": "c",
+            "role": "sample",
+            "sample_index": 0,
+            "model": "m",
+            "cost_usd": None,
+            "latency_s": 1.0,
+            "status": "ok",
+            "text": out,
+        }
+    ]
+    blob = item_blob(recs, calls, ["c"], "c")
+    assert len(blob["texts"]) == 1  # the call's text is the record's output
+    cell = blob["items"][0][3][0]
+    assert cell[3] is None  # unknown cost stays unknown
+    s = script_json(blob)
+    assert "</" not in s and "<!--" not in s
+    assert json.loads(s) == blob
+    capped = item_blob(recs, calls, ["c"], "c", max_text=20, text_budget=10**6)
+    assert capped["texts"][0].startswith("x" * 20) and "more characters" in capped["texts"][0]
+    many = [dict(recs[0], item_id=str(i), output=f"{i}" + "y" * 5000) for i in range(300)]
+    tight = item_blob(many, [], ["c"], "c", text_budget=300_000)
+    assert sum(len(t) for t in tight["texts"]) < 300_000 * 1.1
+
+
+def test_html_is_self_contained(run: Path) -> None:
+    html = (run / "report.html").read_text()
+    import re
+
+    # namespace names are identifiers, not fetches; anything else with a scheme would be
+    assert not re.search(r"https?://", re.sub(r'xmlns(:\w+)?="[^"]*"', "", html))
+    assert "<link" not in html and "src=" not in html and "@import" not in html
+    assert html.count("<svg") >= 5
+
+
+def test_paired_delta_matches_direct_computation(tmp_path: Path) -> None:
+    a = write_synthetic_run(tmp_path / "a", items=60, configs=2, seed=1)
+    b = write_synthetic_run(tmp_path / "b", items=50, configs=2, seed=2)
+    ra = {r["item_id"]: r for r in store.load_records(a) if r["config"] == "single"}
+    rb = {r["item_id"]: r for r in store.load_records(b) if r["config"] == "single"}
+    d = paired_delta(ra, rb, resamples=2000)
+    both = [
+        i for i in ra if i in rb and ra[i]["correct"] is not None and rb[i]["correct"] is not None
+    ]
+    diff = np.array([float(rb[i]["correct"]) - float(ra[i]["correct"]) for i in both])
+    assert d["n_common"] == 50 and d["n_paired"] == len(both)
+    assert d["delta"] == pytest.approx(100 * diff.mean())
+    assert d["delta_lo"] < d["delta"] < d["delta_hi"]
+    se = 100 * diff.std(ddof=1) / np.sqrt(len(diff))
+    assert d["delta_hi"] - d["delta_lo"] == pytest.approx(2 * 1.96 * se, rel=0.25)
+
+
+def test_compare_warns_on_mismatched_items(run: Path, tmp_path: Path) -> None:
+    other = write_synthetic_run(tmp_path / "run-b", items=40, configs=3, seed=2)
+    path, warns = write_compare([run, other], tmp_path / "compare.html")
+    html = path.read_text()
+    assert any("8 items only in run-a" in w for w in warns)
+    assert any("configs not in both runs: large" in w for w in warns)
+    assert html.count('class="sentence"') == 3 and html.count("<svg") >= 5
+    assert "8 items only in run-a" in html
