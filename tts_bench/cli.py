@@ -364,18 +364,19 @@ def plan(
 def import_(
     source: Annotated[Path, typer.Argument(help="Pool JSONL, lm-eval samples JSONL, or an Inspect log.")],
     fmt: Annotated[str, typer.Option("--format", help="pool-jsonl | lm-eval | inspect")] = "pool-jsonl",
-    out: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write (or add a config to).")] = Path("results/imported"),
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write or add a config to; with --run-id, its parent folder.")] = Path("results/imported"),
     config: Annotated[str | None, typer.Option("--config", help="Config name for these samples.")] = None,
     spec: Annotated[Path | None, typer.Option("--spec", help="Field mapping YAML.")] = None,
     scorer: Annotated[str | None, typer.Option("--scorer", help="numeric | exact | choice | set_f1 | regex:PATTERN")] = None,
     suite: Annotated[Path | None, typer.Option("--suite", help="Take the scorer from this suite.")] = None,
     run_id: Annotated[str | None, typer.Option("--run-id")] = None,
+    allow_mixed_pools: Annotated[bool, typer.Option("--allow-mixed-pools", help="Accept pools of different sizes (with a warning).")] = False,
 ) -> None:
     """Import sample pools made elsewhere as an ordinary run directory."""
     from tts_bench.importers import import_pools
 
     res = import_pools(source, fmt=fmt, out=out, config=config, spec=spec, scorer=scorer,
-                       suite=suite, run_id=run_id)
+                       suite=suite, run_id=run_id, allow_mixed=allow_mixed_pools)
     for w in res.warnings:
         typer.echo(f"warning: {w}", err=True)
     typer.echo(f"imported {res.n_items} items x {res.pool_size} samples as config "
