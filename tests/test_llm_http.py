@@ -55,7 +55,8 @@ def test_ok_call_reports_usage_and_labels(sim_server, transport):
     assert c.text.startswith("Final answer: ")
     assert c.usage.input_tokens > 0 and c.usage.output_tokens == 20
     assert c.model == "openai/sim-small" and not c.simulated and not c.cache_hit
-    assert c.cost_usd is None  # no price known for this name: unknown, not 0
+    # `openai/sim-small` is the simulator over HTTP: priced from its profile.
+    assert c.cost_usd == pytest.approx((c.usage.input_tokens * 0.5 + 20 * 1.5) / 1e6)
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)

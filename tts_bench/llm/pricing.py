@@ -1,7 +1,8 @@
 """Prices in $ per million tokens and the cost of one call.
 
 Resolution order, looked up once per model and kept in a dict (never per call):
-suite `pricing:` override > simulator profile price (`sim/...`) > litellm's bundled price map
+suite `pricing:` override > simulator profile price (`sim/x`, and `openai/sim-x` served by
+`tts-bench sim serve`) > litellm's bundled price map
 > unknown (None). An unknown price gives `cost_usd = None`, never an invented 0.
 Reasoning tokens are billed at the output price; cached input tokens at `cached_input`
 (the input price when the table has none).
@@ -92,9 +93,24 @@ class PriceTable:
             return Rate(override["input"], override["output"], override.get("cached_input"))
         if override is not None:
             return Rate(override.input, override.output, override.cached_input)
-        if model.startswith("sim/"):
+        sim_name = _sim_name(model)
+        if sim_name is not None:
             from tts_bench import sim
+            from tts_bench.errors import UserError
 
-            inp, out = sim.price(model, self._sim_profiles)
-            return Rate(float(inp), float(out))
+            try:
+                inp, out = sim.price(sim_name, self._sim_profiles)
+                return Rate(float(inp), float(out))
+            except (UserError, KeyError):
+                if model.startswith("sim/"):
+                    raise
         return _litellm_rate(model)
+
+
+def _sim_name(model: str) -> str | None:
+    """`sim/x`, or `openai/sim-x` (the simulator served over HTTP by `sim serve`)."""
+    if model.startswith("sim/"):
+        return model
+    if model.startswith("openai/sim-"):
+        return "sim/" + model.removeprefix("openai/sim-")
+    return None

@@ -168,8 +168,11 @@ class SimServer:
             await asyncio.sleep(float(request.headers.get("X-Sim-Slow-S", self.config.slow_s)))
         if model is None:
             return _error(404, f"model {requested!r} not found", "model_not_found")
-        n = int(body.get("n") or 1)
-        outs = [self._simulate(model, messages, body, sample_index + i) for i in range(n)]
+        try:
+            n = int(body.get("n") or 1)
+            outs = [self._simulate(model, messages, body, sample_index + i) for i in range(n)]
+        except (UserError, ValueError, TypeError) as exc:  # a bad request, not a server fault
+            return _error(400, str(exc), "invalid_request_error")
         if body.get("stream"):
             return await self._stream(request, requested, outs, body, fault)
         await asyncio.sleep(max(o.latency_s for o in outs) * self.config.time_scale)
