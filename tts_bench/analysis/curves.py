@@ -108,23 +108,21 @@ def build_pools(data: RunData, c: int, none: NoneMode = "abstain") -> Pools | No
         if not r or not r.get("samples") or not data.scored[c, i]:
             continue
         full = r["samples"]
-        pool = full[:k_max]
         mask[i] = True
-        vals = [_sample_value(s, metric) for s in pool]
-        keys = [
-            key(s["answer"])
-            if s.get("status", "ok") == "ok" and s.get("answer") is not None
-            else None
-            for s in pool
-        ]
-        answers[i] = keys
-        values[i] = vals
-        maj[i] = majority_at_k(keys, vals, none=none)
-        for j, s in enumerate(pool):
+        keys: list[Any] = []
+        s_lat = []
+        for j, s in enumerate(full):
+            s_lat.append(float(s.get("latency_s") or 0.0))
+            if j >= k_max:
+                continue
+            ok = s.get("status", "ok") == "ok" and s.get("answer") is not None
+            keys.append(key(s["answer"]) if ok else None)
+            values[i, j] = _sample_value(s, metric) if ok else 0.0
             if s.get("score") is not None:
                 scores[i, j] = float(s["score"])
                 has_scores = True
-        s_lat = [float(s.get("latency_s") or 0.0) for s in full]
+        answers[i] = keys
+        maj[i] = majority_at_k(keys, values[i], none=none)
         lat[i] = s_lat[:k_max]
         fixed_lat[i] = max(0.0, float(r.get("latency_s") or 0.0) - max(s_lat))
         s_cost = [s.get("cost_usd") for s in full]
