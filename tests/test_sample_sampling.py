@@ -172,3 +172,28 @@ def test_report_table_rows(tmp_path: Path, logs: Path) -> None:
     assert rows["legal"]["population"] == 40 and rows["legal"]["kind"] == "legal"
     assert rows["billing"]["sampled"] + rows["legal"]["sampled"] == 20
     assert rows["legal"]["population_share"] == pytest.approx(40 / 401)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    labels=st.lists(st.sampled_from("abcde"), min_size=1, max_size=300),
+    frac=st.floats(0.01, 1.0),
+    seed=st.integers(0, 2**31),
+    equal=st.booleans(),
+)
+def test_stratified_sample_properties(
+    labels: list[str], frac: float, seed: int, equal: bool
+) -> None:
+    data = [{"s": x} for x in labels]
+    size = max(1, round(frac * len(data)))
+    mode = "equal" if equal else "proportional"
+    picked = stratified_sample(data, by=["s"], size=size, seed=seed, allocation=mode)
+    assert len(picked) == size == len(set(picked)) and picked == sorted(picked)
+    assert all(0 <= i < len(data) for i in picked)
+    pops = Counter(labels)
+    keys = sorted(pops)
+    weights = [1.0] * len(keys) if equal else [float(pops[k]) for k in keys]
+    expected = allocate([pops[k] for k in keys], size, weights=weights)
+    got = Counter(data[i]["s"] for i in picked)
+    assert [got[k] for k in keys] == expected
+    assert picked == stratified_sample(data, by=["s"], size=size, seed=seed, allocation=mode)
