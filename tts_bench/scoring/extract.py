@@ -143,7 +143,7 @@ def numeric_auto(text: str) -> str | None:
 LETTERS = tuple("ABCDEFGHIJ")
 
 
-def _choice_in(s: str, choices: Sequence[str], *, strict: bool, head: bool = True) -> str | None:
+def choice_in(s: str, choices: Sequence[str], *, strict: bool, head: bool = True) -> str | None:
     """A choice at the start of `s` ("B", "(B)", "B)", "B. text", "Option B"); with
     strict=False also the last "(B)" / "option B" / lone "B" anywhere in `s`; head=False
     skips the start-of-string forms."""
@@ -196,14 +196,14 @@ def choice(text: str, choices: Sequence[str] | None = None) -> str | None:
         # right after a marker a capital letter is the choice even in prose: "Answer: A is right"
         m = re.match(r"^[(\[]?([A-Z])\b", content)
         if m and m.group(1).casefold() in {o.casefold() for o in opts}:
-            return _choice_in(m.group(1), opts, strict=True)
-        if c := _choice_in(content, opts, strict=False):
+            return choice_in(m.group(1), opts, strict=True)
+        if c := choice_in(content, opts, strict=False):
             return c
     line = last_line(text)
-    if line is not None and (c := _choice_in(line, opts, strict=False)):
+    if line is not None and (c := choice_in(line, opts, strict=False)):
         return c
     if all(len(c) == 1 for c in opts):
-        return _choice_in(text, opts, strict=False, head=False)
+        return choice_in(text, opts, strict=False, head=False)
     return None
 
 

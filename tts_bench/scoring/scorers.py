@@ -40,6 +40,8 @@ class Scorer:
         self.spec = spec
         self.type: str = spec.type
         mode = spec.extract
+        # "auto" resolves to a mode of its own for numeric ("numeric": marker, last line, any
+        # number) and exact/regex ("text": marker, else the last line)
         self.mode: str = (
             {"numeric": "numeric", "choice": "choice", "set_f1": "set"}.get(self.type, "text")
             if mode == "auto"
@@ -79,6 +81,8 @@ class Scorer:
 
     def canonical(self, value: Any) -> str | None:
         """Put an extracted value (or a target) into this scorer's canonical form."""
+        if isinstance(value, list) and self.type != "set_f1":  # `extract: set` on another type
+            value = ", ".join(ex.canonical_set(value))
         if self.type == "numeric":
             n = ex.parse_number(value)
             return None if n is None else ex.canonical_number(n)
@@ -97,7 +101,7 @@ class Scorer:
         for c in self._choices:
             if s.casefold() == c.casefold():
                 return c
-        return ex._choice_in(s, self._choices, strict=True)
+        return ex.choice_in(s, self._choices, strict=True)
 
     def _ids(self, value: Any) -> list[str]:
         if isinstance(value, (list, tuple, set)):
