@@ -84,9 +84,7 @@ def paired_deltas(
             }
             if col is None:
                 block.update(_latency_ratios(data, w, c, b, confidence, base_q))
-                block["power"] = power(
-                    100 * d, alpha=alpha, target_delta=data.analysis.target_delta
-                )
+                block["power"] = _power(100 * d, alpha, data.analysis.target_delta)
                 entry["overall"] = block
             else:
                 entry["strata"].setdefault(col, {})[val] = block
@@ -119,6 +117,26 @@ def _latency_ratios(
             "n": int(both.sum()),
         }
     return out
+
+
+def _power(d: np.ndarray, alpha: float, target: float | None) -> dict[str, Any]:
+    """Power analysis in points: MDE at the current n, items for the suite's target delta and
+    for the observed delta (80% power, two-sided alpha)."""
+    p = power(d, alpha=alpha, target_delta=target)
+    observed = float(d.mean()) if d.size else 0.0
+    need_obs = (
+        power(d, alpha=alpha, target_delta=abs(observed))["n_for_target"] if observed else None
+    )
+    return {
+        "n": p["n"],
+        "alpha": alpha,
+        "power": p["power"],
+        "sd_points": p["sd_d"],
+        "mde_points": p["mde"],
+        "target_delta_points": target,
+        "n_for_target": p["n_for_target"],
+        "n_for_observed": need_obs,
+    }
 
 
 def _holm(out: dict[str, dict[str, Any]], alpha: float) -> None:
