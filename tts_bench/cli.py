@@ -245,6 +245,8 @@ def sample(
     _console().print(t)
     for w in report.warnings:
         typer.echo(f"warning: {w}", err=True)
+    if dedup:
+        typer.echo(f"dropped {report.dropped_duplicates} duplicate(s) of {dedup}")
     typer.echo(f"wrote {out}")
 
 

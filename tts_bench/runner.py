@@ -158,6 +158,7 @@ class Runner:
         self.plan = Plan(suite, where)
         self.items, self.fingerprint = load_items(suite.dataset, where=f"{where}: dataset")
         self.scorer = make_scorer(suite.scorer)
+        self.scorer.check_targets(self.items, where=f"{where}: dataset")
         self.max_cost = max_cost if max_cost is not None else suite.limits.max_cost_usd
         self.progress = progress
         if resume_dir is None and run_id is not None and (out_dir / run_id / "manifest.json").exists():
