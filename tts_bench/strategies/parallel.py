@@ -181,9 +181,10 @@ def best_of_n(
         best = max(s.score if s.score is not None else -math.inf for s in ok)
         tied = [s for s in ok if (s.score if s.score is not None else -math.inf) == best]
         chosen = tied[0] if len(tied) == 1 else ctx.rng.choice(tied)
-        conf = (
-            None if chosen.score is None else chosen.score / (10.0 if selector == "judge" else 1.0)
-        )
+        # A confidence in [0, 1] only where the score is one (a user's scale is unknown).
+        conf = None
+        if chosen.score is not None and selector in ("judge", "scorer"):
+            conf = chosen.score / (10.0 if selector == "judge" else 1.0)
         return StrategyResult(
             answer=chosen.answer,
             text=chosen.text,
