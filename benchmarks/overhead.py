@@ -76,7 +76,7 @@ async def raw_round(url: str, n: int, concurrency: int) -> float:
         async def one() -> None:
             async with sem:
                 async with session.post(f"{url}/chat/completions", json=payload) as resp:
-                    data = await resp.json()
+                    data = json.loads(await resp.read())
                     assert data["choices"][0]["message"]["content"]
 
         await one()  # warm-up: open a connection
