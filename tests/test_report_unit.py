@@ -144,3 +144,13 @@ def test_compare_warns_on_mismatched_items(run: Path, tmp_path: Path) -> None:
     assert any("configs not in both runs: large" in w for w in warns)
     assert html.count('class="sentence"') == 3 and html.count("<svg") >= 5
     assert "8 items only in run-a" in html
+
+
+def test_compare_runs_without_common_items(run: Path, tmp_path: Path) -> None:
+    other = write_synthetic_run(tmp_path / "run-c", items=10, configs=2, seed=3)
+    for name in ("records.jsonl", "calls.jsonl"):
+        p = other / name
+        p.write_text(p.read_text().replace("arith-", "other-"))
+    path, warns = write_compare([run, other], tmp_path / "c.html")
+    assert any("no item in common" in w for w in warns)
+    assert "no paired items" in path.read_text()

@@ -53,7 +53,23 @@ def paired_delta(
     from tts_bench.analysis.stats import mcnemar_exact, quantile
 
     ids = sorted(set(a) & set(b))
-    out: dict[str, Any] = {"n_common": len(ids), "n_paired": 0}
+    keys = (
+        "acc_a",
+        "acc_b",
+        "delta",
+        "delta_lo",
+        "delta_hi",
+        "p_value",
+        "cost_ratio",
+        "cost_ratio_lo",
+        "cost_ratio_hi",
+        "p95_a",
+        "p95_b",
+        "p95_ratio",
+        "p95_ratio_lo",
+        "p95_ratio_hi",
+    )
+    out: dict[str, Any] = {"n_common": len(ids), "n_paired": 0, **dict.fromkeys(keys)}
     if not ids:
         return out
     ra, rb = [a[i] for i in ids], [b[i] for i in ids]
@@ -130,6 +146,8 @@ def warnings_for(runs: list[dict[str, Any]]) -> list[str]:
         if r["facts"]["fingerprint"] != ref["facts"]["fingerprint"]:
             out.append(f"{pair}: different dataset fingerprints: items may differ in content")
         ia, ib = ref["item_ids"], r["item_ids"]
+        if not ia & ib:
+            out.append(f"{pair}: no item in common: nothing to pair")
         for where, miss in ((ref["label"], sorted(ia - ib)), (r["label"], sorted(ib - ia))):
             if miss:
                 names = ", ".join(miss[:MAX_LISTED]) + (", …" if len(miss) > MAX_LISTED else "")
