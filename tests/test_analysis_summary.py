@@ -4,6 +4,7 @@ records.jsonl match; the file is valid JSON without NaN; the policy YAML loads."
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 import yaml
 from scipy.stats import binomtest
 
-from tests.analysis_fixtures import make_run
+from tests.analysis_fixtures import Cfg, make_run
 from tts_bench.analysis import summarize, write_summary
 from tts_bench.errors import UserError
 
@@ -190,3 +191,29 @@ def test_small_run_uses_wilson_and_is_seeded(tmp_path: Path) -> None:
 def test_not_a_run_dir(tmp_path: Path) -> None:
     with pytest.raises(UserError):
         summarize(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"n_items": 3},
+        {"n_items": 30, "infra_rate": 1.0},
+        {"n_items": 30, "unknown_cost_rate": 1.0},
+        {"n_items": 30, "configs": [Cfg("only", {"easy": 0.8, "hard": 0.4}, pool=4)]},
+    ],
+    ids=["three-items", "all-infra", "no-costs", "baseline-only"],
+)
+def test_edge_runs_are_json_safe(tmp_path: Path, kw: dict) -> None:
+    run = make_run(tmp_path, **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        s = summarize(run, resamples=100)
+    json.dumps(s, allow_nan=False)
+    if kw.get("infra_rate") == 1.0:
+        f = by_config(s)["cot"]
+        assert f["accuracy"]["value"] is None and f["unscored_rate"] == 1.0
+        assert f["delta"]["accuracy_points"]["value"] is None and f["saturation"] is None
+    if kw.get("unknown_cost_rate") == 1.0:
+        f = by_config(s)["cot"]
+        assert f["cost"]["mean_usd"] is None and f["cost"]["total_usd"] is None
+        assert f["cost"]["n_unknown"] == 30

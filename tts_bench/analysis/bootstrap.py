@@ -113,19 +113,31 @@ def weighted_quantiles(
 def percentile_ci(
     samples: np.ndarray, confidence: float = 0.95, max_missing: float = 0.01
 ) -> tuple[np.ndarray | float | None, np.ndarray | float | None]:
-    """Percentile interval along axis 0 (linear interpolation, as scipy.stats.bootstrap).
-    A column is None/NaN when more than `max_missing` of its resamples are undefined."""
+    """Percentile interval along axis 0 (linear interpolation, as scipy.stats.bootstrap),
+    skipping undefined (NaN) resamples. A column is None/NaN when more than `max_missing` of
+    its resamples are undefined."""
     s = np.asarray(samples, dtype=float)
+    scalar = s.ndim == 1
+    s2 = s.reshape(s.shape[0], -1)
     alpha = 1 - confidence
-    with np.errstate(invalid="ignore"):
-        lo = np.nanquantile(s, alpha / 2, axis=0) if s.size else np.nan
-        hi = np.nanquantile(s, 1 - alpha / 2, axis=0) if s.size else np.nan
-    bad = np.isnan(s).mean(axis=0) > max_missing if s.size else True
-    lo = np.where(bad, np.nan, lo)
-    hi = np.where(bad, np.nan, hi)
-    if np.ndim(lo) == 0:
-        return (None if np.isnan(lo) else float(lo)), (None if np.isnan(hi) else float(hi))
-    return lo, hi
+    srt = np.sort(s2, axis=0)  # NaN sorts last
+    valid = (~np.isnan(s2)).sum(axis=0)
+    ends = []
+    for q in (alpha / 2, 1 - alpha / 2):
+        pos = q * np.maximum(valid - 1, 0)
+        lo_i = np.floor(pos).astype(int)
+        hi_i = np.minimum(lo_i + 1, np.maximum(valid - 1, 0))
+        a = np.take_along_axis(srt, lo_i[None, :], axis=0)[0]
+        b = np.take_along_axis(srt, hi_i[None, :], axis=0)[0]
+        v = a + (pos - lo_i) * (b - a)
+        v[(valid == 0) | (1 - valid / max(s2.shape[0], 1) > max_missing)] = np.nan
+        ends.append(v)
+    lo, hi = ends
+    if scalar:
+        return (None if np.isnan(lo[0]) else float(lo[0])), (
+            None if np.isnan(hi[0]) else float(hi[0])
+        )
+    return lo.reshape(s.shape[1:]), hi.reshape(s.shape[1:])
 
 
 class MeanBatch:

@@ -85,7 +85,7 @@ def _best_of_k_rows(scores: np.ndarray, values: np.ndarray, wmax: np.ndarray) ->
 
 
 def build_pools(data: RunData, c: int, none: NoneMode = "abstain") -> Pools | None:
-    """Per-item exact curves for config index c, or None when it kept no pools."""
+    """Per-item exact curves for config index c, or None when it kept no scored pools."""
     recs = data.records[c]
     sizes = [len(r["samples"]) for r in recs if r and r.get("samples")]
     if not sizes:
@@ -129,6 +129,8 @@ def build_pools(data: RunData, c: int, none: NoneMode = "abstain") -> Pools | No
         if r.get("cost_usd") is not None and all(x is not None for x in s_cost):
             fixed_cost[i] = max(0.0, float(r["cost_usd"]) - float(sum(s_cost)))
             mean_cost[i] = float(sum(s_cost[:k_max])) / k_max
+    if not mask.any():  # every pooled record unscored: no curve to draw
+        return None
     wmax = max_weights(k_max)
     nan_rows = np.where(mask[:, None], 0.0, np.nan)
     ks = np.arange(1, k_max + 1)

@@ -119,7 +119,7 @@ def config_figures(data: RunData, w: np.ndarray, confidence: float) -> dict[str,
                 },
                 "cost": {
                     "mean_usd": _mean(data.cost[c], known),
-                    "total_usd": fnum(np.nansum(data.cost[c][known])),
+                    "total_usd": fnum(np.sum(data.cost[c][known])) if known.any() else None,
                     "n_known": int(known.sum()),
                     "n_unknown": n_items - int(known.sum()),
                 },
