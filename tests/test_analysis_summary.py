@@ -124,7 +124,7 @@ def test_paired_deltas(summary: dict, run: Path) -> None:
             assert d[key]["ci"][0] < want < d[key]["ci"][1]
         var = np.var(100 * (a.astype(float) - b.astype(float)), ddof=1)
         mde = np.sqrt(7.849 * var / len(pair))
-        assert figs[name]["power"]["mde_points"] == pytest.approx(mde, rel=1e-3)
+        assert figs[name]["power"]["mde"] == pytest.approx(mde, rel=1e-3)
         assert (
             figs[name]["power"]["n_for_target"] == int(np.ceil(7.849 * var / 25))
             or abs(figs[name]["power"]["n_for_target"] - 7.849 * var / 25) <= 1

@@ -127,16 +127,7 @@ def _power(d: np.ndarray, alpha: float, target: float | None) -> dict[str, Any]:
     need_obs = (
         power(d, alpha=alpha, target_delta=abs(observed))["n_for_target"] if observed else None
     )
-    return {
-        "n": p["n"],
-        "alpha": alpha,
-        "power": p["power"],
-        "sd_points": p["sd_d"],
-        "mde_points": p["mde"],
-        "target_delta_points": target,
-        "n_for_target": p["n_for_target"],
-        "n_for_observed": need_obs,
-    }
+    return {**p, "n_for_observed": need_obs}  # sd_d, mde, target_delta: all in points
 
 
 def _holm(out: dict[str, dict[str, Any]], alpha: float) -> None:
