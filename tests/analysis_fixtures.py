@@ -30,7 +30,9 @@ DEFAULT = [
     Cfg("single", {"easy": 0.8, "hard": 0.4}),
     Cfg("cot", {"easy": 0.85, "hard": 0.5}, cost=0.002, latency=2.0),
     Cfg("sc", {"easy": 0.75, "hard": 0.45}, pool=8, knobs={"n": [1, 2, 4, 8]}),
-    Cfg("bon", {"easy": 0.7, "hard": 0.4}, pool=6, scores=True, knobs={"n": 6}),
+    Cfg(
+        "bon", {"easy": 0.7, "hard": 0.4}, pool=6, scores=True, knobs={"n": 6, "selector": "scorer"}
+    ),
 ]
 WRONG = ["41", "40", "43", "44"]
 
@@ -78,10 +80,7 @@ def make_run(
         },
         "scorer": {"type": "numeric"},
         "baseline": configs[0].name,
-        "configs": [
-            {"name": c.name, "strategy": "self_consistency" if c.pool else "single", **c.knobs}
-            for c in configs
-        ],
+        "configs": [{"name": c.name, "strategy": _strategy(c), **c.knobs} for c in configs],
         "analysis": analysis or {},
     }
     manifest = {
@@ -101,6 +100,12 @@ def make_run(
         body += '{"item_id": "torn", "config": "single", "correct": tr'
     (run / "records.jsonl").write_text(body, encoding="utf-8")
     return run
+
+
+def _strategy(cfg: Cfg) -> str:
+    if not cfg.pool:
+        return "single"
+    return "best_of_n" if cfg.scores else "self_consistency"
 
 
 def _record(
@@ -175,7 +180,7 @@ def _record(
     return {
         "item_id": f"q{i:05d}",
         "config": cfg.name,
-        "strategy": "self_consistency" if cfg.pool else "single",
+        "strategy": _strategy(cfg),
         "model": cfg.model,
         "strata": {"difficulty": stratum},
         "cluster": f"c{i % clusters}" if clusters else None,

@@ -137,3 +137,17 @@ def test_routing_respects_a_cost_budget(tmp_path: Path) -> None:
     r = s["routing"]
     assert {v["config"] for v in r["routes"].values()} == {"small"}
     assert r["best_single"]["config"] == "small"
+
+
+def test_judge_cost_scales_with_k(tmp_path: Path) -> None:
+    # best_of_n with a judge pays one judge call per sample: the whole record cost is per sample
+    cfgs = [
+        Cfg("single", {"easy": 0.8, "hard": 0.4}),
+        Cfg("bon", {"easy": 0.7, "hard": 0.4}, pool=4, scores=True, knobs={"n": [1, 2, 4]}),
+    ]
+    run = make_run(tmp_path, n_items=40, configs=cfgs, infra_rate=0.0)
+    sat = {c["config"]: c for c in summarize(run, resamples=100)["configs"]}["bon"]["saturation"]
+    cost = sat["curves"]["cost_usd"]
+    assert sat["selector"] == "best_of_k"
+    assert cost[0] == pytest.approx(cost[-1] / 4)
+    assert cost[1] == pytest.approx(cost[-1] / 2)

@@ -37,6 +37,7 @@ class Pools:
     latency: np.ndarray
     answers: list[list[Any]]  # vote keys per item (first K samples), for the adaptive replay
     values: np.ndarray  # (items, K) the scorer's value per sample (0 for no answer)
+    selector: str = "majority"  # the curve that describes the strategy: majority | best_of_k
 
 
 def _key_fn(data: RunData) -> Callable[[Any], Any]:
@@ -86,6 +87,13 @@ def _best_of_k_rows(scores: np.ndarray, values: np.ndarray, wmax: np.ndarray) ->
 
 def build_pools(data: RunData, c: int, none: NoneMode = "abstain") -> Pools | None:
     """Per-item exact curves for config index c, or None when it kept no scored pools."""
+    spec = data.config_specs.get(data.configs[c], {})
+    strategy = str(spec.get("strategy") or "")
+    # a judge call per sample (best_of_n's judge selector, judge-weighted voting) is paid per
+    # sample drawn: its cost scales with k instead of being a fixed part of the record
+    judged = (strategy == "best_of_n" and spec.get("selector", "judge") == "judge") or (
+        spec.get("weighted") == "judge"
+    )
     recs = data.records[c]
     sizes = [len(r["samples"]) for r in recs if r and r.get("samples")]
     if not sizes:
@@ -126,7 +134,10 @@ def build_pools(data: RunData, c: int, none: NoneMode = "abstain") -> Pools | No
         lat[i] = s_lat[:k_max]
         fixed_lat[i] = max(0.0, float(r.get("latency_s") or 0.0) - max(s_lat))
         s_cost = [s.get("cost_usd") for s in full]
-        if r.get("cost_usd") is not None and all(x is not None for x in s_cost):
+        if r.get("cost_usd") is not None and judged:
+            fixed_cost[i] = 0.0
+            mean_cost[i] = float(r["cost_usd"]) / len(full)
+        elif r.get("cost_usd") is not None and all(x is not None for x in s_cost):
             fixed_cost[i] = max(0.0, float(r["cost_usd"]) - float(sum(s_cost)))
             mean_cost[i] = float(sum(s_cost[:k_max])) / k_max
     if not mask.any():  # every pooled record unscored: no curve to draw
@@ -147,4 +158,7 @@ def build_pools(data: RunData, c: int, none: NoneMode = "abstain") -> Pools | No
         latency=np.sort(lat, axis=1) @ wmax.T + fixed_lat[:, None] + nan_rows,
         answers=answers,
         values=values,
+        # best_of_n picks the top-scored sample; voting strategies (judge weights included,
+        # which no exact curve here models) are described by the plain majority curve
+        selector="best_of_k" if has_scores and strategy in ("best_of_n", "") else "majority",
     )

@@ -69,7 +69,7 @@ def points(data: RunData, pools: dict[str, Pools]) -> list[Point]:
         p = pools.get(name)
         if p is None:
             continue
-        curve = p.best_of_k if p.best_of_k is not None else p.majority
+        curve = p.best_of_k if p.selector == "best_of_k" and p.best_of_k is not None else p.majority
         for k in pool_grid(data.config_specs.get(name, {}), p.k):
             cost = p.cost[:, k - 1] if p.cost is not None else np.full(len(data.items), np.nan)
             lat = np.where(p.mask, p.latency[:, k - 1], np.nan)

@@ -45,7 +45,7 @@ def saturation_block(
     the doubling gains, falls, and per-stratum curves. Accuracy in [0, 1], gains in points."""
     k = pools.k
     m = pools.mask
-    selector = "best_of_k" if pools.best_of_k is not None else "majority"
+    selector = pools.selector if pools.best_of_k is not None else "majority"
     kinds = {"majority": pools.majority, "pass_at_k": pools.pass_at_k}
     if pools.best_of_k is not None:
         kinds["best_of_k"] = pools.best_of_k
