@@ -65,6 +65,7 @@ def cases(tmp: Path) -> dict[str, tuple[list[str], str]]:
         "template field": (["run", str(_suite(tmp, prompt={"template": "{nothing}"}))], "nothing"),
         "sample too big": (["run", str(_suite(tmp, dataset={**SMALL, "sample": {"size": 999, "by": ["difficulty"]}}))], "999"),
         "route to nowhere": (["run", str(_suite(tmp, configs=configs + [{"name": "r", "strategy": "router", "classifier": "length", "routes": {"easy": "single", "hard": "ghost"}}]))], "ghost"),
+        "routing loop": (["run", str(_suite(tmp, configs=configs + [{"name": "r1", "strategy": "router", "classifier": "length", "routes": {"easy": "single", "hard": "r2"}}, {"name": "r2", "strategy": "router", "classifier": "length", "routes": {"easy": "single", "hard": "r1"}}]))], "loop"),
         "unknown builtin": (["run", str(_suite(tmp, dataset={**SMALL, "source": "builtin:nosuch"}))], "nosuch"),
         "resume non-run": (["run", str(_suite(tmp)), "--resume", str(tmp)], "not a run directory"),
     }
@@ -80,7 +81,7 @@ NAMES = ["missing file", "invalid yaml", "not a mapping", "unknown key", "missin
          "baseline not a config", "duplicate config", "unknown strategy", "unknown knob",
          "bad temperature", "literal api key", "dataset missing", "missing target column",
          "duplicate ids", "empty dataset", "malformed jsonl", "template field", "sample too big",
-         "route to nowhere", "unknown builtin", "resume non-run"]
+         "route to nowhere", "routing loop", "unknown builtin", "resume non-run"]
 
 
 def test_every_case_is_run(all_cases):

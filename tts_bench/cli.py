@@ -193,7 +193,7 @@ def sim_serve(
     port: Annotated[int, typer.Option(help="Port.")] = 8765,
     time_scale: Annotated[float, typer.Option("--time-scale", help="Real seconds per simulated second.")] = 1.0,
     fault: Annotated[list[str] | None, typer.Option("--fault", help="KIND=RATE, e.g. 429=0.1 (repeatable).")] = None,
-    seed: Annotated[int, typer.Option(help="Seed for fault injection.")] = 0,
+    seed: Annotated[int, typer.Option(help="Simulator and fault-injection seed.")] = 0,
 ) -> None:
     """Serve the simulator as an OpenAI-compatible API (/v1/chat/completions, /v1/models)."""
     from tts_bench.sim.server import run_server

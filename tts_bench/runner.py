@@ -74,10 +74,20 @@ class Plan:
             self.solvers[cfg.name] = resolve(cfg.strategy, cfg.knobs, f"{where}: configs[{cfg.name}]")
             self.specs[cfg.name] = model_spec(suite, cfg)
             self.fallbacks[cfg.name] = fallback_spec(self.specs[cfg.name], cfg)
-        for cfg in suite.configs:
-            for target in (cfg.knobs.get("routes") or {}).values():
-                if target not in self.solvers or target == cfg.name:
-                    raise UserError(f"{where}: configs[{cfg.name}].routes: {target!r} is not another config")
+        routes = {c.name: list((c.knobs.get("routes") or {}).values()) for c in suite.configs}
+        for name, targets in routes.items():
+            for target in targets:
+                if target not in self.solvers or target == name:
+                    raise UserError(f"{where}: configs[{name}].routes: {target!r} is not another config")
+
+        def visit(name: str, path: tuple[str, ...]) -> None:  # a route may reach a router, never loop
+            for nxt in routes.get(name, []):
+                if nxt in path:
+                    raise UserError(f"{where}: configs[{path[0]}].routes: routing loop through {nxt!r}")
+                visit(nxt, (*path, nxt))
+
+        for name in routes:
+            visit(name, (name,))
         self.examples = [(e.input, e.output) for e in suite.prompt.examples]
 
     def render(self, item: Item) -> list[dict[str, str]]:

@@ -1,7 +1,10 @@
-"""In-process simulator backend for `sim/...` models: no HTTP, no litellm, no sleeping.
+"""In-process simulator backend for `sim/...` models: no HTTP, no litellm, no sleeping
+(unless `sim_time_scale` asks for it).
 The reply carries the simulated latency, which the client reports as the call's latency."""
 
 from __future__ import annotations
+
+import asyncio
 
 from tts_bench.llm.backends.base import Reply
 from tts_bench.llm.types import ModelSpec, Usage
@@ -50,6 +53,11 @@ class SimBackend:
                     latency_s=float(out.latency_s),
                 )
             )
+        # `sim_time_scale: x` in a suite's defaults makes the in-process simulator really wait
+        # x times its simulated latency (0 = answer at once), e.g. to watch a run progress.
+        scale = float(spec.params.get("sim_time_scale") or 0.0)
+        if scale > 0 and replies:
+            await asyncio.sleep(scale * max(r.latency_s or 0.0 for r in replies))
         return replies
 
     async def aclose(self) -> None:
