@@ -7,6 +7,7 @@ from tts_bench.strategies import (  # noqa: F401
     parallel,
     routing,
     search,
+    set_vote,
 )
 from tts_bench.strategies.base import Context, StrategyResult, registry, resolve, strategy
 
