@@ -234,7 +234,8 @@ class Runner:
         correct = None if scored is None else scored.correct
         failure = label_failure(status=res.status, answer=res.answer, text=res.text,
                                 finish_reason=res.finish_reason, correct=correct,
-                                confidence=res.confidence)
+                                confidence=res.confidence,
+                                wrong_label=self.suite.scorer.wrong_label)
         samples = None
         if res.samples is not None:
             samples = []

@@ -79,6 +79,8 @@ class ScorerSpec(Strict):
     extract: Literal["auto", "final_line", "last_number", "choice", "json", "set", "raw"] = "auto"
     case_sensitive: bool = False
     choices: list[str] | None = None  # e.g. [A, B, C, D]; default letters A-J
+    # the label of a plain wrong answer; factual suites say `hallucination`
+    wrong_label: Literal["wrong_answer", "hallucination"] = "wrong_answer"
 
 
 class Limits(Strict):

@@ -3,6 +3,7 @@
 Modes: `final_line` (the content of the LAST "Final answer: X" / "Answer: X" / "**Answer:** X" /
 "the answer is X" / \\boxed{X}), `last_number`, `choice`, `json`, `set`, `raw`. Each returns a
 string (or None when nothing is extractable); the scorer then puts it in canonical form.
+`extract_confidence` reads a stated confidence ("Confidence: 85%") for any mode.
 """
 
 from __future__ import annotations
@@ -314,3 +315,24 @@ def canonical_set(ids: Any) -> list[str]:
 def raw(text: str) -> str | None:
     s = text.strip()
     return s or None
+
+
+# "Confidence: 85%", "**Confidence:** 0.85", "confidence level = 90 %"; the last one wins.
+_CONFIDENCE = re.compile(
+    r"(?i)\bconfidence(?:\s+(?:level|score))?[*_]*\s*[:=][*_]*\s*"
+    r"(?P<num>\d+(?:\.\d+)?|\.\d+)\s*(?P<pct>%|percent\b)?"
+)
+
+
+def extract_confidence(text: str) -> float | None:
+    """The confidence a model states, in [0, 1]: the last "Confidence: NN%" / "Confidence:
+    0.85" in the text. A bare number above 1 is read as a percentage (85 -> 0.85); anything
+    above 100% (or no statement) -> None."""
+    hits = list(_CONFIDENCE.finditer(text or ""))
+    if not hits:
+        return None
+    m = hits[-1]
+    value = float(m.group("num"))
+    if m.group("pct") or value > 1:
+        value /= 100.0
+    return value if 0.0 <= value <= 1.0 else None

@@ -2,7 +2,8 @@
 
 Infrastructure (`INFRA_FAILURES`): the call never produced a model answer, so the record is
 unscored (correct = None), never counted wrong. Model (`MODEL_FAILURES`): the model answered
-badly. `hallucination` is assigned by the runner for knowledge-type items, not here.
+badly. `hallucination` is how a factual suite names a wrong answer (the scorer's
+`wrong_label`); a confidently wrong answer is `overconfident` either way.
 """
 
 from __future__ import annotations
@@ -46,14 +47,19 @@ def label_failure(
     finish_reason: str | None,
     correct: bool | None,
     confidence: float | None = None,
+    wrong_label: str = "wrong_answer",
 ) -> str | None:
     """The failure label of one record, or None when it is not a failure.
 
     status: the call status ("ok", or rate_limited / timeout / anything else -> api_error);
     answer: the extracted answer; text: the raw output; finish_reason: "length" means cut
     off, "content_filter" a provider-side refusal; correct: the score; confidence: e.g. the
-    vote share (wrong with >= 0.9 -> overconfident).
+    vote share or the model's stated confidence (wrong with >= 0.9 -> overconfident);
+    wrong_label: the label of any other wrong answer (`wrong_answer`, or `hallucination` for
+    factual questions).
     """
+    if wrong_label not in ("wrong_answer", "hallucination"):
+        raise ValueError(f"wrong_label must be wrong_answer or hallucination, got {wrong_label!r}")
     if status != "ok":
         return status if status in ("rate_limited", "timeout") else "api_error"
     if answer is None and finish_reason == "length":
@@ -65,5 +71,5 @@ def label_failure(
     if correct is False:
         if confidence is not None and confidence >= OVERCONFIDENT_AT:
             return "overconfident"
-        return "wrong_answer"
+        return wrong_label
     return None

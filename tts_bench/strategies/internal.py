@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from tts_bench import prompts
 from tts_bench.prompts import COT_INSTRUCTION
+from tts_bench.scoring.extract import extract_confidence
 from tts_bench.strategies.base import Context, Messages, Solve, StrategyResult, strategy
 from tts_bench.strategies.roles import model_named
 
@@ -27,8 +28,17 @@ def cot_messages(ctx: Context, examples: bool = True) -> Messages:
 def result_of(
     ctx: Context, completion_text: str, finish: str | None, status: str
 ) -> StrategyResult:
-    answer = ctx.extract(completion_text) if status == "ok" else None
-    return StrategyResult(answer=answer, text=completion_text, finish_reason=finish, status=status)
+    """One completion as a result; `confidence` is the one the model states ("Confidence:
+    85%"), if any, so a confidently wrong answer can be labelled `overconfident`."""
+    ok = status == "ok"
+    answer = ctx.extract(completion_text) if ok else None
+    return StrategyResult(
+        answer=answer,
+        text=completion_text,
+        finish_reason=finish,
+        status=status,
+        confidence=extract_confidence(completion_text) if ok else None,
+    )
 
 
 @strategy("single")
