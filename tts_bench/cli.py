@@ -85,7 +85,7 @@ def run(
     resume: Annotated[Path | None, typer.Option("--resume", help="Finish this run directory.")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Bypass the response cache.")] = False,
     max_cost: Annotated[float | None, typer.Option("--max-cost", help="Stop before spending more (USD).")] = None,
-    limit: Annotated[int | None, typer.Option("--limit", help="Only the first N items of the (sampled) set.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="A stratified subset of N items, for a quick look.")] = None,
     no_report: Annotated[bool, typer.Option("--no-report", help="Skip summary.json / report.html.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
@@ -98,10 +98,7 @@ def run(
 
     s = load(suite)
     runner = Runner(s, out_dir=out, run_id=run_id, resume_dir=resume, use_cache=not no_cache,
-                    max_cost=max_cost, where=str(suite))
-    if limit is not None:
-        keep = sorted(runner.by_id)[:limit]
-        runner.by_id = {k: runner.by_id[k] for k in keep}
+                    max_cost=max_cost, limit=limit, where=str(suite))
     progress = None
     if not quiet and sys.stderr.isatty():
         progress = _progress_bar()
@@ -239,10 +236,13 @@ def sample(
     t = Table(title=f"sample of {input}")
     for col in ("stratum", "population", "sampled", "share"):
         t.add_column(col)
-    for row in report.table:
+    shown = report.table[:50]  # a long tail of strata is in the output file, not the terminal
+    for row in shown:
         t.add_row(str(row["stratum"]), str(row["population"]), str(row["sampled"]),
                   f"{100 * row['share']:.1f}%")
     _console().print(t)
+    if len(report.table) > len(shown):
+        typer.echo(f"… and {len(report.table) - len(shown)} more strata")
     for w in report.warnings:
         typer.echo(f"warning: {w}", err=True)
     if dedup:
@@ -253,15 +253,27 @@ def sample(
 @app.command()
 def report(
     run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    epsilon: Annotated[float | None, typer.Option(help="Points: saturation and routing tolerance.")] = None,
+    target_delta: Annotated[float | None, typer.Option("--target-delta", help="Points: effect size for the power analysis.")] = None,
+    resamples: Annotated[int | None, typer.Option(help="Bootstrap resamples (default 10,000).")] = None,
+    confidence: Annotated[float | None, typer.Option(help="CI level (default 0.95).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Bootstrap seed.")] = None,
 ) -> None:
-    """Write summary.json, report.html and summary.md for RUN_DIR."""
+    """Write summary.json, report.html and summary.md for RUN_DIR (defaults: the suite's
+    `analysis:` block)."""
     from tts_bench.store import read_manifest
 
     read_manifest(run_dir)
+    for name, value, ok in (("--epsilon", epsilon, epsilon is None or epsilon >= 0),
+                            ("--resamples", resamples, resamples is None or resamples > 0),
+                            ("--confidence", confidence, confidence is None or 0 < confidence < 1)):
+        if not ok:
+            raise UserError(f"{name} {value}: out of range")
     from tts_bench.analysis import write_summary
     from tts_bench.report import write_report
 
-    write_summary(run_dir)
+    write_summary(run_dir, epsilon=epsilon, target_delta=target_delta, resamples=resamples,
+                  confidence=confidence, seed=seed)
     typer.echo(f"summary: {run_dir / 'summary.json'}")
     typer.echo(f"report: {write_report(run_dir)}")
     typer.echo(f"markdown: {run_dir / 'summary.md'}")

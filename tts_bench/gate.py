@@ -55,7 +55,7 @@ def _manifest(run_dir: Path, allow_partial: bool) -> dict[str, Any]:
         raise UserError(f"{run_dir}: run directory not found")
     man = read_manifest(run_dir)
     status = man.get("status")
-    if status != "complete" and not allow_partial:
+    if status not in ("complete", "imported") and not allow_partial:
         raise UserError(
             f"{run_dir}: run status is {status!r}, not 'complete' (pass --allow-partial to gate it)"
         )

@@ -145,6 +145,20 @@ def _manifest(suite: Suite, run_id: str, fingerprint: str, items: list[Any], pla
     }
 
 
+def _stratified_subset(items: list[Any], limit: int, seed: int) -> list[Any]:
+    """A quick look at `limit` items that keeps every stratum's share (`run --limit`)."""
+    from tts_bench.data import stratified_sample
+
+    if limit < 1:
+        raise UserError(f"--limit must be at least 1, got {limit}")
+    if limit >= len(items):
+        return items
+    cols = sorted({c for it in items for c in it.strata})
+    rows = [it.strata for it in items]
+    keep = stratified_sample(rows, by=cols, size=limit, seed=seed, where="--limit")
+    return [items[i] for i in keep]
+
+
 class Runner:
     """Executes a Plan into a run directory. Use `run()` for the whole thing."""
 
@@ -159,6 +173,7 @@ class Runner:
         cache_path: Path | None = None,
         max_cost: float | None = None,
         progress: ProgressFn | None = None,
+        limit: int | None = None,
         where: str = "suite",
     ) -> None:
         from tts_bench.data import load_items
@@ -167,8 +182,12 @@ class Runner:
         self.suite = suite
         self.plan = Plan(suite, where)
         self.items, self.fingerprint = load_items(suite.dataset, where=f"{where}: dataset")
+        if limit is not None:
+            self.items = _stratified_subset(self.items, limit, suite.seed)
         self.scorer = make_scorer(suite.scorer)
         self.scorer.check_targets(self.items, where=f"{where}: dataset")
+        first = self.items[0]
+        self.plan.render(Item(id=first.id, inputs=first.inputs, strata=first.strata))
         self.max_cost = max_cost if max_cost is not None else suite.limits.max_cost_usd
         self.progress = progress
         if resume_dir is None and run_id is not None and (out_dir / run_id / "manifest.json").exists():
@@ -190,9 +209,8 @@ class Runner:
         if use_cache:
             self.cache_path = cache_path or out_dir / ".cache" / "llm-cache.sqlite"
             self.cache_path.parent.mkdir(parents=True, exist_ok=True)
+        self.manifest["limit"] = limit
         self.by_id = {it.id: it for it in self.items}
-        first = self.items[0]
-        self.plan.render(Item(id=first.id, inputs=first.inputs, strata=first.strata))
 
     # -- one pair -------------------------------------------------------------------------
     async def _delegate(self, name: str, ctx: Context) -> StrategyResult:

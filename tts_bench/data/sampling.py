@@ -274,7 +274,8 @@ def sample_file(
     """Stratified sample of a table (path, hf:owner/name or builtin:name) written to `out`.
 
     dedup: text column; rows whose whitespace/case-normalised text repeats are dropped first.
-    bins: {column: k}: add `<column>_bin` = quantile labels q1..qk; use that name in `by`.
+    bins: {column: k}: add `<column>_bin` = quantile labels q1..qk; a binned column named in
+    `by` stratifies on its bins (the raw numbers would make one stratum per value).
     A row without an `id` column gets `id` = its 0-based row index in the input, so the
     output loads as a suite dataset with the default field map.
     """
@@ -295,6 +296,7 @@ def sample_file(
         if all(col not in r for r in rows):
             raise UserError(f"{input}: --bin column {col!r} not in data")
         _bin(rows, col, q, input)
+    by = [f"{c}_bin" if c in (bins or {}) else c for c in by]
     for col in by:
         if all(col not in r for r in rows):
             cols = ", ".join(dict.fromkeys(k for r in rows[:1000] for k in r))

@@ -273,6 +273,7 @@ def build_record(
         finish_reason=shown.finish_reason,
         correct=correct,
         confidence=confidence,
+        wrong_label=scorer.spec.wrong_label,
     )
     latencies = [s.latency_s for s in item.samples]
     record = {

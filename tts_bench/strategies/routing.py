@@ -74,8 +74,16 @@ def router(
         raw = await label_of(ctx)
         label = raw if raw in routes else fallback_label
         target = routes[label]
+        classified = [c for c in ctx.calls if c.role == "classify"]
         result = await ctx.run_config(target)
-        result.info = {**result.info, "route": label, "routed_to": target}
+        result.info = {
+            **result.info,
+            "route": label,
+            "routed_to": target,
+            # what deciding the route cost (0 for a heuristic or user classifier)
+            "classifier_cost_usd": ctx.cost_of(classified) if classified else 0.0,
+            "classifier_latency_s": sum(c.latency_s for c in classified),
+        }
         if raw != label:
             result.info["unknown_label"] = raw  # a user classifier's label with no route
         return result

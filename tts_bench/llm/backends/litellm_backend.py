@@ -54,6 +54,10 @@ class LiteLLMBackend:
         kwargs: dict[str, Any] = {k: v for k, v in spec.params.items() if k not in _NOT_KWARGS}
         if n != 1:
             kwargs["n"] = n
+        budget = kwargs.pop("thinking_budget", None)
+        if budget is not None and "thinking" not in kwargs:
+            # litellm's provider-neutral form of a reasoning-token budget
+            kwargs["thinking"] = {"type": "enabled", "budget_tokens": int(budget)}
         if spec.params.get("api_base"):
             headers = dict(kwargs.get("extra_headers") or {})
             headers.setdefault("X-Sample-Index", str(sample_index))
