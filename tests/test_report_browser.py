@@ -16,7 +16,7 @@ import pytest
 from browser import SKIP_REASON, chromium_path, launch, load
 
 from tts_bench import store
-from tts_bench.report import write_report
+from tts_bench.report import fmt, write_report
 from tts_bench.report.synthetic import write_synthetic_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,18 +89,55 @@ def test_verdict_table_and_plots(demo, tmp_path: Path) -> None:
             d = c["delta"]["accuracy_points"]
             assert f"{d['value']:+.1f}".replace("-", "−") in s
             assert "(95% CI " in s and "× cost" in s and "P95 " in s
+            if c["delta"].get("significant") is False:
+                assert ", not significant after Holm correction (p=" in s
+            else:
+                assert "not significant" not in s
+        sat = c.get("saturation")
+        if sat and sat.get("saturation_point"):
+            done = sat.get("saturated", sat["saturation_point"] < sat["pool_size"])
+            want = (
+                f"; saturates at N={sat['saturation_point']}"
+                if done
+                else f"; not saturated by N={max(sat['ks'])}"
+            )
+            assert want in s, s
     rows = page.locator("#summary-table tbody tr")
     assert [rows.nth(i).get_attribute("data-config") for i in range(rows.count())] == names
     for p in PLOTS:
         assert page.locator(f"#plot-{p} svg").count() == 1, p
     assert page.locator("#partial").count() == 0
     assert page.locator("#status").text_content() == "complete"
+    _check_facts(page, summary, store.read_manifest(run_dir))
     assert page.events["errors"] == [] and page.events["requests"] == []
     page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
     if os.environ.get("TTS_BENCH_UPDATE_SCREENSHOT"):
         (ROOT / "docs" / "img").mkdir(parents=True, exist_ok=True)
         page.set_viewport_size({"width": 1280, "height": 1500})
         page.screenshot(path=str(ROOT / "docs" / "img" / "report.png"))
+
+
+def _check_facts(page, summary: dict, manifest: dict) -> None:
+    """The run-facts block: every value is text a reader can use, not a Python repr."""
+    facts = dict(
+        zip(
+            page.locator("#facts + dl.facts dt").all_text_contents(),
+            page.locator("#facts + dl.facts dd").all_text_contents(),
+            strict=True,
+        )
+    )
+    assert not any("<" in v or "object at 0x" in v for v in facts.values()), facts
+    assert facts["suite"] == manifest["suite"]["name"]
+    assert facts["run id"] == manifest["run_id"]
+    items = page.locator("#fact-items").text_content()
+    counts = summary["meta"]["item_counts"]["difficulty"]
+    assert items.startswith(f"{manifest['item_count']} (difficulty: "), items
+    assert all(f"{k} {v}" in items for k, v in counts.items())
+    meta = summary["meta"]
+    spend = page.locator("#fact-spend").text_content()
+    assert spend.startswith(fmt.usd(meta["total_spend_usd"])), spend
+    assert meta["total_spend_usd"] > 0 and not spend.startswith("$0 ")
+    assert facts["power"] != "not measured"
 
 
 def _column(page, col: int) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +13,11 @@ import pytest
 from tts_bench import store
 from tts_bench.report import fmt, render_markdown, write_compare, write_report
 from tts_bench.report.compare import paired_delta
+from tts_bench.report.html import render_html
 from tts_bench.report.items import item_blob, script_json
+from tts_bench.report.model import current_summary
 from tts_bench.report.synthetic import write_synthetic_run
+from tts_bench.report.verdict import facts
 
 
 @pytest.fixture(scope="module")
@@ -154,3 +158,106 @@ def test_compare_runs_without_common_items(run: Path, tmp_path: Path) -> None:
     path, warns = write_compare([run, other], tmp_path / "c.html")
     assert any("no item in common" in w for w in warns)
     assert "no paired items" in path.read_text()
+
+
+def _facts_block(html: str) -> str:
+    return html[html.index('<h2 id="facts">') : html.index("</dl>")]
+
+
+def test_run_facts_show_item_count_and_record_costs(run: Path) -> None:
+    summary = json.loads((run / "summary.json").read_text())
+    man = store.read_manifest(run)
+    block = _facts_block((run / "report.html").read_text())
+    assert "built-in method" not in block and "<built-in" not in block
+    assert f'<dd id="fact-items">{man["item_count"]} (difficulty: ' in block
+    spend = fmt.usd(summary["meta"]["total_spend_usd"])
+    assert f'<dd id="fact-spend">{spend}' in block
+    md = (run / "summary.md").read_text()
+    assert f"· {man['item_count']} items ·" in md and f"spend {spend}" in md
+
+
+def test_imported_run_spend_is_the_records_cost_never_zero(run: Path, tmp_path: Path) -> None:
+    summary = json.loads((run / "summary.json").read_text())
+    man = dict(store.read_manifest(run), status="imported", spent_usd=0.0)
+    meta = summary["meta"]
+    f = facts(man, summary)
+    assert f["spend"] == pytest.approx(meta["total_spend_usd"]) and f["spend"] > 0
+    assert f["spend_text"] == fmt.usd(meta["total_spend_usd"])
+    some = copy.deepcopy(summary)
+    some["meta"]["records_unknown_cost"] = 7
+    assert facts(man, some)["spend_text"].endswith("(unknown for 7 records)")
+    none_known = copy.deepcopy(summary)
+    none_known["meta"].update(total_spend_usd=0.0, records_unknown_cost=meta["n_records"])
+    assert facts(man, none_known)["spend_text"] == "not measured"
+    none_known["meta"]["total_spend_usd"] = None
+    assert facts(man, none_known)["spend_text"] == "not measured"
+    html = render_html(none_known, man, [], [])
+    assert '<dd id="fact-spend">not measured' in _facts_block(html)
+    assert "spend not measured" in render_markdown(none_known, man)
+    assert "$0" not in _facts_block(html)
+
+
+def test_verdict_says_holm_and_not_saturated(run: Path) -> None:
+    summary = json.loads((run / "summary.json").read_text())
+    c = next(
+        copy.deepcopy(c) for c in summary["configs"] if not c["is_baseline"] and c["saturation"]
+    )
+    c["delta"].update(significant=False, p_holm=0.0912)
+    sat = c["saturation"]
+    k = sat["pool_size"]
+    view = {"configs": [c], "meta": summary["meta"]}
+    for flag, point, expect in (
+        (None, k, f"; not saturated by N={k}"),  # fallback: point == pool size
+        (None, 2, "; saturates at N=2"),
+        (False, 2, f"; not saturated by N={k}"),  # the analysis' word wins
+        (True, 2, "; saturates at N=2"),
+    ):
+        sat.pop("saturated", None)
+        if flag is not None:
+            sat["saturated"] = flag
+        sat["saturation_point"] = point
+        line = render_markdown(view).split(f"- {c['config']}: ")[1].splitlines()[0]
+        assert ", not significant after Holm correction (p=0.091))" in line, line
+        assert expect in line, (flag, point, line)
+        assert ("saturates at" in line) == ("; saturates" in expect)
+
+
+def test_baseline_ratios_are_dashes_when_its_figures_are_unknown(run: Path) -> None:
+    summary = json.loads((run / "summary.json").read_text())
+    broken = copy.deepcopy(summary)
+    base = next(c for c in broken["configs"] if c["is_baseline"])
+    row = next(
+        x for x in render_markdown(broken).splitlines() if x.startswith(f"| {base['config']} |")
+    )
+    assert row.count("1×") == 2
+    base["cost"] = {"mean_usd": None, "total_usd": None, "n_unknown": base["n_items"]}
+    base["latency"] = {"p50": None, "p95": None, "p99": None}
+    row = next(
+        x for x in render_markdown(broken).splitlines() if x.startswith(f"| {base['config']} |")
+    )
+    assert "1×" not in row
+    html = render_html(broken, store.read_manifest(run), [], [])
+    tr = html.split(f'<tr data-config="{base["config"]}">')[1].split("</tr>")[0]
+    assert "1×" not in tr and tr.count('class="na">—') >= 4
+
+
+def test_stale_summary_is_rewritten(tmp_path: Path) -> None:
+    d = write_synthetic_run(tmp_path / "s", items=24, configs=2, seed=4)
+    write_report(d)
+    assert current_summary(d) is not None
+    n = json.loads((d / "summary.json").read_text())["meta"]["n_records"]
+    # a resume appends records after summary.json was written
+    extra = [dict(r, item_id=r["item_id"] + "-b") for r in store.load_records(d)[:4]]
+    with (d / "records.jsonl").open("a") as fh:
+        fh.writelines(json.dumps(r) + "\n" for r in extra)
+    t = (d / "records.jsonl").stat().st_mtime
+    os.utime(d / "summary.json", (t - 5, t - 5))  # written before the resume
+    assert current_summary(d) is None
+    write_report(d)
+    assert json.loads((d / "summary.json").read_text())["meta"]["n_records"] == n + 4
+    assert current_summary(d) is not None
+    os.utime(d / "manifest.json", (t + 5, t + 5))  # e.g. the status changed since
+    assert current_summary(d) is None
+    os.utime(d / "manifest.json", (t - 5, t - 5))
+    (d / "summary.json").write_text("{not json")
+    assert current_summary(d) is None

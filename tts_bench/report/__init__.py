@@ -1,7 +1,7 @@
 """The HTML report, summary.md and run comparison, from summary.json + the run directory.
 
 `write_report(run_dir)` writes report.html and summary.md (and summary.json first if it is
-absent); `render_markdown(summary)` is summary.md's text; `write_compare(run_dirs, out)`
+absent, damaged or older than records.jsonl / manifest.json); `render_markdown(summary)` is summary.md's text; `write_compare(run_dirs, out)`
 writes compare.html and returns the warnings (mismatched items, configs, suites).
 Heavy imports (jinja2, matplotlib) happen inside these functions.
 """

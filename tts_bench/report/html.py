@@ -12,12 +12,13 @@ from typing import Any
 
 from tts_bench.report import fmt, plots
 from tts_bench.report.items import item_blob, script_json
-from tts_bench.report.model import build
+from tts_bench.report.model import build, current_summary
 from tts_bench.report.verdict import config_sentence, facts, power_sentence, routing_sentence
 
 CAPTIONS = {
     "saturation": "Accuracy vs N from one sample pool per config (exact over all k-subsets), "
-    "95% CI band; dashed: pass@k, the ceiling a perfect verifier would reach; ★ saturation point.",
+    "95% CI band; dashed: pass@k, the ceiling a perfect verifier would reach; ★ saturation point "
+    "(none when the curve has not saturated by the largest N measured).",
     "cost_accuracy": "Every config as run (large dots) and every N of every pool (small dots); "
     "the step line is the Pareto frontier.",
     "latency": "Critical-path latency per request; | marks P50, ◆ marks P95.",
@@ -45,16 +46,18 @@ def env() -> Any:
 
 
 def read_run(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any], list[dict], list[dict]]:
-    """(summary, manifest, records, calls); writes summary.json first when it is absent."""
+    """(summary, manifest, records, calls); (re)writes summary.json first when it is absent,
+    damaged, of another schema version, or older than records.jsonl / manifest.json (e.g.
+    after a resume), so the page never shows stale figures."""
     from tts_bench import store
 
     manifest = store.read_manifest(run_dir)
-    path = run_dir / "summary.json"
-    if not path.is_file():
+    summary = current_summary(run_dir)
+    if summary is None:
         from tts_bench.analysis import write_summary
 
-        write_summary(run_dir)
-    summary = json.loads(path.read_text(encoding="utf-8"))
+        path = write_summary(run_dir)
+        summary = json.loads(path.read_text(encoding="utf-8"))
     return summary, manifest, store.load_records(run_dir), store.load_calls(run_dir)
 
 

@@ -28,6 +28,11 @@ def _val_ci(v: Any, lo: Any, hi: Any, f: Any) -> str:
     return f(v) + (f" ({f(lo)}..{f(hi)})" if fmt.ok(lo) and fmt.ok(hi) else "")
 
 
+def _unit(own: Any) -> str:
+    """The baseline's ratio to itself: 1× when its own figure was measured, else —."""
+    return "1×" if fmt.ok(own) else fmt.NA
+
+
 def render_markdown(summary: dict[str, Any], manifest: dict[str, Any] | None = None) -> str:
     """summary.md content from a summary.json dict (manifest optional: adds run facts)."""
     man = manifest or {}
@@ -63,11 +68,11 @@ def render_markdown(summary: dict[str, Any], manifest: dict[str, Any] | None = N
                 _val_ci(c["acc"], c["acc_lo"], c["acc_hi"], fmt.pct),
                 delta,
                 fmt.usd(c["cost_mean"]),
-                "1×" if c["is_baseline"] else fmt.ratio(c["cost_ratio"]),
+                _unit(c["cost_mean"]) if c["is_baseline"] else fmt.ratio(c["cost_ratio"]),
                 fmt.secs(c["p50"]),
                 fmt.secs(c["p95"]),
                 fmt.secs(c["p99"]),
-                "1×" if c["is_baseline"] else fmt.ratio(c["p95_ratio"]),
+                _unit(c["p95"]) if c["is_baseline"] else fmt.ratio(c["p95_ratio"]),
                 fmt.pct(c["model_fail_share"]),
                 fmt.pct(c["infra_share"]),
             ]
@@ -143,8 +148,8 @@ def render_markdown(summary: dict[str, Any], manifest: dict[str, Any] | None = N
     ps = power_sentence(vm)
     tail = [
         f"status `{f['status']}`",
-        f"{f['items'] if f['items'] is not None else '—'} items",
-        f"spend {fmt.usd(f['spent'])}" + (" (simulated)" if f["simulated"] else ""),
+        f"{f['n_items'] if f['n_items'] is not None else '—'} items",
+        f"spend {f['spend_text']}" + (" (simulated)" if f["simulated"] else ""),
     ]
     if f["fingerprint"]:
         tail.append(f"dataset `{f['fingerprint']}`")

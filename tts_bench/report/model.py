@@ -8,7 +8,14 @@ Fractions (accuracy) stay in [0, 1]; deltas are in points; ratios are multiples.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
+
+SCHEMA_VERSION = 1
+# summary.json is stale when one of these is newer (a resume appends records; a status
+# change or an added imported config rewrites the manifest).
+SOURCES = ("records.jsonl", "manifest.json")
 
 # Consistent colours per config across every plot and table (matplotlib's tab10, then tab20).
 PALETTE = [
@@ -43,6 +50,25 @@ def get(d: Any, *path: Any) -> Any:
         else:
             return None
     return d
+
+
+def current_summary(run_dir: Path | str) -> dict[str, Any] | None:
+    """run_dir/summary.json when it is readable, of this schema version and not older than
+    records.jsonl or manifest.json; else None (absent, damaged or stale: recompute it)."""
+    rd = Path(run_dir)
+    path = rd / "summary.json"
+    if not path.is_file():
+        return None
+    mtime = path.stat().st_mtime
+    if any((rd / s).exists() and (rd / s).stat().st_mtime > mtime for s in SOURCES):
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None  # a damaged file: recompute
+    if not isinstance(data, dict) or get(data, "meta", "schema_version") != SCHEMA_VERSION:
+        return None
+    return data
 
 
 def _ci(block: Any) -> tuple[Any, Any, Any]:
@@ -105,6 +131,10 @@ def saturation_view(sat: Any) -> dict[str, Any] | None:
     sel = sat.get("selector") or "majority"
     main = curves.get(sel) or curves.get("majority") or {}
     gain, g_lo, g_hi = _ci(sat.get("remaining_gain_points"))
+    point, pool = sat.get("saturation_point"), sat.get("pool_size")
+    saturated = sat.get("saturated")
+    if not isinstance(saturated, bool):  # summaries written before the analysis said so
+        saturated = isinstance(point, int) and isinstance(pool, int) and point < pool
     return {
         "ks": sat["ks"],
         "selector": sel,
@@ -114,14 +144,16 @@ def saturation_view(sat: Any) -> dict[str, Any] | None:
         "pass_at_k": get(curves, "pass_at_k", "mean"),
         "cost": curves.get("cost_usd"),
         "latency": curves.get("latency_s"),
-        "point": sat.get("saturation_point"),
+        "point": point,
+        "saturated": saturated,
+        "max_n": max(sat["ks"]),
         "gain": gain,
         "gain_lo": g_lo,
         "gain_hi": g_hi,
         "epsilon": sat.get("epsilon_points"),
         "falls": bool(sat.get("falls")),
         "max_drop": sat.get("max_drop_points"),
-        "pool_size": sat.get("pool_size"),
+        "pool_size": pool,
         "note": sat.get("note"),
     }
 

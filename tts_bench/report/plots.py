@@ -107,7 +107,7 @@ def saturation(runs: Sequence[dict[str, Any]], metric: str = "accuracy") -> str:
                 label=f"{tag} pass@k (ceiling)",
             )
         p = s.get("point")
-        if p and 1 <= p <= len(y) and y[p - 1] is not None:
+        if s.get("saturated") and p and 1 <= p <= len(y) and y[p - 1] is not None:
             ax.plot(
                 [p],
                 [y[p - 1]],
