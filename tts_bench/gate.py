@@ -1,16 +1,16 @@
 """The CI gate: rules → verdicts → exit code, JUnit XML and Markdown.
 
 Figures and CIs come from the run's summary.json (recomputed in memory with
-`tts_bench.analysis.summarize` when the file is missing or older than the records). With
-`against`, `accuracy_delta` and `cost_ratio` compare each config with the same config of
-another run, paired by item id, with a stratified paired percentile bootstrap on the
-analysis package's shared weight matrix (the suite's resamples, seed and confidence).
+`tts_bench.analysis.summarize` when the file is missing, damaged, or older than records.jsonl
+or manifest.json). With `against`, `accuracy_delta` and `cost_ratio` compare each config with
+the same config of another run, paired by item id, with a stratified paired percentile
+bootstrap on the analysis package's shared weight matrix (the suite's resamples, seed and
+confidence).
 Rules and their metrics are described in `tts_bench.gate_rules`.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,15 +71,13 @@ def run_rules(run_dir: Path | str) -> list[GateRule]:
 
 
 def summary_of(run_dir: Path) -> dict[str, Any]:
-    """summary.json when it is current, else the same summary computed in memory."""
-    path, records = run_dir / "summary.json", run_dir / "records.jsonl"
-    if path.is_file() and (not records.exists() or path.stat().st_mtime >= records.stat().st_mtime):
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if (data.get("meta") or {}).get("schema_version") == 1:
-                return data
-        except json.JSONDecodeError:
-            pass  # a damaged file: recompute
+    """summary.json when it is current (the report's check), else the same summary computed
+    in memory."""
+    from tts_bench.report.model import current_summary
+
+    data = current_summary(run_dir)
+    if data is not None:
+        return data
     from tts_bench.analysis import summarize
 
     return summarize(run_dir)
