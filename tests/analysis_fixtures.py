@@ -24,6 +24,7 @@ class Cfg:
     latency: float = 1.0  # mean per call (lognormal)
     model: str = "sim/small"
     knobs: dict[str, Any] = field(default_factory=dict)
+    strategy: str | None = None  # default: single, self_consistency or best_of_n by the pool
 
 
 DEFAULT = [
@@ -103,6 +104,8 @@ def make_run(
 
 
 def _strategy(cfg: Cfg) -> str:
+    if cfg.strategy:
+        return cfg.strategy
     if not cfg.pool:
         return "single"
     return "best_of_n" if cfg.scores else "self_consistency"
@@ -202,3 +205,16 @@ def _record(
         "info": {},
         "samples": samples,
     }
+
+
+def edit_records(run: Path, fn: Any) -> None:
+    """Rewrite records.jsonl through fn(record) -> record (the torn last line is dropped)."""
+    path = run / "records.jsonl"
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        out.append(json.dumps(fn(rec)))
+    path.write_text("\n".join(out) + "\n", encoding="utf-8")

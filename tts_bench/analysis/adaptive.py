@@ -11,6 +11,8 @@ Rules and their knobs:
 - `share`: stop once the leading answer holds at least `threshold` of the votes, after at
   least `MIN_SHARE_SAMPLES` samples.
 Samples without an answer abstain. Every rule stops at the pool size K at the latest.
+For `set_vote` pools the rules still read whole-set agreement, but the answer is the
+strategy's per-element vote of the samples read (`Pools.prefix`).
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ def _encode(pools: Pools) -> tuple[np.ndarray, np.ndarray]:
 
 def replay(pools: Pools) -> list[dict[str, Any]]:
     """Mean samples used and accuracy for every rule and knob; `accuracy_full` is the
-    majority of the full K-sample pool on the same items."""
+    strategy's vote (majority, or set_vote's per-element vote) of the full K-sample pool on
+    the same items."""
     from scipy.special import betainc
 
     ids, cls_val = _encode(pools)
@@ -60,6 +63,8 @@ def replay(pools: Pools) -> list[dict[str, Any]]:
     tied = (counts == top[:, :, None]) & (top[:, :, None] > 0)
     # expected credit of a random tie-break among the leading answers, after each step
     credit = (tied * cls_val[:, None, :]).sum(axis=2) / np.maximum(tied.sum(axis=2), 1)
+    if pools.prefix is not None:  # set_vote: the per-element vote of the samples read so far
+        credit = pools.prefix[pools.mask]
     srt = np.sort(counts, axis=2)
     v1, v2 = srt[:, :, -1], srt[:, :, -2] if k > 1 else np.zeros_like(srt[:, :, -1])
     read = np.arange(1, k + 1)[None, :]

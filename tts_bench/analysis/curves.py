@@ -8,7 +8,15 @@ When pool sizes differ between items (a failed pair, a changed suite), every ite
 first K samples, K the smallest pool: samples are exchangeable draws, so that is unbiased.
 Expected cost at k is k x the pool's mean sample cost plus the record's fixed (non-sample)
 cost; expected latency is E[max of k sample latencies] plus the record's fixed sequential
-latency (critical path minus the slowest sample)."""
+latency (critical path minus the slowest sample), unknown (NaN) when the record or any sample
+has no latency. For judged pools the fixed part holds roughly one judge call, so the curve is
+E[max sample latency] + a constant, not E[max(sample + its judge)] (records keep no per-sample
+judge latency).
+
+`set_vote` pools also get the strategy's own per-element vote curve (analysis/setvote.py).
+A `router` config, or one whose pools cover fewer items than it scored (a router's records
+carry the pool of whichever config they went to), gets no curves: they would describe a
+subset of items under another strategy."""
 
 from __future__ import annotations
 
@@ -22,6 +30,10 @@ import numpy as np
 from tts_bench.analysis.estimators import NoneMode, majority_at_k, max_weights
 from tts_bench.analysis.load import RunData
 
+# strategies whose `n` knob is the pool size, so a pool read at N is that strategy at n: N
+# (imported pools are voted like self_consistency)
+N_IS_POOL_SIZE = frozenset({"self_consistency", "best_of_n", "set_vote", "imported"})
+
 
 @dataclass
 class Pools:
@@ -34,10 +46,13 @@ class Pools:
     pass_at_k: np.ndarray
     best_of_k: np.ndarray | None  # only when the samples carry selector scores
     cost: np.ndarray | None  # NaN rows where a cost is unknown; None when no cost is known
-    latency: np.ndarray
+    latency: np.ndarray  # NaN rows where a latency is unknown
     answers: list[list[Any]]  # vote keys per item (first K samples), for the adaptive replay
     values: np.ndarray  # (items, K) the scorer's value per sample (0 for no answer)
-    selector: str = "majority"  # the curve that describes the strategy: majority | best_of_k
+    selector: str = "majority"  # the curve describing the strategy: majority|best_of_k|set_vote
+    set_vote: np.ndarray | None = None  # per-element vote curve (set_vote configs only)
+    prefix: np.ndarray | None = None  # set_vote: value of the vote of the first t samples
+    sampled_ks: list[int] | None = None  # set_vote: k whose subsets were sampled, not enumerated
 
 
 def _key_fn(data: RunData) -> Callable[[Any], Any]:
@@ -89,6 +104,8 @@ def build_pools(data: RunData, c: int, none: NoneMode = "abstain") -> Pools | No
     """Per-item exact curves for config index c, or None when it kept no scored pools."""
     spec = data.config_specs.get(data.configs[c], {})
     strategy = str(spec.get("strategy") or "")
+    if strategy == "router":  # its records carry other configs' pools, over a subset of items
+        return None
     # a judge call per sample (best_of_n's judge selector, judge-weighted voting) is paid per
     # sample drawn: its cost scales with k instead of being a fixed part of the record
     judged = (strategy == "best_of_n" and spec.get("selector", "judge") == "judge") or (
@@ -111,6 +128,15 @@ def build_pools(data: RunData, c: int, none: NoneMode = "abstain") -> Pools | No
     mask = np.zeros(n, dtype=bool)
     answers: list[list[Any]] = [[] for _ in range(n)]
     has_scores = False
+    voter = None
+    sv = np.full((n, k_max), np.nan)  # set_vote only: the per-element vote curve
+    prefix = np.full((n, k_max), np.nan)  # and its value after the first t samples
+    sampled: set[int] = set()
+    if strategy == "set_vote":
+        from tts_bench.analysis.setvote import SetVoter
+        from tts_bench.scoring import make_scorer
+
+        voter = SetVoter(make_scorer(data.scorer), spec)
     metric = data.metric
     for i, r in enumerate(recs):
         if not r or not r.get("samples") or not data.scored[c, i]:
@@ -118,21 +144,31 @@ def build_pools(data: RunData, c: int, none: NoneMode = "abstain") -> Pools | No
         full = r["samples"]
         mask[i] = True
         keys: list[Any] = []
+        raw: list[Any] = []
         s_lat = []
         for j, s in enumerate(full):
-            s_lat.append(float(s.get("latency_s") or 0.0))
+            x = s.get("latency_s")
+            s_lat.append(np.nan if x is None else float(x))
             if j >= k_max:
                 continue
             ok = s.get("status", "ok") == "ok" and s.get("answer") is not None
             keys.append(key(s["answer"]) if ok else None)
+            raw.append(s["answer"] if ok else None)
             values[i, j] = _sample_value(s, metric) if ok else 0.0
             if s.get("score") is not None:
                 scores[i, j] = float(s["score"])
                 has_scores = True
         answers[i] = keys
         maj[i] = majority_at_k(keys, values[i], none=none)
+        if voter is not None:
+            sv[i], prefix[i], got = voter.curves(raw, r.get("target"), data.items[i])
+            sampled.update(got)
         lat[i] = s_lat[:k_max]
-        fixed_lat[i] = max(0.0, float(r.get("latency_s") or 0.0) - max(s_lat))
+        rec_lat = r.get("latency_s")
+        # unknown latency (e.g. an imported pool without timings) stays NaN, never 0:
+        # np.max is NaN when any sample's latency is unknown
+        slowest = float(np.max(s_lat))
+        fixed_lat[i] = np.nan if rec_lat is None else max(0.0, float(rec_lat) - slowest)
         s_cost = [s.get("cost_usd") for s in full]
         if r.get("cost_usd") is not None and judged:
             fixed_cost[i] = 0.0
@@ -141,6 +177,8 @@ def build_pools(data: RunData, c: int, none: NoneMode = "abstain") -> Pools | No
             fixed_cost[i] = max(0.0, float(r["cost_usd"]) - float(sum(s_cost)))
             mean_cost[i] = float(sum(s_cost[:k_max])) / k_max
     if not mask.any():  # every pooled record unscored: no curve to draw
+        return None
+    if mask.sum() < data.scored[c].sum():  # pools over a subset of the scored items
         return None
     wmax = max_weights(k_max)
     nan_rows = np.where(mask[:, None], 0.0, np.nan)
@@ -160,5 +198,12 @@ def build_pools(data: RunData, c: int, none: NoneMode = "abstain") -> Pools | No
         values=values,
         # best_of_n picks the top-scored sample; voting strategies (judge weights included,
         # which no exact curve here models) are described by the plain majority curve
-        selector="best_of_k" if has_scores and strategy in ("best_of_n", "") else "majority",
+        selector="set_vote"
+        if voter is not None
+        else "best_of_k"
+        if has_scores and strategy in ("best_of_n", "")
+        else "majority",
+        set_vote=sv + nan_rows if voter is not None else None,
+        prefix=prefix if voter is not None else None,
+        sampled_ks=sorted(sampled) if voter is not None else None,
     )

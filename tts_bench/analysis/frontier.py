@@ -1,10 +1,12 @@
-"""Operating points (every config as run, plus every N of every pool) and the cost-accuracy
-Pareto frontier over them.
+"""Operating points (every config as run, plus every N of the pool of every config whose `n`
+knob is its pool size) and the cost-accuracy Pareto frontier over them.
 
 A point is a per-item vector of values, costs and latencies, so the same object serves the
 frontier (overall means) and the routing (means within a stratum). Pool points use the
-config's selector curve (majority, or best-of-k when the samples carry scores) and the
-expected cost and critical-path latency at that N.
+config's selector curve (majority, best-of-k when the samples carry scores, or set_vote's
+per-element vote) and the expected cost and critical-path latency at that N. Only
+self_consistency, best_of_n, set_vote (and imported) pools give pool points: for the others
+(adaptive_consistency, router, ...) `n: N` is no setting the strategy can load.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from tts_bench.analysis.curves import Pools
+from tts_bench.analysis.curves import N_IS_POOL_SIZE, Pools
 from tts_bench.analysis.figures import fnum
 from tts_bench.analysis.load import RunData
 from tts_bench.analysis.stats import quantile
@@ -28,21 +30,24 @@ class Point:
     value: np.ndarray  # (items,) scorer value
     scored: np.ndarray  # (items,) bool
     cost: np.ndarray  # (items,) NaN = unknown
-    latency: np.ndarray  # (items,) NaN = missing
+    latency: np.ndarray  # (items,) NaN = unknown (or no record)
+    present: np.ndarray  # (items,) bool: the point has a record (or pool) for the item
 
     def stats(self, mask: np.ndarray | None = None) -> dict[str, Any]:
         """Mean value over scored items, mean cost over the items whose cost is known (the
-        unknown ones counted), P95 latency."""
+        unknown ones counted), P95 latency (None when any present item's latency is
+        unknown)."""
         m = np.ones_like(self.scored) if mask is None else mask
         sm = self.scored & m
-        pres = m & ~np.isnan(self.latency)
+        pres = m & self.present
         costs = self.cost[pres]
         known = costs[~np.isnan(costs)]
+        lat = self.latency[pres]
         return {
             "accuracy": fnum(self.value[sm].mean()) if sm.any() else None,
             "cost_usd": fnum(known.mean()) if known.size else None,
             "cost_unknown": int(costs.size - known.size),
-            "latency_p95_s": quantile(self.latency[pres], 0.95),
+            "latency_p95_s": None if np.isnan(lat).any() else quantile(lat, 0.95),
             "n_items": int(sm.sum()),
         }
 
@@ -63,17 +68,31 @@ def pool_grid(spec: dict[str, Any], k: int) -> list[int]:
 def points(data: RunData, pools: dict[str, Pools]) -> list[Point]:
     out = []
     for c, name in enumerate(data.configs):
+        spec = data.config_specs.get(name, {})
         out.append(
-            Point(name, name, None, data.value[c], data.scored[c], data.cost[c], data.latency[c])
+            Point(
+                name,
+                name,
+                None,
+                data.value[c],
+                data.scored[c],
+                data.cost[c],
+                data.latency[c],
+                data.present[c],
+            )
         )
         p = pools.get(name)
-        if p is None:
+        if p is None or str(spec.get("strategy") or "") not in N_IS_POOL_SIZE:
             continue
-        curve = p.best_of_k if p.selector == "best_of_k" and p.best_of_k is not None else p.majority
-        for k in pool_grid(data.config_specs.get(name, {}), p.k):
+        curve = p.majority
+        if p.selector == "best_of_k" and p.best_of_k is not None:
+            curve = p.best_of_k
+        elif p.selector == "set_vote" and p.set_vote is not None:
+            curve = p.set_vote
+        for k in pool_grid(spec, p.k):
             cost = p.cost[:, k - 1] if p.cost is not None else np.full(len(data.items), np.nan)
             lat = np.where(p.mask, p.latency[:, k - 1], np.nan)
-            out.append(Point(f"{name}@{k}", name, k, curve[:, k - 1], p.mask, cost, lat))
+            out.append(Point(f"{name}@{k}", name, k, curve[:, k - 1], p.mask, cost, lat, p.mask))
     return out
 
 

@@ -73,11 +73,13 @@ def route(
                 cost_known = False
             else:
                 cost += share[v] * s["cost_usd"]
-            lat.append(choice[v].latency[labels == v])
+            lat.append(choice[v].latency[(labels == v) & choice[v].present])
+        routed_lat = np.concatenate(lat) if lat else np.zeros(0)
         return {
             "accuracy": fnum(acc),
             "cost_usd": fnum(cost) if cost_known else None,
-            "latency_p95_s": quantile(np.concatenate(lat), 0.95) if lat else None,
+            # one routed item of unknown latency makes the blended P95 unknown
+            "latency_p95_s": None if np.isnan(routed_lat).any() else quantile(routed_lat, 0.95),
         }
 
     singles = [(p, p.stats()) for p in pts]

@@ -5,6 +5,11 @@ every larger N' up to the largest N measured (K), stays at most epsilon points:
 max_{N' >= N} (curve(K) - curve(N')) <= epsilon. Under random tie-break maj@2 = maj@1, so the
 "first doubling that gains less than epsilon" rule would stop at N = 1; its gains are still
 reported (`doubling_gains`) with CIs.
+
+`saturated` says whether the curve has actually levelled off inside the pool: false when the
+saturation point is the pool size K (the last step still gained more than epsilon), or when
+the upper CI bound of the remaining gain from the saturation point to K exceeds epsilon (or
+is undefined).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from tts_bench.analysis.bootstrap import MeanBatch, percentile_ci
 from tts_bench.analysis.curves import Pools
 from tts_bench.analysis.figures import fnum, groups
 from tts_bench.analysis.load import RunData
+from tts_bench.analysis.setvote import MAX_SUBSETS
 from tts_bench.analysis.stats import quantile
 
 FALL_POINTS = 0.1  # a curve "falls" when it drops this many points below an earlier value
@@ -45,10 +51,12 @@ def saturation_block(
     the doubling gains, falls, and per-stratum curves. Accuracy in [0, 1], gains in points."""
     k = pools.k
     m = pools.mask
-    selector = pools.selector if pools.best_of_k is not None else "majority"
     kinds = {"majority": pools.majority, "pass_at_k": pools.pass_at_k}
     if pools.best_of_k is not None:
         kinds["best_of_k"] = pools.best_of_k
+    if pools.set_vote is not None:
+        kinds["set_vote"] = pools.set_vote
+    selector = pools.selector if pools.selector in kinds else "majority"
     batch = MeanBatch(w)
     cols = {name: [batch.add(y[:, j] * m, m) for j in range(k)] for name, y in kinds.items()}
     res = batch.run()
@@ -67,8 +75,24 @@ def saturation_block(
         known = m & ~np.isnan(pools.cost[:, 0])
         curves["cost_usd"] = _lst(pools.cost[known].mean(axis=0))
         curves["cost_unknown_items"] = int(m.sum() - known.sum())
-    curves["latency_s"] = _lst(np.nanmean(pools.latency[m], axis=0))
-    curves["latency_p95_s"] = [quantile(pools.latency[m][:, j], 0.95) for j in range(k)]
+    # latency: the mean over items whose latency is known; P95 only when every one is known
+    lat = pools.latency[m]
+    lat_known = ~np.isnan(lat[:, 0])
+    curves["latency_s"] = _lst(lat[lat_known].mean(axis=0)) if lat_known.any() else [None] * k
+    curves["latency_p95_s"] = [
+        quantile(lat[:, j], 0.95) if lat_known.all() else None for j in range(k)
+    ]
+    curves["latency_unknown_items"] = int((~lat_known).sum())
+    if pools.set_vote is not None:
+        sampled = pools.sampled_ks or []
+        curves["set_vote"]["sampled_ks"] = sampled
+        curves["set_vote"]["note"] = (
+            f"per-element vote; k = {', '.join(map(str, sampled))}: mean over "
+            f"{MAX_SUBSETS} seeded random k-subsets per item (more than {MAX_SUBSETS} exist), "
+            "other k exact over all k-subsets"
+            if sampled
+            else "per-element vote, exact over all k-subsets"
+        )
 
     y = np.nanmean(kinds[selector][m], axis=0)
     r = res[:, cols[selector]]
@@ -103,6 +127,8 @@ def saturation_block(
             "falls": bool(100 * max_drop(ys[selector]) >= FALL_POINTS),
         }
     rem = gain(sat, k)
+    hi = rem["ci"][1]
+    saturated = bool(sat < k and hi is not None and hi <= epsilon + 1e-9)
     return {
         "pool_size": k,
         "pool_sizes": list(pools.sizes),
@@ -112,6 +138,7 @@ def saturation_block(
         "curves": curves,
         "epsilon_points": epsilon,
         "saturation_point": sat,
+        "saturated": saturated,
         "remaining_gain_points": {"value": rem["gain_points"], "ci": rem["ci"]},
         "doubling_gains": doubling,
         "first_doubling_below_epsilon": first_small,

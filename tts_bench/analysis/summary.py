@@ -145,7 +145,8 @@ def _summary(
         "item_counts": {
             col: {v: labs.count(v) for v in sorted(set(labs))} for col, labs in data.strata.items()
         },
-        "total_spend_usd": float(np.nansum(costs)),
+        # null when no record's cost is known: unknown is not $0
+        "total_spend_usd": float(np.nansum(costs)) if (~np.isnan(costs)).any() else None,
         "records_unknown_cost": int(np.isnan(costs).sum()),
         "manifest_spent_usd": man.get("spent_usd"),
         "simulated": man.get("simulated"),

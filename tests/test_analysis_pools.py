@@ -1,0 +1,153 @@
+"""Which configs get pool curves and pool points, the `saturated` flag, and unknown costs and
+latencies staying unknown (never $0 or dropped from a P95)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+
+from tests.analysis_fixtures import Cfg, edit_records, make_run
+from tts_bench.analysis import summarize, write_summary
+
+
+def by_config(summary: dict) -> dict[str, dict]:
+    return {c["config"]: c for c in summary["configs"]}
+
+
+def labels(summary: dict) -> set[str]:
+    return {p["label"] for p in summary["frontier"]}
+
+
+def test_router_records_get_no_pool_curve(tmp_path: Path) -> None:
+    # a router's records carry the pool of the config they were routed to, on some items only
+    cfgs = [
+        Cfg("single", {"easy": 0.8, "hard": 0.4}),
+        Cfg("sc", {"easy": 0.75, "hard": 0.45}, pool=4, knobs={"n": [1, 2, 4]}),
+        Cfg("route", {"easy": 0.75, "hard": 0.45}, pool=4, strategy="router"),
+    ]
+    run = make_run(tmp_path, n_items=60, configs=cfgs, infra_rate=0.0)
+
+    def route_easy_to_single(rec: dict[str, Any]) -> dict[str, Any]:
+        if rec["config"] == "route" and rec["strata"]["difficulty"] == "easy":
+            rec["samples"] = None
+        return rec
+
+    edit_records(run, route_easy_to_single)
+    s = summarize(run, resamples=100)
+    c = by_config(s)
+    assert c["route"]["saturation"] is None and c["route"]["adaptive"] is None
+    assert not any(x.startswith("route@") for x in labels(s))
+    assert c["sc"]["saturation"] is not None and "sc@2" in labels(s)
+
+
+def test_pools_over_a_subset_of_scored_items_get_no_curve(tmp_path: Path) -> None:
+    # the same subset rule for any strategy: a curve over some items is not the config's
+    cfgs = [
+        Cfg("single", {"easy": 0.8, "hard": 0.4}),
+        Cfg("sc", {"easy": 0.75, "hard": 0.45}, pool=4, knobs={"n": [1, 2, 4]}),
+    ]
+    run = make_run(tmp_path, n_items=40, configs=cfgs, infra_rate=0.0)
+    edit_records(
+        run, lambda r: {**r, "samples": None} if r["item_id"] == "q00003" and r["samples"] else r
+    )
+    s = summarize(run, resamples=100)
+    assert by_config(s)["sc"]["saturation"] is None
+    assert not any(x.startswith("sc@") for x in labels(s))
+
+
+def test_pool_points_only_where_n_is_the_pool_size(tmp_path: Path) -> None:
+    cfgs = [
+        Cfg("single", {"easy": 0.8, "hard": 0.4}),
+        Cfg("sc", {"easy": 0.75, "hard": 0.45}, pool=4, knobs={"n": [1, 2, 4]}),
+        Cfg(
+            "adaptive",
+            {"easy": 0.9, "hard": 0.6},
+            pool=4,
+            strategy="adaptive_consistency",
+            knobs={"n_max": 4},
+        ),
+    ]
+    run = make_run(tmp_path, n_items=60, configs=cfgs, infra_rate=0.0)
+    s = summarize(run, resamples=100)
+    assert by_config(s)["adaptive"]["saturation"] is not None  # the curve is still described
+    assert {x for x in labels(s) if "@" in x} == {"sc@1", "sc@2"}
+    write_summary(run, resamples=100)
+    pol = yaml.safe_load((run / "recommended-policy.yaml").read_text())
+    entries = [pol["default"], *pol["routes"].values()]
+    assert any(e["config"] == "adaptive" for e in entries)  # the best, so it is chosen
+    for e in entries:
+        if e["strategy"] != "self_consistency":
+            assert "n" not in e["knobs"], e  # no knob the strategy cannot load
+        if e["config"] == "adaptive":
+            assert e["knobs"] == {"n_max": 4}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_run(tmp_path_factory.mktemp("pools"), n_items=150, infra_rate=0.0)
+
+
+@pytest.mark.parametrize("epsilon", [0.0, 1.0, 50.0])
+def test_saturated_flag(run: Path, epsilon: float) -> None:
+    sat = by_config(summarize(run, resamples=300, epsilon=epsilon))["sc"]["saturation"]
+    k, point = sat["pool_size"], sat["saturation_point"]
+    hi = sat["remaining_gain_points"]["ci"][1]
+    assert sat["saturated"] == (point < k and hi is not None and hi <= epsilon)
+    if epsilon == 0.0:
+        assert sat["saturated"] is False
+    if epsilon == 50.0:  # nothing left to gain within 50 points
+        assert point == 1 and sat["saturated"] is True
+
+
+def test_not_saturated_when_the_last_step_still_gains(tmp_path: Path) -> None:
+    # an odd pool: maj@5 gains on maj@4, so with a tolerance of 0 the point is the pool size
+    cfgs = [
+        Cfg("single", {"easy": 0.8, "hard": 0.4}),
+        Cfg("sc", {"easy": 0.6, "hard": 0.5}, pool=5),
+    ]
+    run = make_run(tmp_path, n_items=100, configs=cfgs, infra_rate=0.0)
+    sat = by_config(summarize(run, resamples=200, epsilon=0.0))["sc"]["saturation"]
+    assert sat["saturation_point"] == sat["pool_size"] == 5
+    assert sat["saturated"] is False
+
+
+def test_all_unknown_costs_total_is_null(tmp_path: Path) -> None:
+    s = summarize(make_run(tmp_path, n_items=30, unknown_cost_rate=1.0), resamples=100)
+    assert s["meta"]["total_spend_usd"] is None
+    assert s["meta"]["records_unknown_cost"] == s["meta"]["n_records"]
+
+
+def test_one_unknown_latency_makes_p95_unknown(tmp_path: Path) -> None:
+    cfgs = [
+        Cfg("small", {"easy": 0.999, "hard": 0.2}, cost=0.001),
+        Cfg("large", {"easy": 0.999, "hard": 0.9}, cost=0.02, latency=3.0, model="sim/large"),
+        Cfg("sc", {"easy": 0.75, "hard": 0.45}, pool=4, knobs={"n": [1, 2, 4]}),
+    ]
+    run = make_run(tmp_path, n_items=120, configs=cfgs, infra_rate=0.0, analysis={"epsilon": 2.0})
+    known = summarize(run, resamples=100)
+    assert known["routing"]["routed"]["latency_p95_s"] is not None
+
+    def forget(rec: dict[str, Any]) -> dict[str, Any]:
+        if rec["item_id"] == "q00000":  # a hard item (the first 40% of items are hard)
+            rec["latency_s"] = None
+            for smp in rec["samples"] or []:
+                smp["latency_s"] = None
+        return rec
+
+    edit_records(run, forget)
+    s = summarize(run, resamples=100)
+    front = {p["label"]: p for p in s["frontier"]}
+    assert front["large"]["latency_p95_s"] is None and front["sc@2"]["latency_p95_s"] is None
+    r = s["routing"]
+    assert r["routed"]["latency_p95_s"] is None  # the hard item is routed somewhere
+    assert r["routes"]["hard"]["latency_p95_s"] is None
+    assert r["routes"]["easy"]["latency_p95_s"] is not None
+    sat = by_config(s)["sc"]["saturation"]
+    assert sat["curves"]["latency_unknown_items"] == 1
+    assert all(v is None for v in sat["curves"]["latency_p95_s"])
+    # the mean is over the items whose latency is known
+    assert np.all(np.isfinite(sat["curves"]["latency_s"]))
