@@ -30,11 +30,6 @@ def test_adaptive_consistency_saves_samples_at_equal_accuracy(adaptive_run):
     assert check_against_calls(records, calls) == 3 * 300
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sim/small at T=0.7 agrees too little per item (see docs/strategies.md): the Beta "
-    "rule draws ~60% of n=16, not <= 50%",
-)
 def test_adaptive_consistency_uses_at_most_half_the_samples(adaptive_run):
     records, _ = adaptive_run
     drawn = records.groupby("config")["n_calls"].mean()

@@ -11,11 +11,14 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, field
+from statistics import NormalDist
 from typing import Any
 
 from tts_bench.sim.text import Form, rng_for
 
 EFFORTS = ("low", "medium", "high")
+_STD_NORMAL = NormalDist()
+_WEAK_ITEM = 0.3  # share of a weak spot's latent that belongs to the whole item
 
 
 @dataclass
@@ -50,6 +53,23 @@ class Call:
         shared = rng_for("hardness", self.seed, *parts).gauss(0, 1)
         own = self.item_rng("hardness", *parts).gauss(0, 1)
         return math.exp(self.prof["item_hardness_sigma"] * (0.7 * shared + 0.71 * own))
+
+    def weak_spot(self, rate: float, item: tuple, part: object) -> bool:
+        """Is `part` of an item (e.g. one step of a problem) a weak spot for this model, where
+        it errs often and in varied ways? Decided once per (model, item, part) with chance
+        `rate`. The latent is partly the item's (weak spots cluster in some items, so most
+        items have none) and partly shared by all models (a stronger model's weak spots, at a
+        lower rate, are mostly a subset of a weaker one's)."""
+        if rate <= 0:
+            return False
+
+        def latent(*key: object) -> float:
+            shared = rng_for("weak", self.seed, *key).gauss(0, 1)
+            own = self.item_rng("weak", *key).gauss(0, 1)
+            return 0.7 * shared + 0.71 * own
+
+        z = _WEAK_ITEM**0.5 * latent(*item) + (1 - _WEAK_ITEM) ** 0.5 * latent(*item, part)
+        return z > _STD_NORMAL.inv_cdf(1 - min(rate, 0.999))
 
     def effort_scale(self, steps: int = 1) -> float:
         """Error multiplier from hidden reasoning effort (1 for non-reasoners)."""

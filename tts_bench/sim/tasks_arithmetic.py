@@ -36,6 +36,13 @@ _KINDS = [
         ),
     ),
 ]
+_OPENINGS = (
+    "Start: {}.",
+    "We start with {}.",
+    "Starting value: {}.",
+    "Let me go through it one step at a time, starting from {}.",
+)
+_CLOSINGS = ("", "So the result is {}.", "That leaves {} at the end.")
 STEP_RE = re.compile(
     r"^Step (\d+):.*?(-?\d+(?:\.\d+)?) ([-+*/]) (-?\d+(?:\.\d+)?) = (-?\d+(?:\.\d+)?)\.?\s*$", re.M
 )
@@ -160,6 +167,10 @@ def step_error(call: Call, i: int, steps: int, prob_key: str = "") -> float:
         base = p["cot_step_error"] + p["cot_step_growth"] * (i - 1)
     else:
         base = p["plain_step_error"] + p["plain_step_growth"] * (i - 1)
+    # Weak spots: steps this model is unsure of on this item (more of them in longer
+    # problems); they make an item's per-sample accuracy low while its other items stay high.
+    if call.weak_spot(p["weak_step_rate"] * steps / 10, ("arith-step", prob_key), i):
+        base += p["weak_step_error"]
     return min(base * call.error_scale(steps) * call.hardness("arith", prob_key), 0.9)
 
 
@@ -204,7 +215,12 @@ def answer_lines(call: Call, prob: Problem) -> tuple[list[str], str, float]:
     steps = solve(call, prob)
     final = fmt_num(steps[-1].result)
     if call.cot:
-        lines = [f"Start: {fmt_num(prob.start)}."] + [s.line(i + 1) for i, s in enumerate(steps)]
+        # Sampled paths differ in wording even when they agree on every step.
+        start = call.rng.choice(_OPENINGS).format(fmt_num(prob.start))
+        lines = [start] + [s.line(i + 1) for i, s in enumerate(steps)]
+        close = call.rng.choice(_CLOSINGS)
+        if close:
+            lines.append(close.format(final))
     else:
         lead = call.rng.choice(
             ["The result is {}.", "After all the changes it comes to {}.", "That gives {}."]
