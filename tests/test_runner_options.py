@@ -75,3 +75,19 @@ def test_router_record_keeps_route_and_classifier_cost(tmp_path):
         assert r["latency_s"] == pytest.approx(sum(c["latency_s"] for c in mine))
         expected_model = "sim/large" if r["info"]["route"] == "hard" else "sim/small"
         assert mine[-1]["model"] == expected_model
+
+
+def test_report_options_reach_the_summary(tmp_path):
+    suite = write_suite(tmp_path / "s.yaml", {**demo_suite(), "gates": []})
+    assert cli("run", str(suite), "--limit", "24", "--out", str(tmp_path), "--run-id", "r",
+               "--quiet", "--no-report").returncode == 0
+    proc = cli("report", str(tmp_path / "r"), "--epsilon", "2.5", "--resamples", "500",
+               "--max-cost-per-request", "0.00003", "--target-delta", "10")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["meta"]["epsilon_points"] == 2.5 and summary["meta"]["resamples"] == 500
+    assert summary["routing"]["budgets"]["max_cost_per_request"] == 0.00003
+    for route in summary["routing"]["routes"].values():  # only configs under the budget
+        assert route["cost_usd"] is None or route["cost_usd"] <= 0.00003 or not route["meets_budgets"]
+    bad = cli("report", str(tmp_path / "r"), "--confidence", "1.5")
+    assert bad.returncode == 2 and bad.stderr.startswith("error: --confidence")

@@ -258,6 +258,8 @@ def report(
     resamples: Annotated[int | None, typer.Option(help="Bootstrap resamples (default 10,000).")] = None,
     confidence: Annotated[float | None, typer.Option(help="CI level (default 0.95).")] = None,
     seed: Annotated[int | None, typer.Option(help="Bootstrap seed.")] = None,
+    max_cost_per_request: Annotated[float | None, typer.Option("--max-cost-per-request", help="Routing budget (USD).")] = None,
+    max_p95_latency_s: Annotated[float | None, typer.Option("--max-p95-latency-s", help="Routing budget (seconds).")] = None,
 ) -> None:
     """Write summary.json, report.html and summary.md for RUN_DIR (defaults: the suite's
     `analysis:` block)."""
@@ -273,7 +275,8 @@ def report(
     from tts_bench.report import write_report
 
     write_summary(run_dir, epsilon=epsilon, target_delta=target_delta, resamples=resamples,
-                  confidence=confidence, seed=seed)
+                  confidence=confidence, seed=seed, max_cost_per_request=max_cost_per_request,
+                  max_p95_latency_s=max_p95_latency_s)
     typer.echo(f"summary: {run_dir / 'summary.json'}")
     typer.echo(f"report: {write_report(run_dir)}")
     typer.echo(f"markdown: {run_dir / 'summary.md'}")

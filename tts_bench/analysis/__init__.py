@@ -16,10 +16,12 @@ def summarize(
     epsilon: float | None = None,
     confidence: float | None = None,
     target_delta: float | None = None,
+    max_cost_per_request: float | None = None,
+    max_p95_latency_s: float | None = None,
 ) -> dict[str, Any]:
     """The summary.json content (JSON-serialisable, no NaN). Knobs left None come from the
     suite's `analysis:` block (resamples 10,000, seed 0, epsilon 1.0 point, confidence 0.95,
-    target_delta in points)."""
+    target_delta in points; routing budgets max_cost_per_request in USD, max_p95_latency_s)."""
     from tts_bench.analysis.summary import summarize_with_policy
 
     return summarize_with_policy(
@@ -29,6 +31,8 @@ def summarize(
         epsilon=epsilon,
         confidence=confidence,
         target_delta=target_delta,
+        max_cost_per_request=max_cost_per_request,
+        max_p95_latency_s=max_p95_latency_s,
     )[0]
 
 

@@ -166,8 +166,10 @@ def _summary(
 
 def _resolve(data: RunData, **kw: Any) -> dict[str, Any]:
     a = data.analysis
-    if kw.get("target_delta") is not None:
-        data.analysis = a.model_copy(update={"target_delta": kw["target_delta"]})
+    overrides = {k: kw[k] for k in ("target_delta", "max_cost_per_request", "max_p95_latency_s")
+                 if kw.get(k) is not None}
+    if overrides:  # knobs that live on the suite's `analysis:` block, overridden per report
+        data.analysis = a.model_copy(update=overrides)
     return {
         "resamples": int(kw.get("resamples") or a.resamples),
         "seed": int(a.seed if kw.get("seed") is None else kw["seed"]),
