@@ -17,6 +17,11 @@ Knobs (all probabilities are per event, before the temperature / few-shot / effo
 - fewshot_error_factor: multiplier on step errors when worked examples are in the prompt.
 - item_hardness_sigma: spread of a per-item log-normal multiplier on step errors (partly
   shared across models), so some items are hard for a model and others easy.
+- weak_step_rate, weak_step_error: each step of a problem is, for this model, a weak spot
+  with chance weak_step_rate x steps/10 (decided per item, clustered in some items, partly
+  shared across models); a weak step's error chance gets weak_step_error added (before the
+  scale and hardness factors). Most items have none and are nearly always right; an item
+  with weak steps is often wrong in varied ways, so per-item accuracy is bimodal.
 - trap_rate: chance (x (steps/10)^1.5) that an item holds a shared misreading of one step;
   trap_fire: chance a sample falls into it (x0.75 when careful). Traps make wrong answers correlate across
   samples, as on real models, so voting gains are real but bounded.
