@@ -46,7 +46,10 @@ def _main(
 def _console():  # rich is only imported when something is printed
     from rich.console import Console
 
-    return Console()
+    console = Console()
+    if not console.is_terminal:  # logs and CI: wide enough that rows do not wrap
+        console = Console(width=max(console.width, 140))
+    return console
 
 
 def _fmt(v: Any, kind: str) -> str:
