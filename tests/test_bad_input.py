@@ -10,8 +10,11 @@ import yaml
 
 from tests.conftest import cli, demo_suite
 
-SMALL = {"source": "builtin:arithmetic", "params": {"size": 30, "seed": 1},
-         "fields": {"id": "id", "input": "question", "target": "answer", "strata": ["difficulty"]}}
+SMALL = {
+    "source": "builtin:arithmetic",
+    "params": {"size": 30, "seed": 1},
+    "fields": {"id": "id", "input": "question", "target": "answer", "strata": ["difficulty"]},
+}
 
 
 def _suite(tmp: Path, **over) -> Path:
@@ -52,21 +55,115 @@ def cases(tmp: Path) -> dict[str, tuple[list[str], str]]:
         "unknown key": (["run", str(_suite(tmp, colour="red"))], "colour: unknown key"),
         "missing baseline": (["run", str(_suite(tmp, baseline=_DELETE))], "baseline"),
         "baseline not a config": (["run", str(_suite(tmp, baseline="nope"))], "nope"),
-        "duplicate config": (["run", str(_suite(tmp, configs=configs + [configs[0]]))], "duplicate"),
-        "unknown strategy": (["run", str(_suite(tmp, configs=[{"name": "single", "strategy": "magic"}]))], "magic"),
-        "unknown knob": (["run", str(_suite(tmp, configs=[{"name": "single", "strategy": "single", "n": 3}]))], "'n'"),
-        "bad temperature": (["run", str(_suite(tmp, defaults={"model": "sim/small", "temperature": "hot"}))], "temperature"),
-        "literal api key": (["run", str(_suite(tmp, defaults={"model": "sim/small", "api_key": "sk-x"}))], "api_key_env"),
-        "dataset missing": (["run", str(_suite(tmp, dataset={"source": str(tmp / "none.jsonl")}))], "none.jsonl"),
-        "missing target column": (["run", str(_suite(tmp, dataset={**_dataset(tmp, [{"id": "a", "question": "q"}]), "fields": {"id": "id", "input": "question", "target": "gold"}}))], "gold"),
-        "duplicate ids": (["run", str(_suite(tmp, dataset=_dataset(tmp, ROWS + ROWS[:1], "dup.jsonl")))], "q0"),
-        "empty dataset": (["run", str(_suite(tmp, dataset=_dataset(tmp, "", "empty.jsonl")))], "empty"),
-        "malformed jsonl": (["run", str(_suite(tmp, dataset=_dataset(tmp, '{"id": "a"}\n{oops\n', "bad.jsonl")))], "bad.jsonl"),
+        "duplicate config": (
+            ["run", str(_suite(tmp, configs=configs + [configs[0]]))],
+            "duplicate",
+        ),
+        "unknown strategy": (
+            ["run", str(_suite(tmp, configs=[{"name": "single", "strategy": "magic"}]))],
+            "magic",
+        ),
+        "unknown knob": (
+            ["run", str(_suite(tmp, configs=[{"name": "single", "strategy": "single", "n": 3}]))],
+            "'n'",
+        ),
+        "bad temperature": (
+            ["run", str(_suite(tmp, defaults={"model": "sim/small", "temperature": "hot"}))],
+            "temperature",
+        ),
+        "literal api key": (
+            ["run", str(_suite(tmp, defaults={"model": "sim/small", "api_key": "sk-x"}))],
+            "api_key_env",
+        ),
+        "dataset missing": (
+            ["run", str(_suite(tmp, dataset={"source": str(tmp / "none.jsonl")}))],
+            "none.jsonl",
+        ),
+        "missing target column": (
+            [
+                "run",
+                str(
+                    _suite(
+                        tmp,
+                        dataset={
+                            **_dataset(tmp, [{"id": "a", "question": "q"}]),
+                            "fields": {"id": "id", "input": "question", "target": "gold"},
+                        },
+                    )
+                ),
+            ],
+            "gold",
+        ),
+        "duplicate ids": (
+            ["run", str(_suite(tmp, dataset=_dataset(tmp, ROWS + ROWS[:1], "dup.jsonl")))],
+            "q0",
+        ),
+        "empty dataset": (
+            ["run", str(_suite(tmp, dataset=_dataset(tmp, "", "empty.jsonl")))],
+            "empty",
+        ),
+        "malformed jsonl": (
+            ["run", str(_suite(tmp, dataset=_dataset(tmp, '{"id": "a"}\n{oops\n', "bad.jsonl")))],
+            "bad.jsonl",
+        ),
         "template field": (["run", str(_suite(tmp, prompt={"template": "{nothing}"}))], "nothing"),
-        "sample too big": (["run", str(_suite(tmp, dataset={**SMALL, "sample": {"size": 999, "by": ["difficulty"]}}))], "999"),
-        "route to nowhere": (["run", str(_suite(tmp, configs=configs + [{"name": "r", "strategy": "router", "classifier": "length", "routes": {"easy": "single", "hard": "ghost"}}]))], "ghost"),
-        "routing loop": (["run", str(_suite(tmp, configs=configs + [{"name": "r1", "strategy": "router", "classifier": "length", "routes": {"easy": "single", "hard": "r2"}}, {"name": "r2", "strategy": "router", "classifier": "length", "routes": {"easy": "single", "hard": "r1"}}]))], "loop"),
-        "unknown builtin": (["run", str(_suite(tmp, dataset={**SMALL, "source": "builtin:nosuch"}))], "nosuch"),
+        "sample too big": (
+            [
+                "run",
+                str(_suite(tmp, dataset={**SMALL, "sample": {"size": 999, "by": ["difficulty"]}})),
+            ],
+            "999",
+        ),
+        "route to nowhere": (
+            [
+                "run",
+                str(
+                    _suite(
+                        tmp,
+                        configs=configs
+                        + [
+                            {
+                                "name": "r",
+                                "strategy": "router",
+                                "classifier": "length",
+                                "routes": {"easy": "single", "hard": "ghost"},
+                            }
+                        ],
+                    )
+                ),
+            ],
+            "ghost",
+        ),
+        "routing loop": (
+            [
+                "run",
+                str(
+                    _suite(
+                        tmp,
+                        configs=configs
+                        + [
+                            {
+                                "name": "r1",
+                                "strategy": "router",
+                                "classifier": "length",
+                                "routes": {"easy": "single", "hard": "r2"},
+                            },
+                            {
+                                "name": "r2",
+                                "strategy": "router",
+                                "classifier": "length",
+                                "routes": {"easy": "single", "hard": "r1"},
+                            },
+                        ],
+                    )
+                ),
+            ],
+            "loop",
+        ),
+        "unknown builtin": (
+            ["run", str(_suite(tmp, dataset={**SMALL, "source": "builtin:nosuch"}))],
+            "nosuch",
+        ),
         "resume non-run": (["run", str(_suite(tmp)), "--resume", str(tmp)], "not a run directory"),
     }
 
@@ -77,11 +174,30 @@ def all_cases(tmp_path_factory):
     return cases(tmp)
 
 
-NAMES = ["missing file", "invalid yaml", "not a mapping", "unknown key", "missing baseline",
-         "baseline not a config", "duplicate config", "unknown strategy", "unknown knob",
-         "bad temperature", "literal api key", "dataset missing", "missing target column",
-         "duplicate ids", "empty dataset", "malformed jsonl", "template field", "sample too big",
-         "route to nowhere", "routing loop", "unknown builtin", "resume non-run"]
+NAMES = [
+    "missing file",
+    "invalid yaml",
+    "not a mapping",
+    "unknown key",
+    "missing baseline",
+    "baseline not a config",
+    "duplicate config",
+    "unknown strategy",
+    "unknown knob",
+    "bad temperature",
+    "literal api key",
+    "dataset missing",
+    "missing target column",
+    "duplicate ids",
+    "empty dataset",
+    "malformed jsonl",
+    "template field",
+    "sample too big",
+    "route to nowhere",
+    "routing loop",
+    "unknown builtin",
+    "resume non-run",
+]
 
 
 def test_every_case_is_run(all_cases):

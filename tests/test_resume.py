@@ -38,15 +38,28 @@ def _records(run_dir: Path) -> dict[tuple[str, str], dict]:
     lines = [json.loads(x) for x in (run_dir / "records.jsonl").read_text().splitlines() if x]
     keys = [(r["item_id"], r["config"]) for r in lines]
     assert len(keys) == len(set(keys)), "duplicated records"
-    return {k: {f: v for f, v in r.items() if f not in VOLATILE} for k, r in zip(keys, lines, strict=True)}
+    return {
+        k: {f: v for f, v in r.items() if f not in VOLATILE}
+        for k, r in zip(keys, lines, strict=True)
+    }
 
 
 def _calls(run_dir: Path) -> list[tuple]:
     out = []
     for line in (run_dir / "calls.jsonl").read_text().splitlines():
         c = json.loads(line)
-        out.append((c["item_id"], c["config"], c["role"], c["sample_index"], c["cost_usd"],
-                    c["latency_s"], c["output_tokens"], c["text"]))
+        out.append(
+            (
+                c["item_id"],
+                c["config"],
+                c["role"],
+                c["sample_index"],
+                c["cost_usd"],
+                c["latency_s"],
+                c["output_tokens"],
+                c["text"],
+            )
+        )
     return sorted(out)
 
 
@@ -54,9 +67,23 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
     suite_path = write_suite(tmp_path / "suite.yaml", _suite())
     out = tmp_path / "killed"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tts_bench.cli", "run", str(suite_path), "--out", str(out),
-         "--run-id", "r", "--quiet", "--no-report"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "tts_bench.cli",
+            "run",
+            str(suite_path),
+            "--out",
+            str(out),
+            "--run-id",
+            "r",
+            "--quiet",
+            "--no-report",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     records_file = out / "r" / "records.jsonl"
     deadline = time.monotonic() + 120
@@ -78,8 +105,16 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
         cached_before = sum(db.execute(f"select count(*) from {t}").fetchone()[0] for t in tables)
     assert cached_before > 0
 
-    resumed = cli("run", str(suite_path), "--out", str(out), "--resume", str(out / "r"),
-                  "--quiet", "--no-report")
+    resumed = cli(
+        "run",
+        str(suite_path),
+        "--out",
+        str(out),
+        "--resume",
+        str(out / "r"),
+        "--quiet",
+        "--no-report",
+    )
     assert resumed.returncode == 0, resumed.stderr
 
     ref = runner.run(parse(_suite()), out_dir=tmp_path / "ref", run_id="r")
@@ -102,9 +137,23 @@ def test_ctrl_c_marks_the_run_interrupted_and_exits_130(tmp_path):
     suite_path = write_suite(tmp_path / "suite.yaml", _suite())
     out = tmp_path / "out"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tts_bench.cli", "run", str(suite_path), "--out", str(out),
-         "--run-id", "r", "--quiet", "--no-report"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "tts_bench.cli",
+            "run",
+            str(suite_path),
+            "--out",
+            str(out),
+            "--run-id",
+            "r",
+            "--quiet",
+            "--no-report",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     records_file = out / "r" / "records.jsonl"
     deadline = time.monotonic() + 120

@@ -14,8 +14,18 @@ from tts_bench.llm.types import ModelSpec
 
 def test_limit_takes_a_stratified_subset_and_says_so(tmp_path):
     suite = write_suite(tmp_path / "s.yaml", {**demo_suite(), "gates": []})
-    proc = cli("run", str(suite), "--limit", "30", "--out", str(tmp_path), "--run-id", "r",
-               "--quiet", "--no-report")
+    proc = cli(
+        "run",
+        str(suite),
+        "--limit",
+        "30",
+        "--out",
+        str(tmp_path),
+        "--run-id",
+        "r",
+        "--quiet",
+        "--no-report",
+    )
     assert proc.returncode == 0, proc.stderr
     manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
     assert manifest["item_count"] == 30 and manifest["limit"] == 30
@@ -42,8 +52,16 @@ def test_thinking_budget_becomes_litellms_thinking_parameter(monkeypatch):
     import asyncio
 
     with pytest.raises(Exception):  # noqa: B017 - the fake provider always fails
-        asyncio.run(backend.call(spec, [{"role": "user", "content": "hi"}], sample_index=0, n=1,
-                                 timeout_s=5, api_key=None))
+        asyncio.run(
+            backend.call(
+                spec,
+                [{"role": "user", "content": "hi"}],
+                sample_index=0,
+                n=1,
+                timeout_s=5,
+                api_key=None,
+            )
+        )
     assert "thinking_budget" not in seen
     assert seen["thinking"] == {"type": "enabled", "budget_tokens": 2048}
 
@@ -57,8 +75,12 @@ def test_router_record_keeps_route_and_classifier_cost(tmp_path):
     data["configs"] = [
         {"name": "single", "strategy": "single"},
         {"name": "cot", "strategy": "cot", "model": "sim/large"},
-        {"name": "route", "strategy": "router", "classifier": "llm",
-         "routes": {"easy": "single", "hard": "cot"}},
+        {
+            "name": "route",
+            "strategy": "router",
+            "classifier": "llm",
+            "routes": {"easy": "single", "hard": "cot"},
+        },
     ]
     result = runner.run(parse(data), out_dir=tmp_path, run_id="r", use_cache=False)
     calls = [json.loads(x) for x in (tmp_path / "r" / "calls.jsonl").read_text().splitlines()]
@@ -79,15 +101,40 @@ def test_router_record_keeps_route_and_classifier_cost(tmp_path):
 
 def test_report_options_reach_the_summary(tmp_path):
     suite = write_suite(tmp_path / "s.yaml", {**demo_suite(), "gates": []})
-    assert cli("run", str(suite), "--limit", "24", "--out", str(tmp_path), "--run-id", "r",
-               "--quiet", "--no-report").returncode == 0
-    proc = cli("report", str(tmp_path / "r"), "--epsilon", "2.5", "--resamples", "500",
-               "--max-cost-per-request", "0.00003", "--target-delta", "10")
+    assert (
+        cli(
+            "run",
+            str(suite),
+            "--limit",
+            "24",
+            "--out",
+            str(tmp_path),
+            "--run-id",
+            "r",
+            "--quiet",
+            "--no-report",
+        ).returncode
+        == 0
+    )
+    proc = cli(
+        "report",
+        str(tmp_path / "r"),
+        "--epsilon",
+        "2.5",
+        "--resamples",
+        "500",
+        "--max-cost-per-request",
+        "0.00003",
+        "--target-delta",
+        "10",
+    )
     assert proc.returncode == 0, proc.stderr
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert summary["meta"]["epsilon_points"] == 2.5 and summary["meta"]["resamples"] == 500
     assert summary["routing"]["budgets"]["max_cost_per_request"] == 0.00003
     for route in summary["routing"]["routes"].values():  # only configs under the budget
-        assert route["cost_usd"] is None or route["cost_usd"] <= 0.00003 or not route["meets_budgets"]
+        assert (
+            route["cost_usd"] is None or route["cost_usd"] <= 0.00003 or not route["meets_budgets"]
+        )
     bad = cli("report", str(tmp_path / "r"), "--confidence", "1.5")
     assert bad.returncode == 2 and bad.stderr.startswith("error: --confidence")

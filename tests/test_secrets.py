@@ -22,12 +22,25 @@ def test_canary_key_appears_in_no_file(tmp_path: Path, transport: str):
     ]
     data["gates"] = []
     with ServerThread(time_scale=0) as srv:
-        data["defaults"] = {"model": "openai/sim-small", "api_base": srv.url,
-                            "api_key_env": "TTS_CANARY_KEY", "transport": transport,
-                            "temperature": 0.0, "max_tokens": 512}
+        data["defaults"] = {
+            "model": "openai/sim-small",
+            "api_base": srv.url,
+            "api_key_env": "TTS_CANARY_KEY",
+            "transport": transport,
+            "temperature": 0.0,
+            "max_tokens": 512,
+        }
         suite = write_suite(tmp_path / "suite.yaml", data)
-        proc = cli("run", str(suite), "--out", str(tmp_path / "out"), "--run-id", "r",
-                   "--quiet", env={"TTS_CANARY_KEY": CANARY})
+        proc = cli(
+            "run",
+            str(suite),
+            "--out",
+            str(tmp_path / "out"),
+            "--run-id",
+            "r",
+            "--quiet",
+            env={"TTS_CANARY_KEY": CANARY},
+        )
         sent_auth = [h.has_auth for h in srv.log]
     assert proc.returncode == 0, proc.stderr
     assert sent_auth and all(sent_auth)  # the key really was used on the wire...

@@ -27,10 +27,15 @@ def test_soak_against_a_faulty_server(tmp_path):
     data["gates"] = []
     data["limits"] = {"concurrency": 48, "timeout_s": 0.5, "retries": 4, "max_retry_wait_s": 5}
     faults = {"429": 0.1, "500": 0.1, "slow": 0.1, "malformed": 0.1}
-    with ServerThread(time_scale=0, faults=faults, seed=4, retry_after_s=RETRY_AFTER,
-                      slow_s=3.0) as srv:
-        data["defaults"] = {"model": "openai/sim-small", "api_base": srv.url,
-                            "temperature": 0.0, "max_tokens": 512}
+    with ServerThread(
+        time_scale=0, faults=faults, seed=4, retry_after_s=RETRY_AFTER, slow_s=3.0
+    ) as srv:
+        data["defaults"] = {
+            "model": "openai/sim-small",
+            "api_base": srv.url,
+            "temperature": 0.0,
+            "max_tokens": 512,
+        }
         result = runner.run(parse(data), out_dir=tmp_path, run_id="soak", use_cache=False)
         hits = list(srv.log)
     assert result.status == "complete"

@@ -37,8 +37,9 @@ def _version(value: bool) -> None:
 @app.callback()
 def _main(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
 ) -> None:
     _state["debug"] = debug
 
@@ -74,22 +75,43 @@ def print_table(records: list[dict[str, Any]], configs: list[str], title: str) -
         t.add_column(col, justify="left" if col in ("config", "failures") else "right")
     for r in table_rows(records, configs):
         fails = ", ".join(f"{k} {v}" for k, v in r["failures"].items()) or "—"
-        t.add_row(r["config"], str(r["n"]), _fmt(r["accuracy"], "pct"),
-                  _fmt(r["cost_per_request"], "usd"), _fmt(r["p50_latency_s"], "s"),
-                  _fmt(r["p95_latency_s"], "s"), fails)
+        t.add_row(
+            r["config"],
+            str(r["n"]),
+            _fmt(r["accuracy"], "pct"),
+            _fmt(r["cost_per_request"], "usd"),
+            _fmt(r["p50_latency_s"], "s"),
+            _fmt(r["p95_latency_s"], "s"),
+            fails,
+        )
     _console().print(t)
 
 
 @app.command()
 def run(
     suite: Annotated[Path, typer.Argument(help="Suite YAML file.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Parent folder of run directories.")] = Path("results"),
-    run_id: Annotated[str | None, typer.Option("--run-id", help="Name the run (re-using one resumes it).")] = None,
-    resume: Annotated[Path | None, typer.Option("--resume", help="Finish this run directory.")] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Bypass the response cache.")] = False,
-    max_cost: Annotated[float | None, typer.Option("--max-cost", help="Stop before spending more (USD).")] = None,
-    limit: Annotated[int | None, typer.Option("--limit", help="A stratified subset of N items, for a quick look.")] = None,
-    no_report: Annotated[bool, typer.Option("--no-report", help="Skip summary.json / report.html.")] = False,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Parent folder of run directories.")
+    ] = Path("results"),
+    run_id: Annotated[
+        str | None, typer.Option("--run-id", help="Name the run (re-using one resumes it).")
+    ] = None,
+    resume: Annotated[
+        Path | None, typer.Option("--resume", help="Finish this run directory.")
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Bypass the response cache.")
+    ] = False,
+    max_cost: Annotated[
+        float | None, typer.Option("--max-cost", help="Stop before spending more (USD).")
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option("--limit", help="A stratified subset of N items, for a quick look."),
+    ] = None,
+    no_report: Annotated[
+        bool, typer.Option("--no-report", help="Skip summary.json / report.html.")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Run SUITE: every item through the baseline and each scaling config."""
@@ -100,8 +122,16 @@ def run(
     from tts_bench.suite import load
 
     s = load(suite)
-    runner = Runner(s, out_dir=out, run_id=run_id, resume_dir=resume, use_cache=not no_cache,
-                    max_cost=max_cost, limit=limit, where=str(suite))
+    runner = Runner(
+        s,
+        out_dir=out,
+        run_id=run_id,
+        resume_dir=resume,
+        use_cache=not no_cache,
+        max_cost=max_cost,
+        limit=limit,
+        where=str(suite),
+    )
     progress = None
     if not quiet and sys.stderr.isatty():
         progress = _progress_bar()
@@ -113,10 +143,15 @@ def run(
     if not no_report and result.records:
         _write_reports(result.run_dir)
     if result.status == "interrupted":
-        typer.echo(f"interrupted: resume with  tts-bench run {suite} --resume {result.run_dir}", err=True)
+        typer.echo(
+            f"interrupted: resume with  tts-bench run {suite} --resume {result.run_dir}", err=True
+        )
         raise typer.Exit(130)
     if result.status == "budget_exceeded":
-        typer.echo(f"budget reached: resume with a higher --max-cost and --resume {result.run_dir}", err=True)
+        typer.echo(
+            f"budget reached: resume with a higher --max-cost and --resume {result.run_dir}",
+            err=True,
+        )
 
 
 def _write_reports(run_dir: Path) -> None:
@@ -141,16 +176,25 @@ class _progress_bar:
     def run(self, runner: Any) -> Any:
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-        with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                      TextColumn("{task.completed}/{task.total}"),
-                      TextColumn("errors {task.fields[errors]}"),
-                      TextColumn("spent ${task.fields[spent]:.4f}"), TimeRemainingColumn(),
-                      transient=True) as bar:
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TextColumn("errors {task.fields[errors]}"),
+            TextColumn("spent ${task.fields[spent]:.4f}"),
+            TimeRemainingColumn(),
+            transient=True,
+        ) as bar:
             task = bar.add_task("running", total=None, errors=0, spent=0.0)
 
             def update(p: dict[str, Any]) -> None:
-                bar.update(task, completed=p["done"], total=p["total"], errors=p["errors"],
-                           spent=p["spent_usd"])
+                bar.update(
+                    task,
+                    completed=p["done"],
+                    total=p["total"],
+                    errors=p["errors"],
+                    spent=p["spent_usd"],
+                )
 
             runner.progress = update
             return runner.run()
@@ -191,8 +235,12 @@ def list_(
 def sim_serve(
     host: Annotated[str, typer.Option(help="Bind address (loopback by default).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8765,
-    time_scale: Annotated[float, typer.Option("--time-scale", help="Real seconds per simulated second.")] = 1.0,
-    fault: Annotated[list[str] | None, typer.Option("--fault", help="KIND=RATE, e.g. 429=0.1 (repeatable).")] = None,
+    time_scale: Annotated[
+        float, typer.Option("--time-scale", help="Real seconds per simulated second.")
+    ] = 1.0,
+    fault: Annotated[
+        list[str] | None, typer.Option("--fault", help="KIND=RATE, e.g. 429=0.1 (repeatable).")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Simulator and fault-injection seed.")] = 0,
 ) -> None:
     """Serve the simulator as an OpenAI-compatible API (/v1/chat/completions, /v1/models)."""
@@ -213,12 +261,20 @@ def sample(
     input: Annotated[str, typer.Argument(help="JSONL/CSV/Parquet file or hf:owner/name.")],
     by: Annotated[str, typer.Option("--by", help="Comma-separated stratum columns.")] = "",
     size: Annotated[int, typer.Option("--size", help="Items to draw.")] = 200,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output file (.jsonl/.csv/.parquet).")] = Path("sample.jsonl"),
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Output file (.jsonl/.csv/.parquet).")
+    ] = Path("sample.jsonl"),
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
-    equal: Annotated[bool, typer.Option("--equal", help="Equal allocation instead of proportional.")] = False,
+    equal: Annotated[
+        bool, typer.Option("--equal", help="Equal allocation instead of proportional.")
+    ] = False,
     min_per_stratum: Annotated[int, typer.Option("--min-per-stratum")] = 0,
-    dedup: Annotated[str | None, typer.Option("--dedup", help="Drop duplicate values of this text column.")] = None,
-    bin_: Annotated[list[str] | None, typer.Option("--bin", help="COL:K quantile bins (repeatable).")] = None,
+    dedup: Annotated[
+        str | None, typer.Option("--dedup", help="Drop duplicate values of this text column.")
+    ] = None,
+    bin_: Annotated[
+        list[str] | None, typer.Option("--bin", help="COL:K quantile bins (repeatable).")
+    ] = None,
 ) -> None:
     """Draw a stratified evaluation set from operational logs."""
     from tts_bench.data import sample_file
@@ -231,9 +287,17 @@ def sample(
         if not k.isdigit() or int(k) < 2:
             raise UserError(f"--bin {b!r}: expected COL:K with K >= 2")
         bins[col] = int(k)
-    report = sample_file(input, by=[c for c in by.split(",") if c], size=size, out=out, seed=seed,
-                         allocation="equal" if equal else "proportional",
-                         min_per_stratum=min_per_stratum, dedup=dedup, bins=bins or None)
+    report = sample_file(
+        input,
+        by=[c for c in by.split(",") if c],
+        size=size,
+        out=out,
+        seed=seed,
+        allocation="equal" if equal else "proportional",
+        min_per_stratum=min_per_stratum,
+        dedup=dedup,
+        bins=bins or None,
+    )
     from rich.table import Table
 
     t = Table(title=f"sample of {input}")
@@ -241,8 +305,12 @@ def sample(
         t.add_column(col)
     shown = report.table[:50]  # a long tail of strata is in the output file, not the terminal
     for row in shown:
-        t.add_row(str(row["stratum"]), str(row["population"]), str(row["sampled"]),
-                  f"{100 * row['share']:.1f}%")
+        t.add_row(
+            str(row["stratum"]),
+            str(row["population"]),
+            str(row["sampled"]),
+            f"{100 * row['share']:.1f}%",
+        )
     _console().print(t)
     if len(report.table) > len(shown):
         typer.echo(f"… and {len(report.table) - len(shown)} more strata")
@@ -256,30 +324,50 @@ def sample(
 @app.command()
 def report(
     run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
-    epsilon: Annotated[float | None, typer.Option(help="Points: saturation and routing tolerance.")] = None,
-    target_delta: Annotated[float | None, typer.Option("--target-delta", help="Points: effect size for the power analysis.")] = None,
-    resamples: Annotated[int | None, typer.Option(help="Bootstrap resamples (default 10,000).")] = None,
+    epsilon: Annotated[
+        float | None, typer.Option(help="Points: saturation and routing tolerance.")
+    ] = None,
+    target_delta: Annotated[
+        float | None,
+        typer.Option("--target-delta", help="Points: effect size for the power analysis."),
+    ] = None,
+    resamples: Annotated[
+        int | None, typer.Option(help="Bootstrap resamples (default 10,000).")
+    ] = None,
     confidence: Annotated[float | None, typer.Option(help="CI level (default 0.95).")] = None,
     seed: Annotated[int | None, typer.Option(help="Bootstrap seed.")] = None,
-    max_cost_per_request: Annotated[float | None, typer.Option("--max-cost-per-request", help="Routing budget (USD).")] = None,
-    max_p95_latency_s: Annotated[float | None, typer.Option("--max-p95-latency-s", help="Routing budget (seconds).")] = None,
+    max_cost_per_request: Annotated[
+        float | None, typer.Option("--max-cost-per-request", help="Routing budget (USD).")
+    ] = None,
+    max_p95_latency_s: Annotated[
+        float | None, typer.Option("--max-p95-latency-s", help="Routing budget (seconds).")
+    ] = None,
 ) -> None:
     """Write summary.json, report.html and summary.md for RUN_DIR (defaults: the suite's
     `analysis:` block)."""
     from tts_bench.store import read_manifest
 
     read_manifest(run_dir)
-    for name, value, ok in (("--epsilon", epsilon, epsilon is None or epsilon >= 0),
-                            ("--resamples", resamples, resamples is None or resamples > 0),
-                            ("--confidence", confidence, confidence is None or 0 < confidence < 1)):
+    for name, value, ok in (
+        ("--epsilon", epsilon, epsilon is None or epsilon >= 0),
+        ("--resamples", resamples, resamples is None or resamples > 0),
+        ("--confidence", confidence, confidence is None or 0 < confidence < 1),
+    ):
         if not ok:
             raise UserError(f"{name} {value}: out of range")
     from tts_bench.analysis import write_summary
     from tts_bench.report import write_report
 
-    write_summary(run_dir, epsilon=epsilon, target_delta=target_delta, resamples=resamples,
-                  confidence=confidence, seed=seed, max_cost_per_request=max_cost_per_request,
-                  max_p95_latency_s=max_p95_latency_s)
+    write_summary(
+        run_dir,
+        epsilon=epsilon,
+        target_delta=target_delta,
+        resamples=resamples,
+        confidence=confidence,
+        seed=seed,
+        max_cost_per_request=max_cost_per_request,
+        max_p95_latency_s=max_p95_latency_s,
+    )
     typer.echo(f"summary: {run_dir / 'summary.json'}")
     typer.echo(f"report: {write_report(run_dir)}")
     typer.echo(f"markdown: {run_dir / 'summary.md'}")
@@ -288,7 +376,9 @@ def report(
 @app.command()
 def compare(
     run_dirs: Annotated[list[Path], typer.Argument(help="Two or more run directories.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output HTML file.")] = Path("compare.html"),
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output HTML file.")] = Path(
+        "compare.html"
+    ),
 ) -> None:
     """Compare runs (e.g. last month's model vs the upgrade), paired by item."""
     from tts_bench.store import read_manifest
@@ -308,11 +398,20 @@ def compare(
 @app.command()
 def gate(
     run_dir: Annotated[Path, typer.Argument(help="The candidate run directory.")],
-    against: Annotated[Path | None, typer.Option("--against", help="Compare with this run (paired by item).")] = None,
-    rules: Annotated[Path | None, typer.Option("--rules", help="Gate rules YAML (default: the suite's gates).")] = None,
+    against: Annotated[
+        Path | None, typer.Option("--against", help="Compare with this run (paired by item).")
+    ] = None,
+    rules: Annotated[
+        Path | None, typer.Option("--rules", help="Gate rules YAML (default: the suite's gates).")
+    ] = None,
     junit: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")] = None,
-    markdown: Annotated[bool, typer.Option("--markdown", help="Print Markdown; append to $GITHUB_STEP_SUMMARY when set.")] = False,
-    allow_partial: Annotated[bool, typer.Option("--allow-partial", help="Gate a run that did not complete.")] = False,
+    markdown: Annotated[
+        bool,
+        typer.Option("--markdown", help="Print Markdown; append to $GITHUB_STEP_SUMMARY when set."),
+    ] = False,
+    allow_partial: Annotated[
+        bool, typer.Option("--allow-partial", help="Gate a run that did not complete.")
+    ] = False,
 ) -> None:
     """Gate a model upgrade: exit 0 when every rule passes, 1 when any fails."""
     import os
@@ -322,9 +421,13 @@ def gate(
     from tts_bench.suite import GateRule
 
     manifest = read_manifest(run_dir)
-    suite_rules = [GateRule.model_validate(g) for g in (manifest.get("suite") or {}).get("gates", [])]
+    suite_rules = [
+        GateRule.model_validate(g) for g in (manifest.get("suite") or {}).get("gates", [])
+    ]
     rule_list = gating.load_rules(suite_rules, rules)
-    verdicts = gating.evaluate(run_dir, rules=rule_list, against=against, allow_partial=allow_partial)
+    verdicts = gating.evaluate(
+        run_dir, rules=rule_list, against=against, allow_partial=allow_partial
+    )
     from rich.table import Table
 
     t = Table(title=f"gate: {run_dir}")
@@ -333,7 +436,14 @@ def gate(
     for v in verdicts:
         r = gating.row(v)
         res = "[green]PASS[/green]" if v.passed else "[red]FAIL[/red]"
-        t.add_row(r["rule"], r["value"], r["ci"], r["bound"], v.on, res + (f" {r['note']}" if r["note"] else ""))
+        t.add_row(
+            r["rule"],
+            r["value"],
+            r["ci"],
+            r["bound"],
+            v.on,
+            res + (f" {r['note']}" if r["note"] else ""),
+        )
     _console().print(t)
     suite_name = (manifest.get("suite") or {}).get("name", "suite")
     if junit is not None:
@@ -351,7 +461,9 @@ def gate(
 @app.command()
 def plan(
     suite: Annotated[Path, typer.Argument(help="Suite YAML file.")],
-    from_run: Annotated[Path | None, typer.Option("--from", help="Use token counts observed in this run.")] = None,
+    from_run: Annotated[
+        Path | None, typer.Option("--from", help="Use token counts observed in this run.")
+    ] = None,
 ) -> None:
     """Estimate calls, tokens, cost and wall time of SUITE before spending anything."""
     from tts_bench.llm.offline import setup_offline_env
@@ -367,8 +479,15 @@ def plan(
     for col in ("config", "calls", "input tok", "output tok", "reasoning tok", "cost", "wall"):
         t.add_column(col, justify="left" if col == "config" else "right")
     for c in rep.configs:
-        t.add_row(c.config, f"{c.calls:,.0f}", f"{c.input_tokens:,.0f}", f"{c.output_tokens:,.0f}",
-                  f"{c.reasoning_tokens:,.0f}", _fmt(c.cost_usd, "usd"), f"{c.wall_s:,.0f}s")
+        t.add_row(
+            c.config,
+            f"{c.calls:,.0f}",
+            f"{c.input_tokens:,.0f}",
+            f"{c.output_tokens:,.0f}",
+            f"{c.reasoning_tokens:,.0f}",
+            _fmt(c.cost_usd, "usd"),
+            f"{c.wall_s:,.0f}s",
+        )
     _console().print(t)
     for c in rep.configs:
         typer.echo(f"{c.config}: price from {c.price_source}" + "".join(f"; {n}" for n in c.notes))
@@ -382,25 +501,59 @@ def plan(
 
 @app.command("import")
 def import_(
-    source: Annotated[Path, typer.Argument(help="Pool JSONL, lm-eval samples JSONL, or an Inspect log.")],
-    fmt: Annotated[str, typer.Option("--format", help="pool-jsonl | lm-eval | inspect")] = "pool-jsonl",
-    out: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write or add a config to; with --run-id, its parent folder.")] = Path("results/imported"),
-    config: Annotated[str | None, typer.Option("--config", help="Config name for these samples.")] = None,
+    source: Annotated[
+        Path, typer.Argument(help="Pool JSONL, lm-eval samples JSONL, or an Inspect log.")
+    ],
+    fmt: Annotated[
+        str, typer.Option("--format", help="pool-jsonl | lm-eval | inspect")
+    ] = "pool-jsonl",
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Run directory to write or add a config to; with --run-id, its parent folder.",
+        ),
+    ] = Path("results/imported"),
+    config: Annotated[
+        str | None, typer.Option("--config", help="Config name for these samples.")
+    ] = None,
     spec: Annotated[Path | None, typer.Option("--spec", help="Field mapping YAML.")] = None,
-    scorer: Annotated[str | None, typer.Option("--scorer", help="numeric | exact | choice | set_f1 | regex:PATTERN")] = None,
-    suite: Annotated[Path | None, typer.Option("--suite", help="Take the scorer from this suite.")] = None,
+    scorer: Annotated[
+        str | None,
+        typer.Option("--scorer", help="numeric | exact | choice | set_f1 | regex:PATTERN"),
+    ] = None,
+    suite: Annotated[
+        Path | None, typer.Option("--suite", help="Take the scorer from this suite.")
+    ] = None,
     run_id: Annotated[str | None, typer.Option("--run-id")] = None,
-    allow_mixed_pools: Annotated[bool, typer.Option("--allow-mixed-pools", help="Accept pools of different sizes (with a warning).")] = False,
+    allow_mixed_pools: Annotated[
+        bool,
+        typer.Option(
+            "--allow-mixed-pools", help="Accept pools of different sizes (with a warning)."
+        ),
+    ] = False,
 ) -> None:
     """Import sample pools made elsewhere as an ordinary run directory."""
     from tts_bench.importers import import_pools
 
-    res = import_pools(source, fmt=fmt, out=out, config=config, spec=spec, scorer=scorer,
-                       suite=suite, run_id=run_id, allow_mixed=allow_mixed_pools)
+    res = import_pools(
+        source,
+        fmt=fmt,
+        out=out,
+        config=config,
+        spec=spec,
+        scorer=scorer,
+        suite=suite,
+        run_id=run_id,
+        allow_mixed=allow_mixed_pools,
+    )
     for w in res.warnings:
         typer.echo(f"warning: {w}", err=True)
-    typer.echo(f"imported {res.n_items} items x {res.pool_size} samples as config "
-               f"{res.config!r} into {res.run_dir}")
+    typer.echo(
+        f"imported {res.n_items} items x {res.pool_size} samples as config "
+        f"{res.config!r} into {res.run_dir}"
+    )
 
 
 def main() -> None:
@@ -417,7 +570,9 @@ def main() -> None:
     except Exception as exc:  # a bug, not bad input: say so in one line unless --debug
         if _state["debug"]:
             raise
-        typer.echo(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)", err=True)
+        typer.echo(
+            f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)", err=True
+        )
         sys.exit(70)
 
 

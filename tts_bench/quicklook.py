@@ -15,19 +15,24 @@ def table_rows(records: list[dict[str, Any]], configs: list[str]) -> list[dict[s
     for name in configs:
         recs = [r for r in records if r.get("config") == name]
         scored = [r for r in recs if r.get("correct") is not None]
-        values = [r["score"] if r.get("score") is not None else float(bool(r["correct"]))
-                  for r in scored]
+        values = [
+            r["score"] if r.get("score") is not None else float(bool(r["correct"])) for r in scored
+        ]
         costs = [r["cost_usd"] for r in recs if r.get("cost_usd") is not None]
         lat = [r["latency_s"] for r in recs if r.get("status") == "ok"]
         fails = Counter(r["failure"] for r in recs if r.get("failure"))
-        rows.append({
-            "config": name,
-            "n": len(recs),
-            "scored": len(scored),
-            "accuracy": float(np.mean(values)) if values else None,
-            "cost_per_request": float(np.mean(costs)) if costs and len(costs) == len(recs) else None,
-            "p50_latency_s": float(np.quantile(lat, 0.5)) if lat else None,
-            "p95_latency_s": float(np.quantile(lat, 0.95)) if lat else None,
-            "failures": dict(fails.most_common()),
-        })
+        rows.append(
+            {
+                "config": name,
+                "n": len(recs),
+                "scored": len(scored),
+                "accuracy": float(np.mean(values)) if values else None,
+                "cost_per_request": float(np.mean(costs))
+                if costs and len(costs) == len(recs)
+                else None,
+                "p50_latency_s": float(np.quantile(lat, 0.5)) if lat else None,
+                "p95_latency_s": float(np.quantile(lat, 0.95)) if lat else None,
+                "failures": dict(fails.most_common()),
+            }
+        )
     return rows

@@ -58,8 +58,13 @@ def fallback_spec(spec: ModelSpec, cfg: ConfigSpec) -> ModelSpec | None:
     if not cfg.fallback:
         return None
     params = {k: v for k, v in spec.params.items() if k != "api_base"}
-    return ModelSpec(model=cfg.fallback, temperature=spec.temperature,
-                     max_tokens=spec.max_tokens, api_key_env=None, params=params)
+    return ModelSpec(
+        model=cfg.fallback,
+        temperature=spec.temperature,
+        max_tokens=spec.max_tokens,
+        api_key_env=None,
+        params=params,
+    )
 
 
 class Plan:
@@ -71,19 +76,27 @@ class Plan:
         self.specs: dict[str, ModelSpec] = {}
         self.fallbacks: dict[str, ModelSpec | None] = {}
         for cfg in suite.configs:
-            self.solvers[cfg.name] = resolve(cfg.strategy, cfg.knobs, f"{where}: configs[{cfg.name}]")
+            self.solvers[cfg.name] = resolve(
+                cfg.strategy, cfg.knobs, f"{where}: configs[{cfg.name}]"
+            )
             self.specs[cfg.name] = model_spec(suite, cfg)
             self.fallbacks[cfg.name] = fallback_spec(self.specs[cfg.name], cfg)
         routes = {c.name: list((c.knobs.get("routes") or {}).values()) for c in suite.configs}
         for name, targets in routes.items():
             for target in targets:
                 if target not in self.solvers or target == name:
-                    raise UserError(f"{where}: configs[{name}].routes: {target!r} is not another config")
+                    raise UserError(
+                        f"{where}: configs[{name}].routes: {target!r} is not another config"
+                    )
 
-        def visit(name: str, path: tuple[str, ...]) -> None:  # a route may reach a router, never loop
+        def visit(
+            name: str, path: tuple[str, ...]
+        ) -> None:  # a route may reach a router, never loop
             for nxt in routes.get(name, []):
                 if nxt in path:
-                    raise UserError(f"{where}: configs[{path[0]}].routes: routing loop through {nxt!r}")
+                    raise UserError(
+                        f"{where}: configs[{path[0]}].routes: routing loop through {nxt!r}"
+                    )
                 visit(nxt, (*path, nxt))
 
         for name in routes:
@@ -96,7 +109,9 @@ class Plan:
             user = p.template.format_map(item.inputs)
         except KeyError as exc:
             cols = ", ".join(sorted(item.inputs))
-            raise UserError(f"prompt.template: unknown field {{{exc.args[0]}}} (fields: {cols})") from None
+            raise UserError(
+                f"prompt.template: unknown field {{{exc.args[0]}}} (fields: {cols})"
+            ) from None
         except (ValueError, IndexError) as exc:
             raise UserError(f"prompt.template: {exc}") from None
         msgs = [{"role": "system", "content": p.system}] if p.system else []
@@ -109,7 +124,9 @@ def _order(item_ids: list[str], seed: int) -> list[str]:
     return ids
 
 
-def _manifest(suite: Suite, run_id: str, fingerprint: str, items: list[Any], plan: Plan) -> dict[str, Any]:
+def _manifest(
+    suite: Suite, run_id: str, fingerprint: str, items: list[Any], plan: Plan
+) -> dict[str, Any]:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -190,21 +207,29 @@ class Runner:
         self.plan.render(Item(id=first.id, inputs=first.inputs, strata=first.strata))
         self.max_cost = max_cost if max_cost is not None else suite.limits.max_cost_usd
         self.progress = progress
-        if resume_dir is None and run_id is not None and (out_dir / run_id / "manifest.json").exists():
+        if (
+            resume_dir is None
+            and run_id is not None
+            and (out_dir / run_id / "manifest.json").exists()
+        ):
             resume_dir = out_dir / run_id
         self.resuming = resume_dir is not None
         self.run_dir = resume_dir or out_dir / (run_id or new_run_id(suite.name))
         if self.resuming:
             old = read_manifest(self.run_dir)
             if old.get("dataset_fingerprint") != self.fingerprint:
-                raise UserError(f"{self.run_dir}: the dataset differs from the one this run started with")
+                raise UserError(
+                    f"{self.run_dir}: the dataset differs from the one this run started with"
+                )
             self.manifest = old
             self.manifest["suite"] = suite.model_dump(mode="json")
         else:
             if self.run_dir.exists() and any(self.run_dir.iterdir()):
                 raise UserError(f"{self.run_dir}: already exists and is not a run to resume")
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            self.manifest = _manifest(suite, self.run_dir.name, self.fingerprint, self.items, self.plan)
+            self.manifest = _manifest(
+                suite, self.run_dir.name, self.fingerprint, self.items, self.plan
+            )
         self.cache_path = None
         if use_cache:
             self.cache_path = cache_path or out_dir / ".cache" / "llm-cache.sqlite"
@@ -221,9 +246,13 @@ class Runner:
         finally:
             ctx.model, ctx.fallback = saved
 
-    async def _run_pair(self, client: Any, item_id: str, config: str) -> tuple[Context, dict[str, Any]]:
+    async def _run_pair(
+        self, client: Any, item_id: str, config: str
+    ) -> tuple[Context, dict[str, Any]]:
         loaded = self.by_id[item_id]
-        item = Item(id=loaded.id, inputs=loaded.inputs, strata=loaded.strata, cluster=loaded.cluster)
+        item = Item(
+            id=loaded.id, inputs=loaded.inputs, strata=loaded.strata, cluster=loaded.cluster
+        )
         ctx = Context(
             item=item,
             config=config,
@@ -243,35 +272,49 @@ class Runner:
         wall = time.perf_counter() - started
         return ctx, self._record(loaded, config, ctx, result, latency, wall)
 
-    def _record(self, loaded: Any, config: str, ctx: Context, res: StrategyResult,
-                latency: float, wall: float) -> dict[str, Any]:
+    def _record(
+        self,
+        loaded: Any,
+        config: str,
+        ctx: Context,
+        res: StrategyResult,
+        latency: float,
+        wall: float,
+    ) -> dict[str, Any]:
         from tts_bench.scoring import label_failure
 
         infra = res.status != "ok"
         scored = None if infra else self.scorer.score(res.answer, loaded.target)
         correct = None if scored is None else scored.correct
-        failure = label_failure(status=res.status, answer=res.answer, text=res.text,
-                                finish_reason=res.finish_reason, correct=correct,
-                                confidence=res.confidence,
-                                wrong_label=self.suite.scorer.wrong_label)
+        failure = label_failure(
+            status=res.status,
+            answer=res.answer,
+            text=res.text,
+            finish_reason=res.finish_reason,
+            correct=correct,
+            confidence=res.confidence,
+            wrong_label=self.suite.scorer.wrong_label,
+        )
         samples = None
         if res.samples is not None:
             samples = []
             for s in res.samples:
                 ss = self.scorer.score(s.answer, loaded.target) if s.status == "ok" else None
-                samples.append({
-                    "answer": s.answer,
-                    "correct": None if ss is None else ss.correct,
-                    "value": None if ss is None else ss.value,
-                    "score": s.score,
-                    "cost_usd": s.cost_usd,
-                    "latency_s": s.latency_s,
-                    "input_tokens": s.input_tokens,
-                    "output_tokens": s.output_tokens,
-                    "reasoning_tokens": s.reasoning_tokens,
-                    "status": s.status,
-                    "finish_reason": s.finish_reason,
-                })
+                samples.append(
+                    {
+                        "answer": s.answer,
+                        "correct": None if ss is None else ss.correct,
+                        "value": None if ss is None else ss.value,
+                        "score": s.score,
+                        "cost_usd": s.cost_usd,
+                        "latency_s": s.latency_s,
+                        "input_tokens": s.input_tokens,
+                        "output_tokens": s.output_tokens,
+                        "reasoning_tokens": s.reasoning_tokens,
+                        "status": s.status,
+                        "finish_reason": s.finish_reason,
+                    }
+                )
         calls = ctx.calls
         spec = self.plan.specs[config]
         return {
@@ -311,15 +354,25 @@ class Runner:
         prior_spend = float(self.manifest.get("spent_usd") or 0.0)
         self.manifest["status"] = "running"
         self.manifest["finished_at"] = None
-        self.manifest.setdefault("sessions", []).append({"started_at": now_iso(), "resumed": self.resuming})
+        self.manifest.setdefault("sessions", []).append(
+            {"started_at": now_iso(), "resumed": self.resuming}
+        )
         write_manifest(self.run_dir, self.manifest)
 
-        pairs = [(i, c.name) for i in _order(list(self.by_id), self.suite.seed)
-                 for c in self.suite.configs if (i, c.name) not in done]
+        pairs = [
+            (i, c.name)
+            for i in _order(list(self.by_id), self.suite.seed)
+            for c in self.suite.configs
+            if (i, c.name) not in done
+        ]
         total = len(pairs) + len(done)
-        client = Client(limits=self.suite.limits, pricing=self.suite.pricing,
-                        cache_path=self.cache_path, seed=self.suite.seed,
-                        sim_profiles=self.suite.sim_profiles)
+        client = Client(
+            limits=self.suite.limits,
+            pricing=self.suite.pricing,
+            cache_path=self.cache_path,
+            seed=self.suite.seed,
+            sim_profiles=self.suite.sim_profiles,
+        )
         stop = asyncio.Event()
         status = {"value": "complete"}
         state = {"done": len(done), "errors": 0, "inflight": 0, "per_pair": {}}
@@ -372,20 +425,30 @@ class Runner:
                 # with no cached calls may follow).
                 live = sum(c.cost_usd or 0.0 for c in ctx.calls)
                 prev = state["per_pair"].get(config)
-                state["per_pair"][config] = live if prev is None else max(prev, live, 0.5 * (prev + live))
+                state["per_pair"][config] = (
+                    live if prev is None else max(prev, live, 0.5 * (prev + live))
+                )
                 writer.write_pair(ctx.calls, record)
                 flush_spend()
                 state["done"] += 1
                 state["errors"] += record["status"] != "ok"
                 if self.progress:
-                    self.progress({"done": state["done"], "total": total, "errors": state["errors"],
-                                   "spent_usd": spent()})
+                    self.progress(
+                        {
+                            "done": state["done"],
+                            "total": total,
+                            "errors": state["errors"],
+                            "spent_usd": spent(),
+                        }
+                    )
 
         loop = asyncio.get_running_loop()
         installed = []
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
-                loop.add_signal_handler(sig, lambda: (status.__setitem__("value", "interrupted"), stop.set()))
+                loop.add_signal_handler(
+                    sig, lambda: (status.__setitem__("value", "interrupted"), stop.set())
+                )
                 installed.append(sig)
             except (NotImplementedError, RuntimeError, ValueError):
                 pass
@@ -395,7 +458,9 @@ class Runner:
         try:
             pending = set(tasks)
             while pending:
-                finished, pending = await asyncio.wait(pending | {stopper}, return_when=asyncio.FIRST_COMPLETED)
+                finished, pending = await asyncio.wait(
+                    pending | {stopper}, return_when=asyncio.FIRST_COMPLETED
+                )
                 pending.discard(stopper)
                 for t in finished:
                     if t is not stopper and t.exception() is not None:
@@ -422,9 +487,12 @@ class Runner:
             self.manifest["status"] = status["value"]
             self.manifest["finished_at"] = now_iso()
             self.manifest["spent_usd"] = round(spent(), 10)
-            self.manifest["sessions"][-1].update(finished_at=now_iso(), status=status["value"],
-                                                 live_calls=client.n_calls - client.n_cache_hits,
-                                                 cache_hits=client.n_cache_hits)
+            self.manifest["sessions"][-1].update(
+                finished_at=now_iso(),
+                status=status["value"],
+                live_calls=client.n_calls - client.n_cache_hits,
+                cache_hits=client.n_cache_hits,
+            )
             write_manifest(self.run_dir, self.manifest)
         from tts_bench.store import load_records
 

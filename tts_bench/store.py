@@ -114,7 +114,11 @@ class RunWriter:
             records = load_records(run_dir)
             done = {(str(r["item_id"]), str(r["config"])) for r in records}
             _rewrite(run_dir / RECORDS, records)
-            calls = [c for c in load_calls(run_dir) if (str(c.get("item_id")), str(c.get("config"))) in done]
+            calls = [
+                c
+                for c in load_calls(run_dir)
+                if (str(c.get("item_id")), str(c.get("config"))) in done
+            ]
             _rewrite(run_dir / CALLS, calls)
         return cls(run_dir), done
 

@@ -204,7 +204,9 @@ class Suite(Strict):
         if dupes:
             raise ValueError(f"duplicate config name(s): {', '.join(dupes)}")
         if self.baseline not in names:
-            raise ValueError(f"baseline {self.baseline!r} is not a config name ({', '.join(names)})")
+            raise ValueError(
+                f"baseline {self.baseline!r} is not a config name ({', '.join(names)})"
+            )
         for c in self.configs:
             if c.fallback is not None and not c.fallback.strip():
                 raise ValueError(f"config {c.name!r}: fallback must name a model")

@@ -166,8 +166,11 @@ def _summary(
 
 def _resolve(data: RunData, **kw: Any) -> dict[str, Any]:
     a = data.analysis
-    overrides = {k: kw[k] for k in ("target_delta", "max_cost_per_request", "max_p95_latency_s")
-                 if kw.get(k) is not None}
+    overrides = {
+        k: kw[k]
+        for k in ("target_delta", "max_cost_per_request", "max_p95_latency_s")
+        if kw.get(k) is not None
+    }
     if overrides:  # knobs that live on the suite's `analysis:` block, overridden per report
         data.analysis = a.model_copy(update=overrides)
     return {

@@ -113,7 +113,9 @@ def resolve(name: str, knobs: dict[str, Any], where: str) -> Solve:
     for key in knobs:
         if key not in params and not takes_any:
             allowed = ", ".join(params) or "none"
-            raise UserError(f"{where}: unknown key {key!r} for strategy {name!r} (knobs: {allowed})")
+            raise UserError(
+                f"{where}: unknown key {key!r} for strategy {name!r} (knobs: {allowed})"
+            )
     try:
         return factory(**knobs)
     except (TypeError, ValueError) as exc:
