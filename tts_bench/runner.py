@@ -21,7 +21,14 @@ from typing import Any
 from tts_bench import __version__
 from tts_bench.errors import UserError
 from tts_bench.llm.types import ModelSpec
-from tts_bench.store import RunWriter, new_run_id, now_iso, read_manifest, write_manifest
+from tts_bench.store import (
+    RunWriter,
+    new_run_id,
+    now_iso,
+    read_manifest,
+    sample_line,
+    write_manifest,
+)
 from tts_bench.strategies.base import Context, Item, Solve, StrategyResult, reset_clock, resolve
 from tts_bench.suite import ConfigSpec, Suite
 
@@ -297,24 +304,16 @@ class Runner:
         )
         samples = None
         if res.samples is not None:
-            samples = []
-            for s in res.samples:
-                ss = self.scorer.score(s.answer, loaded.target) if s.status == "ok" else None
-                samples.append(
-                    {
-                        "answer": s.answer,
-                        "correct": None if ss is None else ss.correct,
-                        "value": None if ss is None else ss.value,
-                        "score": s.score,
-                        "cost_usd": s.cost_usd,
-                        "latency_s": s.latency_s,
-                        "input_tokens": s.input_tokens,
-                        "output_tokens": s.output_tokens,
-                        "reasoning_tokens": s.reasoning_tokens,
-                        "status": s.status,
-                        "finish_reason": s.finish_reason,
-                    }
-                )
+            memo: dict[str | None, Any] = {}  # a pool repeats few answers: score each once
+
+            def score_of(s: Any) -> Any:
+                if s.status != "ok":
+                    return None
+                if s.answer not in memo:
+                    memo[s.answer] = self.scorer.score(s.answer, loaded.target)
+                return memo[s.answer]
+
+            samples = [sample_line(s.answer, score_of(s), s) for s in res.samples]
         calls = ctx.calls
         spec = self.plan.specs[config]
         return {

@@ -96,6 +96,25 @@ def read_calls(run_dir: Path | str):  # -> pandas.DataFrame
     return pd.DataFrame(load_calls(run_dir))
 
 
+def sample_line(answer: str | None, scored: Any, s: Any) -> dict[str, Any]:
+    """One entry of a record's `samples` pool (design.md): the answer, its score against the
+    target (`scored`: a ScoreResult, or None when the sample is unscored) and the sample's own
+    selector score, cost, latency, tokens, status and finish reason (attributes of `s`)."""
+    return {
+        "answer": answer,
+        "correct": None if scored is None else scored.correct,
+        "value": None if scored is None else scored.value,
+        "score": s.score,
+        "cost_usd": s.cost_usd,
+        "latency_s": s.latency_s,
+        "input_tokens": s.input_tokens,
+        "output_tokens": s.output_tokens,
+        "reasoning_tokens": s.reasoning_tokens,
+        "status": s.status,
+        "finish_reason": s.finish_reason,
+    }
+
+
 class RunWriter:
     """Appends calls and records to a run directory, flushing every line."""
 

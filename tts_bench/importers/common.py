@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tts_bench.errors import UserError
 from tts_bench.scoring import Scorer, label_failure
+from tts_bench.store import sample_line
 from tts_bench.suite import ScorerSpec
 
 SCORER_TYPES = ("exact", "numeric", "choice", "set_f1")
@@ -204,21 +205,7 @@ def build_record(
         else:
             scored = memo[ans] = scorer.score(ans, target)
         answers.append(ans)
-        out_samples.append(
-            {
-                "answer": ans,
-                "correct": None if scored is None else scored.correct,
-                "value": None if scored is None else scored.value,
-                "score": s.score,
-                "cost_usd": s.cost_usd,
-                "latency_s": s.latency_s,
-                "input_tokens": s.input_tokens,
-                "output_tokens": s.output_tokens,
-                "reasoning_tokens": s.reasoning_tokens,
-                "status": s.status,
-                "finish_reason": s.finish_reason,
-            }
-        )
+        out_samples.append(sample_line(ans, scored, s))
         calls.append(
             {
                 "item_id": item.id,
