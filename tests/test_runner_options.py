@@ -138,3 +138,76 @@ def test_report_options_reach_the_summary(tmp_path):
         )
     bad = cli("report", str(tmp_path / "r"), "--confidence", "1.5")
     assert bad.returncode == 2 and bad.stderr.startswith("error: --confidence")
+
+
+def test_dead_endpoint_fails_the_run_and_resume_retries_it(tmp_path):
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    data = {**demo_suite(), "gates": []}
+    data["dataset"]["sample"]["size"] = 6
+    data["configs"] = [{"name": "single", "strategy": "single"}]
+    data["limits"] = {"retries": 0, "timeout_s": 2}
+    data["defaults"] = {"model": "openai/sim-small", "api_base": f"http://127.0.0.1:{port}/v1"}
+    suite = write_suite(tmp_path / "s.yaml", data)
+    proc = cli("run", str(suite), "--out", str(tmp_path), "--run-id", "r", "--quiet")
+    assert proc.returncode == 2
+    assert "6 of 6 requests failed" in proc.stderr and "Traceback" not in proc.stderr
+    manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    assert manifest["status"] == "failed"
+    records = (tmp_path / "r" / "records.jsonl").read_text().splitlines()
+    assert all(json.loads(x)["failure"] in ("api_error", "timeout") for x in records)
+    # the endpoint comes back: a resume runs the failed pairs again
+    from tts_bench.sim.server import ServerThread
+
+    with ServerThread(port=port, time_scale=0):
+        again = cli(
+            "run",
+            str(suite),
+            "--out",
+            str(tmp_path),
+            "--resume",
+            str(tmp_path / "r"),
+            "--quiet",
+            "--no-report",
+        )
+    assert again.returncode == 0, again.stderr
+    final = [json.loads(x) for x in (tmp_path / "r" / "records.jsonl").read_text().splitlines()]
+    assert len(final) == 6 and all(r["status"] == "ok" for r in final)
+
+
+def test_keys_in_a_config_are_refused(tmp_path):
+    data = {**demo_suite(), "gates": []}
+    data["configs"] = [{"name": "single", "strategy": "single", "params": {"api_key": "sk-x"}}]
+    proc = cli("run", str(write_suite(tmp_path / "s.yaml", data)), "--out", str(tmp_path))
+    assert proc.returncode == 2 and "api_key_env" in proc.stderr
+    data["configs"] = [
+        {
+            "name": "single",
+            "strategy": "single",
+            "params": {"extra_headers": {"Authorization": "Bearer x"}},
+        }
+    ]
+    proc = cli("run", str(write_suite(tmp_path / "s.yaml", data)), "--out", str(tmp_path))
+    assert proc.returncode == 2 and "extra_headers" in proc.stderr
+    assert not any(tmp_path.glob("*/manifest.json"))
+
+
+def test_unknown_sim_model_and_unset_key_fail_before_any_run_dir(tmp_path):
+    data = {**demo_suite(), "gates": []}
+    data["configs"] = [{"name": "single", "strategy": "single", "model": "sim/nope"}]
+    proc = cli("run", str(write_suite(tmp_path / "s.yaml", data)), "--out", str(tmp_path / "o"))
+    assert proc.returncode == 2 and "configs[single].model" in proc.stderr
+    data["configs"] = [
+        {
+            "name": "single",
+            "strategy": "single",
+            "model": "openai/gpt-x",
+            "api_key_env": "TTS_BENCH_SURELY_UNSET",
+        }
+    ]
+    proc = cli("run", str(write_suite(tmp_path / "s.yaml", data)), "--out", str(tmp_path / "o"))
+    assert proc.returncode == 2 and "TTS_BENCH_SURELY_UNSET" in proc.stderr
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())

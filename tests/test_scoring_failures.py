@@ -37,8 +37,10 @@ def test_model_labels() -> None:
     assert label(correct=True, confidence=0.99) is None
     assert label(answer=None, text="rambling", correct=False) == "format_violation"
     assert label(answer=None, finish_reason="length", correct=False) == "truncated"
-    # cut off but an answer was already given: judged on the answer, not truncated
-    assert label(finish_reason="length", correct=False) == "wrong_answer"
+    # cut off and wrong: the number extracted from a cut-off output is usually a stray
+    # step value, and the fix is max_tokens, so the label says truncated
+    assert label(finish_reason="length", correct=False) == "truncated"
+    assert label(finish_reason="length", correct=True) is None  # cut off but right
     assert label(correct=None) is None  # unscored but ok: no label
     assert label(answer=None, text="", finish_reason="content_filter", correct=False) == "refusal"
     for name in ("wrong_answer", "format_violation", "truncated", "refusal", "overconfident"):

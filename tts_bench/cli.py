@@ -140,6 +140,10 @@ def run(
     print_table(result.records, configs, f"{s.name} — {result.status}")
     typer.echo(f"run directory: {result.run_dir}")
     typer.echo(f"spent: ${result.spent_usd:.4f} (live calls; cache hits are free)")
+    for w in result.warnings:
+        typer.echo(f"warning: {w}", err=True)
+    if result.status == "failed":
+        raise UserError(f"{result.run_dir}: every request failed; see the warning above")
     if not no_report and result.records:
         _write_reports(result.run_dir)
     if result.status == "interrupted":
@@ -242,6 +246,17 @@ def sim_serve(
         list[str] | None, typer.Option("--fault", help="KIND=RATE, e.g. 429=0.1 (repeatable).")
     ] = None,
     seed: Annotated[int, typer.Option(help="Simulator and fault-injection seed.")] = 0,
+    slow_s: Annotated[
+        float,
+        typer.Option("--slow-s", help="Real seconds a `slow` fault stalls (not time-scaled)."),
+    ] = 30.0,
+    retry_after: Annotated[
+        float, typer.Option("--retry-after", help="Retry-After seconds sent with a 429 fault.")
+    ] = 1.0,
+    profiles: Annotated[
+        Path | None,
+        typer.Option("--profiles", help="Suite YAML whose `sim_profiles:` to serve as well."),
+    ] = None,
 ) -> None:
     """Serve the simulator as an OpenAI-compatible API (/v1/chat/completions, /v1/models)."""
     from tts_bench.sim.server import run_server
@@ -253,7 +268,21 @@ def sim_serve(
             rates[kind] = float(rate)
         except ValueError:
             raise UserError(f"--fault {f!r}: expected KIND=RATE, e.g. 429=0.1") from None
-    run_server(host=host, port=port, time_scale=time_scale, fault_rates=rates, seed=seed)
+    extra = None
+    if profiles is not None:
+        from tts_bench.suite import load
+
+        extra = load(profiles).sim_profiles or None
+    run_server(
+        host=host,
+        port=port,
+        time_scale=time_scale,
+        fault_rates=rates,
+        seed=seed,
+        retry_after_s=retry_after,
+        slow_s=slow_s,
+        profiles=extra,
+    )
 
 
 @app.command()

@@ -41,6 +41,7 @@ class RunResult:
     status: str
     records: list[dict[str, Any]] = field(default_factory=list)
     spent_usd: float = 0.0
+    warnings: list[str] = field(default_factory=list)
 
 
 def model_spec(suite: Suite, cfg: ConfigSpec) -> ModelSpec:
@@ -201,8 +202,10 @@ class Runner:
         where: str = "suite",
     ) -> None:
         from tts_bench.data import load_items
+        from tts_bench.llm.offline import setup_offline_env
         from tts_bench.scoring import make_scorer
 
+        setup_offline_env()  # the Python API is offline by default too, not only the CLI
         self.suite = suite
         self.plan = Plan(suite, where)
         self.items, self.fingerprint = load_items(suite.dataset, where=f"{where}: dataset")
@@ -213,7 +216,10 @@ class Runner:
         first = self.items[0]
         self.plan.render(Item(id=first.id, inputs=first.inputs, strata=first.strata))
         self.max_cost = max_cost if max_cost is not None else suite.limits.max_cost_usd
+        self._preflight(where)
         self.progress = progress
+        self.warnings: set[str] = set()
+        self._first_errors: list[Any] = []  # a few failed calls, to explain a failing run
         if (
             resume_dir is None
             and run_id is not None
@@ -239,10 +245,37 @@ class Runner:
             )
         self.cache_path = None
         if use_cache:
-            self.cache_path = cache_path or out_dir / ".cache" / "llm-cache.sqlite"
+            # beside the run directory, so `--resume DIR` finds it whatever --out says
+            self.cache_path = cache_path or self.run_dir.parent / ".cache" / "llm-cache.sqlite"
             self.cache_path.parent.mkdir(parents=True, exist_ok=True)
         self.manifest["limit"] = limit
         self.by_id = {it.id: it for it in self.items}
+
+    def _preflight(self, where: str) -> None:
+        """Problems that would otherwise surface at the first call: unknown simulated
+        models or bad profiles, unset key variables, a negative budget."""
+        import os
+
+        from tts_bench.sim import profiles
+
+        if self.max_cost is not None and self.max_cost < 0:
+            raise UserError(f"--max-cost must be >= 0, got {self.max_cost}")
+        try:
+            profiles.all_profiles(self.suite.sim_profiles)
+        except UserError as exc:
+            raise UserError(f"{where}: {exc}") from None
+        for name, spec in self.plan.specs.items():
+            for s in filter(None, (spec, self.plan.fallbacks[name])):
+                if s.model.startswith("sim/"):
+                    try:
+                        profiles.get(s.model, self.suite.sim_profiles)
+                    except UserError as exc:
+                        raise UserError(f"{where}: configs[{name}].model: {exc}") from None
+                elif s.api_key_env and not os.environ.get(s.api_key_env):
+                    raise UserError(
+                        f"{where}: configs[{name}]: api_key_env {s.api_key_env} is not set "
+                        "in the environment"
+                    )
 
     # -- one pair -------------------------------------------------------------------------
     async def _delegate(self, name: str, ctx: Context) -> StrategyResult:
@@ -423,10 +456,18 @@ class Runner:
                 # What this pair would cost uncached (cache hits are free now, but a pair
                 # with no cached calls may follow).
                 live = sum(c.cost_usd or 0.0 for c in ctx.calls)
+                if self.max_cost is not None and any(c.cost_usd is None for c in ctx.calls):
+                    unpriced = sorted({c.model for c in ctx.calls if c.cost_usd is None})
+                    self.warnings.add(
+                        f"--max-cost cannot count calls to {', '.join(unpriced)}: no known "
+                        "price (add `pricing:` to the suite)"
+                    )
                 prev = state["per_pair"].get(config)
                 state["per_pair"][config] = (
                     live if prev is None else max(prev, live, 0.5 * (prev + live))
                 )
+                if record["status"] != "ok" and len(self._first_errors) < 3:
+                    self._first_errors.extend(c for c in ctx.calls if c.status != "ok")
                 writer.write_pair(ctx.calls, record)
                 flush_spend()
                 state["done"] += 1
@@ -483,7 +524,10 @@ class Runner:
                 loop.remove_signal_handler(sig)
             writer.close()
             await client.aclose()
+            if status["value"] == "complete" and state["done"] and state["errors"] == len(pairs):
+                status["value"] = "failed"  # not one answer: a dead endpoint or a bad key
             self.manifest["status"] = status["value"]
+            self.manifest["warnings"] = sorted(self.warnings)
             self.manifest["finished_at"] = now_iso()
             self.manifest["spent_usd"] = round(spent(), 10)
             self.manifest["sessions"][-1].update(
@@ -495,7 +539,16 @@ class Runner:
             write_manifest(self.run_dir, self.manifest)
         from tts_bench.store import load_records
 
-        return RunResult(self.run_dir, status["value"], load_records(self.run_dir), spent())
+        records = load_records(self.run_dir)
+        infra = [r for r in records if r.get("status", "ok") != "ok"]
+        if infra and len(infra) * 2 >= len(records):
+            first = next((c.error for c in self._first_errors if c.error), None)
+            self.warnings.add(
+                f"{len(infra)} of {len(records)} requests failed ({infra[0]['status']})"
+                + (f": {first}" if first else "")
+                + "; fix the cause, then --resume retries them"
+            )
+        return RunResult(self.run_dir, status["value"], records, spent(), sorted(self.warnings))
 
     def run(self) -> RunResult:
         try:

@@ -126,11 +126,14 @@ class RunWriter:
     @classmethod
     def open(cls, run_dir: Path, *, resume: bool) -> tuple[RunWriter, set[tuple[str, str]]]:
         """Open for appending; on resume, return the finished (item, config) pairs after
-        dropping torn lines and the orphan calls of unfinished pairs."""
+        dropping torn lines, records of infrastructure failures and the calls of every pair
+        not finished."""
         run_dir.mkdir(parents=True, exist_ok=True)
         done: set[tuple[str, str]] = set()
         if resume:
-            records = load_records(run_dir)
+            # Infrastructure failures (rate limits, timeouts, dead endpoints) are not
+            # results: a resume runs those pairs again.
+            records = [r for r in load_records(run_dir) if r.get("status", "ok") == "ok"]
             done = {(str(r["item_id"]), str(r["config"])) for r in records}
             _rewrite(run_dir / RECORDS, records)
             calls = [

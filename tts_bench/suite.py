@@ -28,6 +28,20 @@ MODEL_KEYS = (
 )
 
 
+_SECRET_HEADERS = ("authorization", "api-key", "x-api-key", "proxy-authorization")
+
+
+def _refuse_secrets(params: dict[str, Any]) -> None:
+    """Keys never go into a suite (and so never into a run's manifest)."""
+    nested = params.get("params") if isinstance(params.get("params"), dict) else {}
+    for where in (params, nested):
+        if "api_key" in where:
+            raise ValueError("do not write keys in a suite: use `api_key_env: NAME`")
+        headers = where.get("extra_headers") or {}
+        if isinstance(headers, dict) and any(h.lower() in _SECRET_HEADERS for h in headers):
+            raise ValueError("do not write credentials in extra_headers: use `api_key_env: NAME`")
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -144,6 +158,11 @@ class ConfigSpec(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)  # extra litellm keywords
     fallback: str | None = None  # a model used when the primary fails after its retries
 
+    @model_validator(mode="after")
+    def _no_literal_keys(self) -> ConfigSpec:
+        _refuse_secrets({**self.params, **(self.model_extra or {})})
+        return self
+
     @property
     def knobs(self) -> dict[str, Any]:
         """The strategy's own parameters (every key not declared above)."""
@@ -176,8 +195,7 @@ class Defaults(BaseModel):
 
     @model_validator(mode="after")
     def _no_literal_keys(self) -> Defaults:
-        if "api_key" in (self.model_extra or {}):
-            raise ValueError("do not write keys in a suite: use `api_key_env: NAME`")
+        _refuse_secrets(self.model_extra or {})
         return self
 
 

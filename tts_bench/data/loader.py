@@ -128,6 +128,8 @@ def _read_local(path: Path) -> list[dict]:
             if path.suffix.lower() == ".jsonl":
                 # Valid JSON whose column types vary between rows is still usable data.
                 return _scan_jsonl(path)
+            if path.stat().st_size == 0 or "corresponds to no data" in str(exc):
+                raise UserError(f"{path}: the dataset is empty (no rows)") from None
             raise UserError(f"{path}: cannot read {fmt} file: {_one_line(exc)}") from None
 
 
@@ -141,8 +143,8 @@ def _read_hub(name: str, split: str | None, subset: str | None) -> list[dict]:
     except ConnectionError:
         raise UserError(
             f"{source}: cannot reach the Hugging Face hub"
-            f"{' (offline)' if _offline() else ''}; download it first or point source at a "
-            "local file"
+            f"{' (offline: set HF_HUB_OFFLINE=0 to allow downloads)' if _offline() else ''}; "
+            "or download it first and point source at a local file"
         ) from None
     except Exception as exc:
         raise UserError(f"{source}: cannot load dataset: {_one_line(exc)}") from None

@@ -70,6 +70,7 @@ class Client:
             "litellm": LiteLLMBackend(),
         }
         self._jitter = random.Random(seed)
+        self._sim_keys: dict[str, Any] = {}
         self._warming: dict[str, asyncio.Future] = {}
         self.spent_usd = 0.0  # live spend; cache hits cost nothing now
         self.n_calls = 0  # generate() calls, cache hits included
@@ -119,8 +120,21 @@ class Client:
     # -- internals -------------------------------------------------------------------------
 
     def _sim_inputs(self, spec: ModelSpec) -> Any:
-        profile = (self.sim_profiles or {}).get(spec.model)
-        return {"seed": self.seed, "profile": profile}
+        """What else decides a simulated answer: the seed, the resolved profile and the
+        simulator's version, so a changed profile or simulator never replays stale answers."""
+        inputs = self._sim_keys.get(spec.model)
+        if inputs is None:
+            from tts_bench import sim
+            from tts_bench.sim import profiles
+
+            _, profile = profiles.get(spec.model, self.sim_profiles)
+            version = getattr(sim, "SIM_VERSION", "0")
+            inputs = self._sim_keys[spec.model] = {
+                "seed": self.seed,
+                "sim": version,
+                "profile": profile,
+            }
+        return inputs
 
     def _api_key(self, spec: ModelSpec) -> str | None:
         name = spec.api_key_env

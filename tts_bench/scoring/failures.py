@@ -62,7 +62,8 @@ def label_failure(
         raise ValueError(f"wrong_label must be wrong_answer or hallucination, got {wrong_label!r}")
     if status != "ok":
         return status if status in ("rate_limited", "timeout") else "api_error"
-    if answer is None and finish_reason == "length":
+    if finish_reason == "length" and correct is not True:
+        # a cut-off output is truncated even when a stray number in it can be extracted
         return "truncated"
     if correct is not True and (finish_reason == "content_filter" or is_refusal(text or "")):
         return "refusal"
