@@ -287,3 +287,38 @@ def test_tickets_scaling_buys_nothing():
         five += Counter(ans).most_common(1)[0][0] == r["answer"]
     assert one / len(rows) > 0.85
     assert five - one <= 0.04 * len(rows)
+
+
+def test_format_violations_show_as_labels(tmp_path):
+    """Most violations leave nothing to extract, so the runner labels them; with a 20%
+    violation rate over 300 demo items, well over 8% of records are format violations."""
+    from tests.conftest import demo_suite
+    from tts_bench import runner
+    from tts_bench.suite import parse
+
+    data = demo_suite(
+        sim_profiles={"sloppy": {"base": "small", "format_violation_rate": 0.2}},
+        defaults={"model": "sim/sloppy", "temperature": 0.0, "max_tokens": 512},
+        configs=[{"name": "single", "strategy": "single"}, {"name": "cot", "strategy": "cot"}],
+        gates=[],
+    )
+    data["dataset"]["sample"] = {"size": 300, "by": ["difficulty"], "seed": 0}
+    result = runner.run(parse(data), out_dir=tmp_path, run_id="fv", use_cache=False)
+    for config in ("single", "cot"):
+        labels = [r["failure"] for r in result.records if r["config"] == config]
+        assert len(labels) == 300
+        share = labels.count("format_violation") / len(labels)
+        assert 0.08 <= share <= 0.2, (config, share)
+
+
+def test_spelled_out_numbers_are_digit_free():
+    from tts_bench.scoring.extract import numeric_auto
+    from tts_bench.sim.text import spelled
+
+    assert spelled("42") == "forty-two"
+    assert spelled("-1205.5") == "minus one thousand, two hundred and five point five"
+    assert spelled("billing") is None
+    for value in ("0", "7", "19", "100", "999", "123456", "-3.25"):
+        words = spelled(value)
+        assert words and not re.search(r"\d", words)
+        assert numeric_auto(f"It ends up at {words}.") is None

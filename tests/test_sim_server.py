@@ -182,3 +182,139 @@ def test_openai_sdk_can_use_it(sim_server):
     reply, streamed = asyncio.run(go())
     assert reply.choices[0].message.content.startswith("Final answer:")
     assert streamed == reply.choices[0].message.content
+
+
+@pytest.mark.parametrize(
+    ("headers", "names"),
+    [
+        ({"X-Sim-Fault": "teapot"}, "X-Sim-Fault"),
+        ({"X-Sample-Index": "abc"}, "X-Sample-Index"),
+        ({"X-Sample-Index": "-1"}, "X-Sample-Index"),
+        ({"X-Sim-Fault": "500", "X-Sim-Fault-Times": "twice"}, "X-Sim-Fault-Times"),
+        ({"X-Sim-Fault": "429", "X-Sim-Retry-After": "soon"}, "X-Sim-Retry-After"),
+        ({"X-Sim-Fault": "slow", "X-Sim-Slow-S": "long"}, "X-Sim-Slow-S"),
+    ],
+)
+def test_bad_headers_are_400(sim_server, headers, names):
+    seen = len(sim_server.log)
+    status, _, raw = asyncio.run(post(sim_server.url, body(), headers))
+    error = json.loads(raw)["error"]
+    assert status == 400 and error["type"] == "invalid_request_error"
+    assert names in error["message"]
+    assert len(sim_server.log) == seen  # rejected before it counts as a request
+
+
+def test_bad_body_seed_is_400(sim_server):
+    status, _, raw = asyncio.run(post(sim_server.url, body(seed="abc")))
+    assert status == 400 and "seed" in json.loads(raw)["error"]["message"]
+
+
+def test_retry_after_and_slow_s_options():
+    with ServerThread(time_scale=0, retry_after_s=7, slow_s=0.01) as srv:
+        got, headers, _ = asyncio.run(post(srv.url, body(), {"X-Sim-Fault": "429"}))
+        assert got == 429 and headers["Retry-After"] == "7"
+        got, _, raw = asyncio.run(post(srv.url, body(), {"X-Sim-Fault": "slow"}))
+        assert got == 200 and json.loads(raw)["choices"]
+        assert srv.server is not None and srv.server.config.slow_s == 0.01
+    with pytest.raises(UserError, match="--slow-s"):
+        ServerConfig(slow_s=-1)
+    with pytest.raises(UserError, match="--retry-after"):
+        ServerConfig(retry_after_s=-1)
+    with pytest.raises(UserError, match="sim_profiles.tiny"):
+        ServerConfig(profiles={"tiny": {"base": "small", "no_such_knob": 1}})
+
+
+def test_suite_profiles_are_served():
+    with ServerThread(time_scale=0, profiles={"tiny": {"base": "small"}}) as srv:
+
+        async def go():
+            async with aiohttp.ClientSession() as s, s.get(f"{srv.url}/models") as r:
+                return await r.json()
+
+        assert "sim-tiny" in {m["id"] for m in asyncio.run(go())["data"]}
+        status, _, _ = asyncio.run(post(srv.url, body("sim-tiny")))
+        assert status == 200 and srv.log[-1].model == "sim/tiny"
+
+
+def test_cli_flags_reach_the_server_config(tmp_path, monkeypatch):
+    """`sim serve --slow-s --retry-after --profiles SUITE` -> run_server -> ServerConfig."""
+    from typer.testing import CliRunner
+
+    from tests.conftest import demo_suite, write_suite
+    from tts_bench.cli import app
+    from tts_bench.sim import server
+
+    configs: list[ServerConfig] = []
+
+    async def fake_serve(host, port, time_scale, faults, seed, *, ready=None, **options):
+        configs.append(ServerConfig(time_scale, dict(faults or {}), seed, **options))
+
+    monkeypatch.setattr(server, "serve", fake_serve)
+    suite = write_suite(
+        tmp_path / "s.yaml", demo_suite(sim_profiles={"tiny": {"cot_step_error": 0.05}})
+    )
+    args = ["sim", "serve", "--time-scale", "0.5", "--fault", "slow=0.1", "--seed", "3"]
+    args += ["--slow-s", "2.5", "--retry-after", "4", "--profiles", str(suite)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    (config,) = configs
+    assert (config.time_scale, config.fault_rates, config.seed) == (0.5, {"slow": 0.1}, 3)
+    assert (config.slow_s, config.retry_after_s) == (2.5, 4.0)
+    assert config.profiles == {"tiny": {"cot_step_error": 0.05}}
+
+
+def test_reasoner_without_max_tokens_is_not_cut(monkeypatch):
+    """No max_tokens in the request: high effort still fits (the real simulator)."""
+    import tts_bench.sim as sim
+    from tts_bench.data.builtin import generate
+    from tts_bench.sim.model import simulate
+
+    monkeypatch.setattr(sim, "simulate", simulate)
+    hard = [r for r in generate("arithmetic", {"size": 60, "seed": 5}) if r["difficulty"] == "hard"]
+    question = hard[0]["question"] + "\nEnd with 'Final answer: <number>'."
+    request = {
+        "model": "sim-reasoner",
+        "messages": [{"role": "user", "content": question}],
+        "reasoning_effort": "high",
+    }
+    with ServerThread(time_scale=0) as srv:
+        status, _, raw = asyncio.run(post(srv.url, request))
+        capped, _, cut = asyncio.run(post(srv.url, {**request, "max_tokens": 512}))
+    choice = json.loads(raw)["choices"][0]
+    assert status == 200 and choice["finish_reason"] == "stop"
+    assert "Final answer:" in choice["message"]["content"]
+    assert json.loads(raw)["usage"]["completion_tokens_details"]["reasoning_tokens"] > 512
+    assert capped == 200 and json.loads(cut)["choices"][0]["finish_reason"] == "length"
+
+
+def test_stream_choices_interleave_and_end_with_the_slowest():
+    from fakeserver import FakeOut
+
+    from tts_bench.sim.wire import schedule
+
+    outs = [
+        FakeOut("a" * 64, "stop", 10, 16, 0, latency_s=2.0),
+        FakeOut("b" * 64, "length", 10, 16, 0, latency_s=1.0),
+    ]
+    events = schedule(outs)
+    times = [e[0] for e in events]
+    assert times == sorted(times) and times[-1] == 2.0  # the max latency, not the sum (3.0)
+    order = [e[1] for e in events]
+    assert order != sorted(order)  # the choices interleave
+    for index, out in enumerate(outs):
+        mine = [e for e in events if e[1] == index]
+        assert "".join(e[2].get("content", "") for e in mine) == out.text
+        assert mine[-1][3] == out.finish_reason and mine[-1][0] == out.latency_s
+
+
+def test_stream_with_n_reassembles_every_choice(sim_server):
+    headers = {"X-Sample-Index": "3"}
+    _, _, raw = asyncio.run(post(sim_server.url, body(n=3), headers))
+    expected = [c["message"]["content"] for c in json.loads(raw)["choices"]]
+    events = asyncio.run(stream(sim_server.url, body(n=3), headers))
+    assert events[-1] == "[DONE]"
+    texts = ["", "", ""]
+    for e in events[:-1]:
+        for c in json.loads(e)["choices"]:
+            texts[c["index"]] += c["delta"].get("content", "")
+    assert texts == expected

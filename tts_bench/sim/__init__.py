@@ -11,7 +11,10 @@ from __future__ import annotations
 from tts_bench.sim import profiles as _profiles
 from tts_bench.sim.model import SimResult, simulate
 
-__all__ = ["SimResult", "is_sim", "list_models", "price", "simulate"]
+__all__ = ["SIM_VERSION", "SimResult", "is_sim", "list_models", "price", "simulate"]
+
+# bump when simulated behaviour changes: it is part of the response-cache key
+SIM_VERSION = "2"
 
 
 def is_sim(model: str) -> bool:

@@ -23,6 +23,7 @@ from tts_bench.sim.text import (
     input_tokens,
     n_examples,
     rng_for,
+    spelled,
     tokens,
     truncate,
     wants_cot,
@@ -91,7 +92,7 @@ def simulate(
         if call.chance(prof["refusal_rate"]):
             text = REFUSAL
         elif call.chance(prof["format_violation_rate"]):
-            text = "\n".join(draft.lines) if draft.lines else f"I believe it is {draft.final}."
+            text = _violation(call, draft, last)
     reasoning = 0
     if call.reasoning:
         per = call.tokens_per_step(max(int(draft.units), 1))
@@ -117,6 +118,29 @@ def simulate(
         latency_s=latency,
         ttft_s=ttft,
     )
+
+
+# Digit-free replies: neither a final-answer marker nor a number an extractor could read.
+_SPELLED = (
+    "Working through each change in order, it comes to {}.",
+    "After all of that, the total is {}.",
+    "It ends up at {}.",
+)
+_HEDGE = (
+    "More than one reading seems possible here; the question would need more detail to settle it."
+)
+
+
+def _violation(call: Call, draft: tasks.Draft, problem: str) -> str:
+    """A reply that ignores the requested final-answer line. A third still state the answer
+    where a lenient extractor finds it (the working without the final line, or "I believe it
+    is X."); two thirds give nothing to extract (an arithmetic result spelled out in words,
+    else a hedge naming no answer), so the violation shows as a `format_violation` label."""
+    if call.rng.random() < 1 / 3:
+        return "\n".join(draft.lines) if draft.lines else f"I believe it is {draft.final}."
+    found = tasks.identify(problem)
+    words = spelled(str(draft.final)) if found and found[0] == "arithmetic" else None
+    return call.rng.choice(_SPELLED).format(words) if words else _HEDGE
 
 
 def _latency(

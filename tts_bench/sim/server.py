@@ -4,9 +4,13 @@ Endpoints: POST /v1/chat/completions (incl. `n` and `stream: true` server-sent e
 time-to-first-token can be measured), GET /v1/models, GET /health. Model names `sim-small`,
 `sim/small` and `openai/sim-small` all mean the simulator model `sim/small`.
 
-The server sleeps the simulated latency times `time_scale` of real time (0 = answer at once).
-The sample index of a request comes from the `X-Sample-Index` header (the harness sends it),
-else from the body's `seed` field, else 0; the simulator seed is the server's `seed`.
+The server sleeps the simulated latency times `time_scale` of real time (0 = answer at once);
+with `n` > 1 the choices are generated side by side, so a response (streamed or not) takes the
+slowest choice's latency, not their sum. The sample index of a request comes from the
+`X-Sample-Index` header (the harness sends it), else from the body's `seed` field, else 0; the
+simulator seed is the server's `seed`. A request without `max_tokens` (or
+`max_completion_tokens`) gets `DEFAULT_MAX_TOKENS`, enough for sim/reasoner at high effort.
+A malformed header (unknown fault, non-integer sample index, ...) is a 400 naming it.
 
 Faults, by rate (`fault_rates={"429": 0.1, ...}`, drawn deterministically from the seed, the
 request content and how often that content was seen) or per request with headers:
@@ -14,7 +18,8 @@ request content and how often that content was seen) or per request with headers
 - `X-Sim-Fault-Times: N`: only the first N requests with this body and fault get it
   (so a client's retries then succeed);
 - `X-Sim-Retry-After: S`: the Retry-After of a 429 (default `retry_after_s`);
-- `X-Sim-Slow-S: S`: how long a `slow` response stalls (default `slow_s`) before answering.
+- `X-Sim-Slow-S: S`: how long a `slow` response stalls (default `slow_s`) before answering;
+  real seconds, not scaled by `time_scale`: the stall exists to trip client timeouts.
 `drop` closes the connection without a response; `malformed` sends invalid JSON; `empty`
 sends no choices; `truncated_stream` cuts the body (or the event stream) half way.
 """
@@ -33,9 +38,10 @@ from typing import Any
 from aiohttp import web
 
 from tts_bench.errors import UserError
+from tts_bench.sim.wire import completion, schedule, usage_of
 
 FAULT_KINDS = ("429", "500", "503", "slow", "drop", "malformed", "empty", "truncated_stream")
-MODELS = ("sim/small", "sim/large", "sim/reasoner")
+DEFAULT_MAX_TOKENS = 8192  # as the suites give reasoners: high effort fits, nothing is cut
 _STANDARD = {"model", "messages", "temperature", "max_tokens", "n", "stream", "stream_options"}
 _STANDARD |= {"seed", "max_completion_tokens", "user"}
 
@@ -43,8 +49,9 @@ _STANDARD |= {"seed", "max_completion_tokens", "user"}
 @dataclass
 class ServerConfig:
     """time_scale: real seconds slept per simulated second; fault_rates: probability per
-    fault kind; seed: simulator and fault seed; retry_after_s: Retry-After sent with 429;
-    slow_s: stall of a `slow` fault; profiles: extra simulator profiles."""
+    fault kind; seed: simulator and fault seed; retry_after_s: Retry-After (seconds) sent with
+    429; slow_s: real seconds a `slow` fault stalls (not scaled by time_scale); profiles: extra
+    simulator profiles, as a suite's `sim_profiles:`."""
 
     time_scale: float = 1.0
     fault_rates: dict[str, float] = field(default_factory=dict)
@@ -63,6 +70,13 @@ class ServerConfig:
                 raise UserError(f"fault rate for {kind} must be in [0, 1], got {rate}")
         if sum(self.fault_rates.values()) > 1:
             raise UserError("fault rates add up to more than 1")
+        if self.retry_after_s < 0:
+            raise UserError(f"--retry-after must be >= 0, got {self.retry_after_s}")
+        if self.slow_s < 0:
+            raise UserError(f"--slow-s must be >= 0, got {self.slow_s}")
+        from tts_bench.sim import profiles as _profiles
+
+        _profiles.all_profiles(self.profiles)  # a bad profile fails at start, not per request
 
 
 @dataclass
@@ -90,6 +104,25 @@ def _error(status: int, message: str, kind: str, headers: dict[str, str] | None 
     return web.json_response(body, status=status, headers=headers)
 
 
+class BadRequest(ValueError):
+    """A header or body field the server cannot use (answered with 400)."""
+
+
+def _header_number(request: web.Request, name: str, kind: type, default: Any = None) -> Any:
+    """The header as a non-negative int/float, `default` when absent; BadRequest otherwise."""
+    raw = request.headers.get(name)
+    if raw is None:
+        return default
+    try:
+        value = kind(raw.strip())
+    except ValueError:
+        value = None
+    if value is None or value < 0 or value != value:
+        what = "integer" if kind is int else "number"
+        raise BadRequest(f"{name}: expected a non-negative {what}, got {raw!r}")
+    return value
+
+
 class SimServer:
     """The request handlers and their state (fault counters, request log)."""
 
@@ -112,16 +145,19 @@ class SimServer:
         return web.json_response({"status": "ok"})
 
     async def models(self, request: web.Request) -> web.Response:
+        from tts_bench import sim
+
+        names = sim.list_models(self.config.profiles)
         data = [
-            {"id": m.replace("/", "-"), "object": "model", "owned_by": "tts-bench"} for m in MODELS
+            {"id": m.replace("/", "-"), "object": "model", "owned_by": "tts-bench"} for m in names
         ]
         return web.json_response({"object": "list", "data": data})
 
     def _fault(self, request: web.Request, fingerprint: str, count: int) -> str | None:
         wanted = request.headers.get("X-Sim-Fault")
         if wanted:
-            times = request.headers.get("X-Sim-Fault-Times")
-            if times is None or count <= int(times):
+            times = _header_number(request, "X-Sim-Fault-Times", int)
+            if times is None or count <= times:
                 return wanted
             return None
         rates = self.config.fault_rates
@@ -151,12 +187,20 @@ class SimServer:
             requested = str(body["model"])
         except (ValueError, KeyError, TypeError):
             return _error(400, "body must be JSON with model and messages", "invalid_request_error")
-        if request.headers.get("X-Sample-Index") is not None:
-            sample_index = int(request.headers["X-Sample-Index"])
-        else:
-            sample_index = int(body.get("seed") or 0)
+        try:
+            sample_index = self._sample_index(request, body)
+            wanted = request.headers.get("X-Sim-Fault", "")
+            if wanted and wanted not in FAULT_KINDS:
+                raise BadRequest(
+                    f"X-Sim-Fault: unknown fault {wanted!r} (known: {', '.join(FAULT_KINDS)})"
+                )
+            _header_number(request, "X-Sim-Fault-Times", int)
+            _header_number(request, "X-Sim-Retry-After", float)
+            slow_s = _header_number(request, "X-Sim-Slow-S", float, self.config.slow_s)
+        except BadRequest as exc:
+            return _error(400, str(exc), "invalid_request_error")
         fingerprint = hashlib.sha256(raw + f"|{sample_index}".encode()).hexdigest()
-        fault_key = fingerprint + "|" + request.headers.get("X-Sim-Fault", "")
+        fault_key = fingerprint + "|" + wanted
         count = self._seen[fault_key] = self._seen.get(fault_key, 0) + 1
         fault = self._fault(request, fingerprint, count)
         model = sim_model(requested)
@@ -165,7 +209,7 @@ class SimServer:
         if fault in FAULT_KINDS and fault not in ("slow", "truncated_stream"):
             return await self._plain_fault(request, fault)
         if fault == "slow":
-            await asyncio.sleep(float(request.headers.get("X-Sim-Slow-S", self.config.slow_s)))
+            await asyncio.sleep(slow_s)
         if model is None:
             return _error(404, f"model {requested!r} not found", "model_not_found")
         try:
@@ -176,20 +220,32 @@ class SimServer:
         if body.get("stream"):
             return await self._stream(request, requested, outs, body, fault)
         await asyncio.sleep(max(o.latency_s for o in outs) * self.config.time_scale)
-        payload = json.dumps(_completion(requested, outs)).encode()
+        payload = json.dumps(completion(requested, outs)).encode()
         if fault == "truncated_stream":
             return await self._cut(request, payload)
         return web.Response(body=payload, content_type="application/json")
+
+    @staticmethod
+    def _sample_index(request: web.Request, body: dict) -> int:
+        index = _header_number(request, "X-Sample-Index", int)
+        if index is not None:
+            return index
+        seed = body.get("seed") or 0
+        try:
+            return int(seed)
+        except (TypeError, ValueError):
+            raise BadRequest(f"seed: expected an integer, got {seed!r}") from None
 
     def _simulate(self, model: str, messages: Any, body: dict, sample_index: int) -> Any:
         from tts_bench import sim
 
         params = {k: v for k, v in body.items() if k not in _STANDARD}
+        limit = body.get("max_tokens") or body.get("max_completion_tokens") or DEFAULT_MAX_TOKENS
         return sim.simulate(
             model,
             messages,
             temperature=float(body.get("temperature", 1.0)),
-            max_tokens=int(body.get("max_tokens") or body.get("max_completion_tokens") or 512),
+            max_tokens=int(limit),
             sample_index=sample_index,
             seed=self.config.seed,
             params=params,
@@ -247,63 +303,23 @@ class SimServer:
                 "choices": [choice],
             }
 
-        for index, out in enumerate(outs):
-            ttft = float(getattr(out, "ttft_s", None) or 0.2 * out.latency_s)
-            pieces = _pieces(out.text)
-            await asyncio.sleep(ttft * scale)
-            step = max(0.0, out.latency_s - ttft) * scale / max(1, len(pieces))
-            for j, piece in enumerate(pieces):
-                delta = {"role": "assistant", "content": piece} if j == 0 else {"content": piece}
-                await send(chunk(index, delta, None))
-                if fault == "truncated_stream" and j >= len(pieces) // 2:
-                    if request.transport is not None:
-                        request.transport.abort()
-                    raise asyncio.CancelledError
-                await asyncio.sleep(step)
-            await send(chunk(index, {}, out.finish_reason))
+        events = schedule(outs)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for sent, (at, index, delta, finish) in enumerate(events):
+            await asyncio.sleep(max(0.0, start + at * scale - loop.time()))
+            await send(chunk(index, delta, finish))
+            if fault == "truncated_stream" and sent >= len(events) // 2:
+                if request.transport is not None:
+                    request.transport.abort()
+                raise asyncio.CancelledError
         if (body.get("stream_options") or {}).get("include_usage"):
-            usage = _usage(outs)
+            usage = usage_of(outs)
             await send({"id": cid, "object": "chat.completion.chunk", "created": created,
                         "model": requested, "choices": [], "usage": usage})  # fmt: skip
         await send("[DONE]")
         await resp.write_eof()
         return resp
-
-
-def _pieces(text: str, size: int = 16) -> list[str]:
-    """Split text into stream chunks of about `size` characters (at least one chunk)."""
-    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
-
-
-def _usage(outs: list) -> dict[str, Any]:
-    reasoning = sum(int(o.reasoning_tokens) for o in outs)
-    completion = sum(int(o.output_tokens) for o in outs) + reasoning
-    prompt = int(outs[0].input_tokens)
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-        "completion_tokens_details": {"reasoning_tokens": reasoning},
-        "prompt_tokens_details": {"cached_tokens": 0},
-    }
-
-
-def _completion(requested: str, outs: list) -> dict[str, Any]:
-    return {
-        "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": requested,
-        "choices": [
-            {
-                "index": i,
-                "message": {"role": "assistant", "content": o.text},
-                "finish_reason": o.finish_reason,
-            }
-            for i, o in enumerate(outs)
-        ],
-        "usage": _usage(outs),
-    }
 
 
 async def serve(
@@ -343,14 +359,19 @@ def run_server(
     time_scale: float = 1.0,
     fault_rates: dict[str, float] | None = None,
     seed: int = 0,
+    *,
+    retry_after_s: float = 1.0,
+    slow_s: float = 30.0,
+    profiles: dict[str, dict] | None = None,
 ) -> None:
-    """Blocking entry point for the CLI: serve until Ctrl-C."""
+    """Blocking entry point for the CLI: serve until Ctrl-C. The options are ServerConfig's."""
+    options = {"retry_after_s": retry_after_s, "slow_s": slow_s, "profiles": profiles}
 
     def ready(_: SimServer, bound: int) -> None:
         print(f"simulator serving on http://{host}:{bound}/v1 (Ctrl-C to stop)", flush=True)
 
     try:
-        asyncio.run(serve(host, port, time_scale, fault_rates, seed, ready=ready))
+        asyncio.run(serve(host, port, time_scale, fault_rates, seed, ready=ready, **options))
     except KeyboardInterrupt:
         pass
 

@@ -97,3 +97,43 @@ def numbers(text: str) -> list[float]:
 def truncate(text: str, max_tokens: int) -> str:
     """The first `max_tokens` tokens' worth of text."""
     return text[: int(max_tokens * CHARS_PER_TOKEN)]
+
+
+_ONES = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen"
+).split()
+_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+
+
+def _int_words(n: int) -> str:
+    if n < 20:
+        return _ONES[n]
+    if n < 100:
+        return _TENS[n // 10] + ("-" + _ONES[n % 10] if n % 10 else "")
+    if n < 1000:
+        rest = f" and {_int_words(n % 100)}" if n % 100 else ""
+        return f"{_ONES[n // 100]} hundred{rest}"
+    for size, name in ((10**9, "billion"), (10**6, "million"), (1000, "thousand")):
+        if n >= size:
+            rest = n % size
+            tail = (" and " if rest < 100 else ", ") + _int_words(rest) if rest else ""
+            return f"{_int_words(n // size)} {name}{tail}"
+    raise AssertionError(n)
+
+
+def spelled(value: str) -> str | None:
+    """A number written out in words ("-12.5" -> "minus twelve point five"), digit-free so no
+    extractor reads it back; None for what is not a number or is too large to spell."""
+    try:
+        x = float(value.replace("$", "").replace(",", ""))
+    except ValueError:
+        return None
+    if not math.isfinite(x) or abs(x) >= 10**12:
+        return None
+    text = fmt_num(abs(x))
+    whole, _, frac = text.partition(".")
+    out = _int_words(int(whole))
+    if frac:
+        out += " point " + " ".join(_ONES[int(d)] for d in frac)
+    return ("minus " if x < 0 else "") + out
