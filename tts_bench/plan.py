@@ -487,7 +487,7 @@ def plan_suite(suite: Suite, *, from_run: Path | None = None, where: str = "suit
     from_run: a prior run directory whose observed calls per item and tokens per call
     replace the static estimates for the configs it ran (prices are today's)."""
     from tts_bench.data import load_items
-    from tts_bench.runner import Plan
+    from tts_bench.resolve import Plan
 
     resolved = Plan(suite, where)
     items, _ = load_items(suite.dataset, where=f"{where}: dataset")

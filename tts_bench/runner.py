@@ -20,17 +20,11 @@ from typing import Any
 
 from tts_bench import __version__
 from tts_bench.errors import UserError
-from tts_bench.llm.types import ModelSpec
-from tts_bench.store import (
-    RunWriter,
-    new_run_id,
-    now_iso,
-    read_manifest,
-    sample_line,
-    write_manifest,
-)
-from tts_bench.strategies.base import Context, Item, Solve, StrategyResult, reset_clock, resolve
-from tts_bench.suite import ConfigSpec, Suite
+from tts_bench.records import build_record
+from tts_bench.resolve import Plan
+from tts_bench.store import RunWriter, new_run_id, now_iso, read_manifest, write_manifest
+from tts_bench.strategies.base import Context, Item, StrategyResult, reset_clock
+from tts_bench.suite import Suite
 
 ProgressFn = Callable[[dict[str, Any]], None]
 
@@ -42,88 +36,6 @@ class RunResult:
     records: list[dict[str, Any]] = field(default_factory=list)
     spent_usd: float = 0.0
     warnings: list[str] = field(default_factory=list)
-
-
-def model_spec(suite: Suite, cfg: ConfigSpec) -> ModelSpec:
-    """The config's model parameters: suite defaults overridden by the config."""
-    d = suite.defaults
-    params: dict[str, Any] = dict(d.model_extra or {})
-    params.update(cfg.params)
-    for key in ("api_base", "reasoning_effort", "thinking_budget"):
-        value = getattr(cfg, key)
-        if value is not None:
-            params[key] = value
-    return ModelSpec(
-        model=cfg.model or d.model,
-        temperature=d.temperature if cfg.temperature is None else cfg.temperature,
-        max_tokens=cfg.max_tokens or d.max_tokens,
-        api_key_env=cfg.api_key_env or d.api_key_env,
-        params=params,
-    )
-
-
-def fallback_spec(spec: ModelSpec, cfg: ConfigSpec) -> ModelSpec | None:
-    if not cfg.fallback:
-        return None
-    params = {k: v for k, v in spec.params.items() if k != "api_base"}
-    return ModelSpec(
-        model=cfg.fallback,
-        temperature=spec.temperature,
-        max_tokens=spec.max_tokens,
-        api_key_env=None,
-        params=params,
-    )
-
-
-class Plan:
-    """A suite resolved for running: strategies built, model specs merged, prompts checked."""
-
-    def __init__(self, suite: Suite, where: str = "suite") -> None:
-        self.suite = suite
-        self.solvers: dict[str, Solve] = {}
-        self.specs: dict[str, ModelSpec] = {}
-        self.fallbacks: dict[str, ModelSpec | None] = {}
-        for cfg in suite.configs:
-            self.solvers[cfg.name] = resolve(
-                cfg.strategy, cfg.knobs, f"{where}: configs[{cfg.name}]"
-            )
-            self.specs[cfg.name] = model_spec(suite, cfg)
-            self.fallbacks[cfg.name] = fallback_spec(self.specs[cfg.name], cfg)
-        routes = {c.name: list((c.knobs.get("routes") or {}).values()) for c in suite.configs}
-        for name, targets in routes.items():
-            for target in targets:
-                if target not in self.solvers or target == name:
-                    raise UserError(
-                        f"{where}: configs[{name}].routes: {target!r} is not another config"
-                    )
-
-        def visit(
-            name: str, path: tuple[str, ...]
-        ) -> None:  # a route may reach a router, never loop
-            for nxt in routes.get(name, []):
-                if nxt in path:
-                    raise UserError(
-                        f"{where}: configs[{path[0]}].routes: routing loop through {nxt!r}"
-                    )
-                visit(nxt, (*path, nxt))
-
-        for name in routes:
-            visit(name, (name,))
-        self.examples = [(e.input, e.output) for e in suite.prompt.examples]
-
-    def render(self, item: Item) -> list[dict[str, str]]:
-        p = self.suite.prompt
-        try:
-            user = p.template.format_map(item.inputs)
-        except KeyError as exc:
-            cols = ", ".join(sorted(item.inputs))
-            raise UserError(
-                f"prompt.template: unknown field {{{exc.args[0]}}} (fields: {cols})"
-            ) from None
-        except (ValueError, IndexError) as exc:
-            raise UserError(f"prompt.template: {exc}") from None
-        msgs = [{"role": "system", "content": p.system}] if p.system else []
-        return [*msgs, {"role": "user", "content": user}]
 
 
 def _order(item_ids: list[str], seed: int) -> list[str]:
@@ -310,75 +222,19 @@ class Runner:
         result = await self.plan.solvers[config](ctx)
         latency = ctx.elapsed
         wall = time.perf_counter() - started
-        return ctx, self._record(loaded, config, ctx, result, latency, wall)
-
-    def _record(
-        self,
-        loaded: Any,
-        config: str,
-        ctx: Context,
-        res: StrategyResult,
-        latency: float,
-        wall: float,
-    ) -> dict[str, Any]:
-        from tts_bench.scoring import label_failure
-
-        infra = res.status != "ok"
-        scored = None if infra else self.scorer.score(res.answer, loaded.target)
-        correct = None if scored is None else scored.correct
-        failure = label_failure(
-            status=res.status,
-            answer=res.answer,
-            text=res.text,
-            finish_reason=res.finish_reason,
-            correct=correct,
-            confidence=res.confidence,
-            wrong_label=self.suite.scorer.wrong_label,
+        record = build_record(
+            suite=self.suite,
+            scorer=self.scorer,
+            spec=self.plan.specs[config],
+            loaded=loaded,
+            config=config,
+            ctx=ctx,
+            res=result,
+            latency=latency,
+            wall=wall,
         )
-        samples = None
-        if res.samples is not None:
-            memo: dict[str | None, Any] = {}  # a pool repeats few answers: score each once
+        return ctx, record
 
-            def score_of(s: Any) -> Any:
-                if s.status != "ok":
-                    return None
-                if s.answer not in memo:
-                    memo[s.answer] = self.scorer.score(s.answer, loaded.target)
-                return memo[s.answer]
-
-            samples = [sample_line(s.answer, score_of(s), s) for s in res.samples]
-        calls = ctx.calls
-        spec = self.plan.specs[config]
-        return {
-            "item_id": loaded.id,
-            "config": config,
-            "strategy": self.suite.config(config).strategy,
-            "model": spec.model,
-            "strata": loaded.strata,
-            "cluster": loaded.cluster,
-            "target": self.scorer.target_text(loaded.target),
-            "answer": res.answer,
-            "output": res.text,
-            "correct": correct,
-            "score": None if scored is None else scored.value,
-            "metrics": {} if scored is None else scored.metrics,
-            "failure": failure,
-            "status": res.status,
-            "cost_usd": ctx.cost_of(calls),
-            "latency_s": round(latency, 6),
-            "wall_s": round(wall, 6),
-            "input_tokens": sum(c.input_tokens for c in calls),
-            "output_tokens": sum(c.output_tokens for c in calls),
-            "reasoning_tokens": sum(c.reasoning_tokens for c in calls),
-            "n_calls": len(calls),
-            "cache_hits": sum(1 for c in calls if c.cache_hit),
-            "confidence": res.confidence,
-            "simulated": any(c.simulated for c in calls),
-            "info": {**res.info, **ctx.info},
-            "samples": samples,
-        }
-
-    # -- the whole run --------------------------------------------------------------------
     async def _run(self) -> RunResult:
         from tts_bench.llm import Client
 

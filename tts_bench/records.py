@@ -1,0 +1,82 @@
+"""One records.jsonl line from a strategy's result (design.md's record contract)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tts_bench.data import LoadedItem
+from tts_bench.llm.types import ModelSpec
+from tts_bench.scoring import Scorer, label_failure
+from tts_bench.store import sample_line
+from tts_bench.strategies.base import Context, StrategyResult
+from tts_bench.suite import Suite
+
+
+def build_record(
+    *,
+    suite: Suite,
+    scorer: Scorer,
+    spec: ModelSpec,
+    loaded: LoadedItem,
+    config: str,
+    ctx: Context,
+    res: StrategyResult,
+    latency: float,
+    wall: float,
+) -> dict[str, Any]:
+    """The records.jsonl line of one (item, config): the strategy's result scored against
+    the target, its failure label, the pool, and cost, tokens and calls summed from its own
+    calls. `latency` is the critical path (the context's clock), `wall` as measured here."""
+    infra = res.status != "ok"
+    scored = None if infra else scorer.score(res.answer, loaded.target)
+    correct = None if scored is None else scored.correct
+    failure = label_failure(
+        status=res.status,
+        answer=res.answer,
+        text=res.text,
+        finish_reason=res.finish_reason,
+        correct=correct,
+        confidence=res.confidence,
+        wrong_label=suite.scorer.wrong_label,
+    )
+    samples = None
+    if res.samples is not None:
+        memo: dict[str | None, Any] = {}  # a pool repeats few answers: score each once
+
+        def score_of(s: Any) -> Any:
+            if s.status != "ok":
+                return None
+            if s.answer not in memo:
+                memo[s.answer] = scorer.score(s.answer, loaded.target)
+            return memo[s.answer]
+
+        samples = [sample_line(s.answer, score_of(s), s) for s in res.samples]
+    calls = ctx.calls
+    return {
+        "item_id": loaded.id,
+        "config": config,
+        "strategy": suite.config(config).strategy,
+        "model": spec.model,
+        "strata": loaded.strata,
+        "cluster": loaded.cluster,
+        "target": scorer.target_text(loaded.target),
+        "answer": res.answer,
+        "output": res.text,
+        "correct": correct,
+        "score": None if scored is None else scored.value,
+        "metrics": {} if scored is None else scored.metrics,
+        "failure": failure,
+        "status": res.status,
+        "cost_usd": ctx.cost_of(calls),
+        "latency_s": round(latency, 6),
+        "wall_s": round(wall, 6),
+        "input_tokens": sum(c.input_tokens for c in calls),
+        "output_tokens": sum(c.output_tokens for c in calls),
+        "reasoning_tokens": sum(c.reasoning_tokens for c in calls),
+        "n_calls": len(calls),
+        "cache_hits": sum(1 for c in calls if c.cache_hit),
+        "confidence": res.confidence,
+        "simulated": any(c.simulated for c in calls),
+        "info": {**res.info, **ctx.info},
+        "samples": samples,
+    }

@@ -1,0 +1,94 @@
+"""A suite resolved for running: each config's strategy built from its knobs, its model
+parameters merged over the suite defaults, its fallback model, and the prompt renderer.
+Shared by the runner and `plan`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tts_bench.errors import UserError
+from tts_bench.llm.types import ModelSpec
+from tts_bench.strategies.base import Item, Solve, resolve
+from tts_bench.suite import ConfigSpec, Suite
+
+
+def model_spec(suite: Suite, cfg: ConfigSpec) -> ModelSpec:
+    """The config's model parameters: suite defaults overridden by the config."""
+    d = suite.defaults
+    params: dict[str, Any] = dict(d.model_extra or {})
+    params.update(cfg.params)
+    for key in ("api_base", "reasoning_effort", "thinking_budget"):
+        value = getattr(cfg, key)
+        if value is not None:
+            params[key] = value
+    return ModelSpec(
+        model=cfg.model or d.model,
+        temperature=d.temperature if cfg.temperature is None else cfg.temperature,
+        max_tokens=cfg.max_tokens or d.max_tokens,
+        api_key_env=cfg.api_key_env or d.api_key_env,
+        params=params,
+    )
+
+
+def fallback_spec(spec: ModelSpec, cfg: ConfigSpec) -> ModelSpec | None:
+    if not cfg.fallback:
+        return None
+    params = {k: v for k, v in spec.params.items() if k != "api_base"}
+    return ModelSpec(
+        model=cfg.fallback,
+        temperature=spec.temperature,
+        max_tokens=spec.max_tokens,
+        api_key_env=None,
+        params=params,
+    )
+
+
+class Plan:
+    """A suite resolved for running: strategies built, model specs merged, prompts checked."""
+
+    def __init__(self, suite: Suite, where: str = "suite") -> None:
+        self.suite = suite
+        self.solvers: dict[str, Solve] = {}
+        self.specs: dict[str, ModelSpec] = {}
+        self.fallbacks: dict[str, ModelSpec | None] = {}
+        for cfg in suite.configs:
+            self.solvers[cfg.name] = resolve(
+                cfg.strategy, cfg.knobs, f"{where}: configs[{cfg.name}]"
+            )
+            self.specs[cfg.name] = model_spec(suite, cfg)
+            self.fallbacks[cfg.name] = fallback_spec(self.specs[cfg.name], cfg)
+        routes = {c.name: list((c.knobs.get("routes") or {}).values()) for c in suite.configs}
+        for name, targets in routes.items():
+            for target in targets:
+                if target not in self.solvers or target == name:
+                    raise UserError(
+                        f"{where}: configs[{name}].routes: {target!r} is not another config"
+                    )
+
+        def visit(
+            name: str, path: tuple[str, ...]
+        ) -> None:  # a route may reach a router, never loop
+            for nxt in routes.get(name, []):
+                if nxt in path:
+                    raise UserError(
+                        f"{where}: configs[{path[0]}].routes: routing loop through {nxt!r}"
+                    )
+                visit(nxt, (*path, nxt))
+
+        for name in routes:
+            visit(name, (name,))
+        self.examples = [(e.input, e.output) for e in suite.prompt.examples]
+
+    def render(self, item: Item) -> list[dict[str, str]]:
+        p = self.suite.prompt
+        try:
+            user = p.template.format_map(item.inputs)
+        except KeyError as exc:
+            cols = ", ".join(sorted(item.inputs))
+            raise UserError(
+                f"prompt.template: unknown field {{{exc.args[0]}}} (fields: {cols})"
+            ) from None
+        except (ValueError, IndexError) as exc:
+            raise UserError(f"prompt.template: {exc}") from None
+        msgs = [{"role": "system", "content": p.system}] if p.system else []
+        return [*msgs, {"role": "user", "content": user}]
