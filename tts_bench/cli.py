@@ -115,13 +115,10 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Run SUITE: every item through the baseline and each scaling config."""
-    from tts_bench.llm.offline import setup_offline_env
-
-    setup_offline_env()
     from tts_bench.runner import Runner
     from tts_bench.suite import load
 
-    s = load(suite)
+    s = load(suite)  # the runner sets the offline switches (the hub only for hf: datasets)
     runner = Runner(
         s,
         out_dir=out,
@@ -309,7 +306,7 @@ def sample(
     from tts_bench.data import sample_file
     from tts_bench.llm.offline import setup_offline_env
 
-    setup_offline_env()
+    setup_offline_env(allow_hub=input.startswith("hf:"))
     bins: dict[str, int] = {}
     for b in bin_ or []:
         col, _, k = b.partition(":")
@@ -496,12 +493,13 @@ def plan(
 ) -> None:
     """Estimate calls, tokens, cost and wall time of SUITE before spending anything."""
     from tts_bench.llm.offline import setup_offline_env
-
-    setup_offline_env()
-    from tts_bench.plan import plan_suite
     from tts_bench.suite import load
 
-    rep = plan_suite(load(suite), from_run=from_run, where=str(suite))
+    s = load(suite)
+    setup_offline_env(allow_hub=s.dataset.source.startswith("hf:"))
+    from tts_bench.plan import plan_suite
+
+    rep = plan_suite(s, from_run=from_run, where=str(suite))
     from rich.table import Table
 
     t = Table(title=f"plan: {suite}")

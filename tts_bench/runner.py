@@ -117,7 +117,8 @@ class Runner:
         from tts_bench.llm.offline import setup_offline_env
         from tts_bench.scoring import make_scorer
 
-        setup_offline_env()  # the Python API is offline by default too, not only the CLI
+        # the Python API is offline by default too, not only the CLI
+        setup_offline_env(allow_hub=suite.dataset.source.startswith("hf:"))
         self.suite = suite
         self.plan = Plan(suite, where)
         self.items, self.fingerprint = load_items(suite.dataset, where=f"{where}: dataset")
