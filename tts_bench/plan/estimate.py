@@ -1,0 +1,177 @@
+"""Per-item estimates for `plan`: tokens, cost and latency of each call (`Estimator`), the
+price table lookup, and wall time under the suite's limits."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from tts_bench import prompts
+from tts_bench.plan.calls import Use
+from tts_bench.plan.tokens import (
+    CANDIDATE_TOKENS_PER_LINE,
+    COT_EXTRA,
+    PLAIN_OUT,
+    ROLE_OUT,
+    STEP_OUT,
+    Counter,
+    Shim,
+    reasoner,
+)
+from tts_bench.suite import Suite
+
+TYPICAL_TTFT_S, TYPICAL_TPS = 0.5, 60.0  # assumed for non-simulated models
+
+
+@dataclass
+class Tally:
+    """Totals over the items for one config (or one routed share of it)."""
+
+    calls: float = 0.0
+    inp: float = 0.0
+    out: float = 0.0
+    reasoning: float = 0.0
+    cost: float | None = 0.0
+    call_s: float = 0.0
+    tokens: float = 0.0
+
+    def add(self, other: Tally, w: float = 1.0) -> None:
+        self.calls += w * other.calls
+        self.inp += w * other.inp
+        self.out += w * other.out
+        self.reasoning += w * other.reasoning
+        self.call_s += w * other.call_s
+        self.cost = None if self.cost is None or other.cost is None else self.cost + w * other.cost
+
+
+def price_of(suite: Suite, model: str) -> tuple[Any, str]:
+    """(Rate or None, source) in the client's resolution order."""
+    from tts_bench.llm.pricing import Rate, _litellm_rate
+
+    if model in suite.pricing:
+        p = suite.pricing[model]
+        return Rate(p.input, p.output, p.cached_input), "suite pricing"
+    if model.startswith("sim/"):
+        from tts_bench import sim
+
+        inp, out = sim.price(model, suite.sim_profiles)
+        return Rate(inp, out), "simulator profile"
+    rate = _litellm_rate(model)
+    return (rate, "litellm price map") if rate is not None else (None, "unknown")
+
+
+def call_seconds(model: str, inp: float, gen: float, sim_profiles: dict[str, Any]) -> float:
+    """Expected latency of one call: the simulated profile for sim models, else a typical
+    0.5 s to first token + 60 tokens/s."""
+    if model.startswith("sim/"):
+        from tts_bench.sim import profiles
+
+        p = profiles.get(model, sim_profiles)[1]
+        ttft = (
+            p["ttft_median_s"] * math.exp(p["ttft_sigma"] ** 2 / 2)
+            + inp / p["prefill_tokens_per_s"]
+        )
+        return ttft + gen / (p["tokens_per_s"] * math.exp(p["tps_sigma"] ** 2 / 2))
+    return TYPICAL_TTFT_S + gen / TYPICAL_TPS
+
+
+def wall_seconds(t: Tally, limits: Any) -> float:
+    """The slowest of: call time shared by `concurrency` slots, the RPM and the TPM limit."""
+    bounds = [t.call_s / limits.concurrency]
+    if limits.rpm:
+        bounds.append(60.0 * t.calls / limits.rpm)
+    if limits.tpm:
+        bounds.append(60.0 * (t.inp + t.out + t.reasoning) / limits.tpm)
+    return max(bounds)
+
+
+class Estimator:
+    """Static per-item estimates for a suite's configs (see the `tts_bench.plan` docstring)."""
+
+    def __init__(self, suite: Suite, resolved: Any, items: list[Any]) -> None:
+        self.suite, self.resolved, self.items = suite, resolved, items
+        self.counter = Counter()
+        self.unpriced: set[str] = set()
+        self.sources: dict[str, str] = {}
+        self._rates: dict[str, Any] = {}
+
+    def rate(self, model: str) -> Any:
+        if model not in self._rates:
+            self._rates[model], self.sources[model] = price_of(self.suite, model)
+            if self._rates[model] is None:
+                self.unpriced.add(model)
+        return self._rates[model]
+
+    def _input(self, use: Use, msgs: list[dict[str, str]], question: str, cot_out: int) -> float:
+        ex = self.resolved.examples
+        k = use.kind
+        if k == "plain":
+            return self.counter.count(use.model, msgs)
+        if k == "cot":
+            from tts_bench.strategies.internal import cot_messages
+
+            return self.counter.count(use.model, cot_messages(Shim(msgs, ex), True))  # type: ignore[arg-type]
+        text = {
+            "judge": lambda: prompts.judge(question, ""),
+            "critique": lambda: prompts.critique(question, ""),
+            "refine": lambda: prompts.refine(question, "", ""),
+            "classify": lambda: prompts.classify(question, ("easy", "hard")),
+            "expand": lambda: prompts.next_step(question, ""),
+            "rollout": lambda: prompts.next_step(question, ""),
+            "value": lambda: prompts.value(question, ""),
+        }[k]()
+        extra = {
+            "judge": cot_out,
+            "critique": cot_out,
+            "refine": cot_out + ROLE_OUT["critique"],
+            "expand": cot_out / 2,
+            "rollout": cot_out / 2,
+            "value": cot_out / 2,
+        }.get(k, 0)
+        return self.counter.count(use.model, [{"role": "user", "content": text}]) + extra
+
+    def per_item(self, use: Use, item: Any) -> Tally:
+        spec = use.spec
+        msgs = self.resolved.render(item)
+        question = msgs[-1]["content"]
+        cot_out = min(math.ceil(len(question) / 4) + COT_EXTRA, spec.max_tokens)
+        out = {
+            "plain": PLAIN_OUT,
+            "cot": cot_out,
+            "judge": cot_out,
+            "refine": cot_out,
+            "expand": STEP_OUT,
+            "rollout": STEP_OUT,
+        }.get(use.kind) or ROLE_OUT[use.kind]
+        out = min(out, spec.max_tokens)
+        reasoning = 0.0
+        is_reasoner, per = reasoner(spec, self.suite.sim_profiles)
+        if is_reasoner:
+            worked = use.kind in ("plain", "cot", "judge", "refine")
+            steps = max(1.0, cot_out / CANDIDATE_TOKENS_PER_LINE) if worked else 1.0
+            effort = spec.params.get("reasoning_effort") or "medium"
+            reasoning = per["overhead"] + per[effort] * steps
+            cap = spec.params.get("thinking_budget") or spec.max_tokens
+            reasoning = min(reasoning, cap, spec.max_tokens)
+            out = min(out, max(spec.max_tokens - reasoning, 0))
+        inp = self._input(use, msgs, question, cot_out)
+        rate = self.rate(use.model)
+        cost = None if rate is None else (inp * rate.input + (out + reasoning) * rate.output) / 1e6
+        c = use.count
+        return Tally(
+            calls=c,
+            inp=c * inp,
+            out=c * out,
+            reasoning=c * reasoning,
+            cost=None if cost is None else c * cost,
+            call_s=c * call_seconds(use.model, inp, out + reasoning, self.suite.sim_profiles),
+        )
+
+    def config(self, uses: list[Use]) -> Tally:
+        total = Tally()
+        for item in self.items:
+            for use in uses:
+                if use.count:
+                    total.add(self.per_item(use, item))
+        return total
