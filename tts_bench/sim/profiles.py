@@ -25,7 +25,8 @@ Knobs (all probabilities are per event, before the temperature / few-shot / effo
 - trap_rate: chance (x (steps/10)^1.5) that an item holds a shared misreading of one step;
   trap_fire: chance a sample falls into it (x0.75 when careful). Traps make wrong answers correlate across
   samples, as on real models, so voting gains are real but bounded.
-- refusal_rate, format_violation_rate: per answer.
+- refusal_rate, format_violation_rate: per answer; two thirds of violations leave nothing to
+  extract (see model._violation), the rest still state the answer.
 - reasoning: hidden reasoning (True for reasoners); reasoning_tokens_per_step by effort,
   reasoning_overhead_tokens; effort_error_exponent: step errors scale as
   (tokens per step / low-effort tokens per step) ** -exponent.
