@@ -205,6 +205,9 @@ class _progress_bar:
 def list_(
     what: Annotated[str, typer.Argument(help="suites | strategies | models")] = "suites",
     suites_dir: Annotated[Path, typer.Option("--suites-dir")] = Path("suites"),
+    suite: Annotated[
+        Path | None, typer.Option("--suite", help="Also list this suite's sim_profiles.")
+    ] = None,
 ) -> None:
     """List suites, strategies or simulated models."""
     if what == "suites":
@@ -223,10 +226,16 @@ def list_(
             doc = (fn.__doc__ or "").strip().splitlines()
             typer.echo(f"{name:24} {doc[0] if doc else ''}")
     elif what == "models":
-        from tts_bench.sim import list_models
+        from tts_bench.sim import list_models, price
 
-        for m in list_models():
-            typer.echo(m)
+        profiles = None
+        if suite is not None:
+            from tts_bench.suite import load
+
+            profiles = load(suite).sim_profiles
+        for m in list_models(profiles):
+            p_in, p_out = price(m, profiles)
+            typer.echo(f"{m:20} ${p_in:g} / ${p_out:g} per 1M tokens in / out")
         typer.echo("…and any litellm model string (openai/…, anthropic/…, ollama/…)")
     else:
         raise UserError(f"list: unknown kind {what!r} (suites, strategies, models)")
