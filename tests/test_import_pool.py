@@ -287,6 +287,15 @@ def test_spec_maps_field_names(tmp_path):
     assert recs["m2"]["failure"] == "wrong_answer"
 
 
+def test_spec_reads_yes_no_as_field_names(tmp_path):
+    # YAML 1.2 booleans, like the suite file: a column called `no` stays the string "no"
+    from tts_bench.importers.common import load_spec
+
+    (tmp_path / "spec.yaml").write_text("target: no\nstrata: [yes, on]\n")
+    spec = load_spec(tmp_path / "spec.yaml")
+    assert spec.target == "no" and spec.strata == ["yes", "on"]
+
+
 def test_all_unextractable_is_a_format_violation(tmp_path):
     row = {"id": "x", "target": "3", "samples": ["no idea", "cannot say"]}
     (tmp_path / "p.jsonl").write_text(json.dumps(row) + "\n")

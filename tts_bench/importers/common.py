@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from tts_bench.errors import UserError
 from tts_bench.scoring import Scorer, label_failure
 from tts_bench.store import sample_line
-from tts_bench.suite import ScorerSpec
+from tts_bench.suite import ScorerSpec, read_yaml
 
 SCORER_TYPES = ("exact", "numeric", "choice", "set_f1")
 LENGTH_REASONS = {"length", "max_tokens", "model_length", "max_output_tokens"}
@@ -97,7 +97,7 @@ def load_spec(path: Path | str | None) -> ImportSpec:
     if not p.is_file():
         raise UserError(f"{p}: spec file not found")
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        data = read_yaml(p) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise UserError(f"{p}: invalid YAML ({type(exc).__name__})") from None
     if not isinstance(data, dict):
