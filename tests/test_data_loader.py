@@ -265,3 +265,13 @@ def test_hub_offline_via_datasets_variable(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     with pytest.raises(UserError, match=r"cannot reach the Hugging Face hub \(offline"):
         read_table("hf:nobody/nothing")
+
+
+def test_iter_jsonl_strict_names_the_line_and_skips_blanks(tmp_path):
+    from tts_bench.data.loader import iter_jsonl_strict
+
+    path = _touch(tmp_path / "d.jsonl", '{"a": 1}\n\n{"a": 2}\n')
+    assert list(iter_jsonl_strict(path)) == [(1, {"a": 1}), (3, {"a": 2})]
+    _touch(path, '{"a": 1}\n\n{"a": \n')
+    with pytest.raises(UserError, match=r"d\.jsonl: line 3: invalid JSON \(Expecting value\)$"):
+        list(iter_jsonl_strict(path))

@@ -30,7 +30,17 @@ CASES = {
     "bad_json": (
         lambda d: jsonl(d / "p.jsonl", GOOD, "{not json"),
         {},
-        r"p\.jsonl:2: not valid JSON",
+        r"p\.jsonl: line 2: invalid JSON",
+    ),
+    "not_an_object": (
+        lambda d: jsonl(d / "p.jsonl", GOOD, [1, 2]),
+        {},
+        r"p\.jsonl: line 2: expected a JSON object, got list",
+    ),
+    "lm_eval_bad_json": (
+        lambda d: jsonl(d / "samples_x.jsonl", "", "{oops"),
+        {"fmt": "lm-eval"},
+        r"samples_x\.jsonl: line 2: invalid JSON",
     ),
     "no_target": (
         lambda d: jsonl(d / "p.jsonl", {"id": "a", "samples": ["x"]}),

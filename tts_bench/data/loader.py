@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,10 +72,12 @@ def _one_line(exc: BaseException) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-def _scan_jsonl(path: Path) -> list[dict]:
-    """Parse JSON lines with the stdlib, naming the first bad line (datasets does not)."""
-    rows: list[dict] = []
-    with path.open(encoding="utf-8") as f:
+def iter_jsonl_strict(path: Path) -> Iterator[tuple[int, dict]]:
+    """Yield `(line number, object)` for each non-blank line of a JSON-lines file, read with
+    the stdlib so the first bad line is named: UserError "<path>: line N: invalid JSON (...)"
+    or "... expected a JSON object, got list". A non-UTF-8 file raises UnicodeDecodeError
+    (callers word that themselves)."""
+    with Path(path).open(encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
             if not line.strip():
                 continue
@@ -87,8 +89,12 @@ def _scan_jsonl(path: Path) -> list[dict]:
                 raise UserError(
                     f"{path}: line {n}: expected a JSON object, got {type(row).__name__}"
                 )
-            rows.append(row)
-    return rows
+            yield n, row
+
+
+def _scan_jsonl(path: Path) -> list[dict]:
+    """All rows of a JSON-lines file (datasets does not name the first bad line)."""
+    return [row for _, row in iter_jsonl_strict(path)]
 
 
 def _first_char_is(path: Path, char: str) -> bool:

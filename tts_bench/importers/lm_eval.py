@@ -19,6 +19,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tts_bench.data.loader import iter_jsonl_strict
 from tts_bench.errors import UserError
 from tts_bench.importers.common import ImportSpec, PoolItem, PoolSample, Source
 
@@ -71,42 +72,33 @@ def read(path: Path, spec: ImportSpec) -> Source:
     items: list[PoolItem] = []
     seen: set[str] = set()
     repeated = 0
-    with path.open("r", encoding="utf-8") as fh:
-        for n, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{n}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UserError(f"{where}: not valid JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise UserError(f"{where}: each line must be a JSON object")
-            for key in ("doc_id", "target", "resps"):
-                if key not in row:
-                    raise UserError(f"{where}: no `{key}` field (not an lm-eval samples file?)")
-            item_id = str(row["doc_id"])
-            if item_id in seen:
-                repeated += 1
-                continue
-            seen.add(item_id)
-            strata = {}
-            for col in spec.strata_cols or []:
-                value = _field(row, col)
-                if value is None:
-                    raise UserError(f"{where}: no stratum field {col!r} in `doc`")
-                strata[col] = str(value)
-            cluster = _field(row, spec.cluster) if spec.cluster else None
-            items.append(
-                PoolItem(
-                    id=item_id,
-                    target=row["target"],
-                    where=where,
-                    strata=strata,
-                    cluster=None if cluster is None else str(cluster),
-                    samples=[PoolSample(text=t) for t in _pool(row["resps"], where)],
-                )
+    for n, row in iter_jsonl_strict(path):
+        where = f"{path}:{n}"
+        for key in ("doc_id", "target", "resps"):
+            if key not in row:
+                raise UserError(f"{where}: no `{key}` field (not an lm-eval samples file?)")
+        item_id = str(row["doc_id"])
+        if item_id in seen:
+            repeated += 1
+            continue
+        seen.add(item_id)
+        strata = {}
+        for col in spec.strata_cols or []:
+            value = _field(row, col)
+            if value is None:
+                raise UserError(f"{where}: no stratum field {col!r} in `doc`")
+            strata[col] = str(value)
+        cluster = _field(row, spec.cluster) if spec.cluster else None
+        items.append(
+            PoolItem(
+                id=item_id,
+                target=row["target"],
+                where=where,
+                strata=strata,
+                cluster=None if cluster is None else str(cluster),
+                samples=[PoolSample(text=t) for t in _pool(row["resps"], where)],
             )
+        )
     warnings = []
     if repeated:
         warnings.append(

@@ -14,10 +14,10 @@ read from the line itself.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from tts_bench.data.loader import iter_jsonl_strict
 from tts_bench.errors import UserError
 from tts_bench.importers.common import (
     ImportSpec,
@@ -97,43 +97,34 @@ def read(path: Path, spec: ImportSpec) -> Source:
     items: list[PoolItem] = []
     seen: dict[str, int] = {}
     models: set[str] = set()
-    with path.open("r", encoding="utf-8") as fh:
-        for n, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{n}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UserError(f"{where}: not valid JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise UserError(f"{where}: each line must be a JSON object")
-            for key, role in ((spec.id, "id"), (spec.target, "target"), (spec.samples, "samples")):
-                if key not in row:
-                    raise UserError(f"{where}: no `{key}` field (the {role}; map it with --spec)")
-            item_id = str(row[spec.id])
-            if item_id in seen:
-                raise UserError(f"{where}: item {item_id!r} repeats line {seen[item_id]}")
-            seen[item_id] = n
-            raw = row[spec.samples]
-            if not isinstance(raw, list):
-                raise UserError(f"{where}: `{spec.samples}` must be a list of samples")
-            samples = [parse_sample(s, f"{where}: {spec.samples}[{j}]") for j, s in enumerate(raw)]
-            cluster = row.get(spec.cluster) if spec.cluster else None
-            model = row.get(spec.model) if spec.model else None
-            if model is not None:
-                models.add(str(model))
-            items.append(
-                PoolItem(
-                    id=item_id,
-                    target=row[spec.target],
-                    samples=samples,
-                    where=where,
-                    strata=strata_of(row, spec.strata_cols, where),
-                    cluster=None if cluster is None else str(cluster),
-                    model=None if model is None else str(model),
-                )
+    for n, row in iter_jsonl_strict(path):
+        where = f"{path}:{n}"
+        for key, role in ((spec.id, "id"), (spec.target, "target"), (spec.samples, "samples")):
+            if key not in row:
+                raise UserError(f"{where}: no `{key}` field (the {role}; map it with --spec)")
+        item_id = str(row[spec.id])
+        if item_id in seen:
+            raise UserError(f"{where}: item {item_id!r} repeats line {seen[item_id]}")
+        seen[item_id] = n
+        raw = row[spec.samples]
+        if not isinstance(raw, list):
+            raise UserError(f"{where}: `{spec.samples}` must be a list of samples")
+        samples = [parse_sample(s, f"{where}: {spec.samples}[{j}]") for j, s in enumerate(raw)]
+        cluster = row.get(spec.cluster) if spec.cluster else None
+        model = row.get(spec.model) if spec.model else None
+        if model is not None:
+            models.add(str(model))
+        items.append(
+            PoolItem(
+                id=item_id,
+                target=row[spec.target],
+                samples=samples,
+                where=where,
+                strata=strata_of(row, spec.strata_cols, where),
+                cluster=None if cluster is None else str(cluster),
+                model=None if model is None else str(model),
             )
+        )
     warnings = []
     if len(models) > 1:
         warnings.append(f"{path}: several models in one pool file ({', '.join(sorted(models))})")
