@@ -452,13 +452,12 @@ def gate(
     import os
 
     from tts_bench import gate as gating
+    from tts_bench.gate_rules import parse_rules
     from tts_bench.store import read_manifest
-    from tts_bench.suite import GateRule
 
     manifest = read_manifest(run_dir)
-    suite_rules = [
-        GateRule.model_validate(g) for g in (manifest.get("suite") or {}).get("gates", [])
-    ]
+    gates = (manifest.get("suite") or {}).get("gates") or []
+    suite_rules = parse_rules(gates, f"{run_dir}/manifest.json: suite.gates")
     rule_list = gating.load_rules(suite_rules, rules)
     verdicts = gating.evaluate(
         run_dir, rules=rule_list, against=against, allow_partial=allow_partial
@@ -603,6 +602,12 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)
+    except OSError as exc:  # a path the user gave cannot be read or written
+        if _state["debug"]:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        typer.echo(f"error: {where}{exc.strerror or exc}", err=True)
+        sys.exit(2)
     except Exception as exc:  # a bug, not bad input: say so in one line unless --debug
         if _state["debug"]:
             raise

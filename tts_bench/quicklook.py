@@ -1,4 +1,5 @@
-"""The compact results table `run` prints: plain Python over records, no pandas."""
+"""The compact results table `run` prints: plain Python over records, no pandas; latency
+percentiles are the report's (order statistics over every record with a latency)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from collections import Counter
 from typing import Any
 
 import numpy as np
+
+from tts_bench.analysis.stats import quantile  # the report's order-statistic definition
 
 
 def table_rows(records: list[dict[str, Any]], configs: list[str]) -> list[dict[str, Any]]:
@@ -19,7 +22,7 @@ def table_rows(records: list[dict[str, Any]], configs: list[str]) -> list[dict[s
             r["score"] if r.get("score") is not None else float(bool(r["correct"])) for r in scored
         ]
         costs = [r["cost_usd"] for r in recs if r.get("cost_usd") is not None]
-        lat = [r["latency_s"] for r in recs if r.get("status") == "ok"]
+        lat = [r["latency_s"] for r in recs if r.get("latency_s") is not None]
         fails = Counter(r["failure"] for r in recs if r.get("failure"))
         rows.append(
             {
@@ -30,8 +33,8 @@ def table_rows(records: list[dict[str, Any]], configs: list[str]) -> list[dict[s
                 "cost_per_request": float(np.mean(costs))
                 if costs and len(costs) == len(recs)
                 else None,
-                "p50_latency_s": float(np.quantile(lat, 0.5)) if lat else None,
-                "p95_latency_s": float(np.quantile(lat, 0.95)) if lat else None,
+                "p50_latency_s": quantile(lat, 0.5),
+                "p95_latency_s": quantile(lat, 0.95),
                 "failures": dict(fails.most_common()),
             }
         )

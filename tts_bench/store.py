@@ -24,7 +24,6 @@ from tts_bench.llm.types import CallRecord
 MANIFEST = "manifest.json"
 CALLS = "calls.jsonl"
 RECORDS = "records.jsonl"
-STATUSES = ("running", "complete", "interrupted", "budget_exceeded", "failed", "imported")
 
 
 def now_iso() -> str:
@@ -59,9 +58,14 @@ def read_manifest(run_dir: Path | str) -> dict[str, Any]:
     if not p.is_file():
         raise UserError(f"{run_dir}: not a run directory (no {MANIFEST})")
     try:
-        return json.loads(p.read_text(encoding="utf-8"))
+        manifest = json.loads(p.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise UserError(f"{p}: unreadable manifest ({exc.msg})") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{p}: unreadable manifest (not UTF-8 text)") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("suite", {}), dict):
+        raise UserError(f"{p}: not a run manifest (expected an object with a `suite` object)")
+    return manifest
 
 
 def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:

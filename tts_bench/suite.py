@@ -134,9 +134,9 @@ class AnalysisSpec(Strict):
     epsilon: float = Field(default=1.0, ge=0)  # points: saturation and routing tolerance
     resamples: int = Field(default=10_000, gt=0)
     confidence: float = Field(default=0.95, gt=0, lt=1)
-    seed: int = 0
-    max_cost_per_request: float | None = None  # routing budget
-    max_p95_latency_s: float | None = None  # routing budget
+    seed: int = Field(default=0, ge=0)
+    max_cost_per_request: float | None = Field(default=None, ge=0)  # routing budget
+    max_p95_latency_s: float | None = Field(default=None, gt=0)  # routing budget
     target_delta: float | None = None  # points, for the power analysis
 
 

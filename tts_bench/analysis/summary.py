@@ -19,6 +19,7 @@ from tts_bench.analysis.frontier import pareto, points
 from tts_bench.analysis.load import RunData, load_run
 from tts_bench.analysis.routing import policy, route, write_policy
 from tts_bench.analysis.saturation import saturation_block
+from tts_bench.errors import UserError
 
 SCHEMA_VERSION = 1
 SUMMARY = "summary.json"
@@ -165,19 +166,24 @@ def _summary(
 
 
 def _resolve(data: RunData, **kw: Any) -> dict[str, Any]:
-    a = data.analysis
-    overrides = {
-        k: kw[k]
-        for k in ("target_delta", "max_cost_per_request", "max_p95_latency_s")
-        if kw.get(k) is not None
-    }
-    if overrides:  # knobs that live on the suite's `analysis:` block, overridden per report
-        data.analysis = a.model_copy(update=overrides)
+    """The suite's `analysis:` knobs with the caller's overrides, validated like a suite."""
+    from pydantic import ValidationError
+
+    from tts_bench.suite import AnalysisSpec
+
+    given = {k: v for k, v in kw.items() if v is not None}
+    try:
+        a = AnalysisSpec.model_validate({**data.analysis.model_dump(), **given})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(x) for x in err["loc"])
+        raise UserError(f"analysis {field}: {err['msg']}") from None
+    data.analysis = a
     return {
-        "resamples": int(kw.get("resamples") or a.resamples),
-        "seed": int(a.seed if kw.get("seed") is None else kw["seed"]),
-        "epsilon": float(a.epsilon if kw.get("epsilon") is None else kw["epsilon"]),
-        "confidence": float(a.confidence if kw.get("confidence") is None else kw["confidence"]),
+        "resamples": int(a.resamples),
+        "seed": int(a.seed),
+        "epsilon": float(a.epsilon),
+        "confidence": float(a.confidence),
     }
 
 
