@@ -167,6 +167,16 @@ def test_unknown_price_is_none_and_litellm_map_is_used():
     assert cost_usd(Usage(input_tokens=10), table.rate("openai/not-a-real-model-xyz")) is None
 
 
+def test_rate_and_source_name_where_each_price_comes_from():
+    table = PriceTable({"acme/x": Price(input=1.0, output=2.0)})
+    assert table.rate_and_source("acme/x") == (Rate(1.0, 2.0, None), "suite pricing")
+    sim_rate, source = table.rate_and_source("openai/sim-small")
+    assert source == "simulator profile" and table.rate_and_source("sim/small")[0] == sim_rate
+    assert table.rate_and_source("gpt-4o-mini")[1] == "litellm price map"
+    assert table.rate_and_source("openai/not-a-real-model-xyz") == (None, "unknown")
+    assert table.rate("openai/sim-small") == sim_rate
+
+
 def test_missing_api_key_env_is_a_user_error(sim_server):
     os.environ.pop("TTS_BENCH_TEST_MISSING_KEY", None)
     spec = ModelSpec(

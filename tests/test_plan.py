@@ -118,6 +118,7 @@ def test_prices_tokenizers_and_warnings():
                 {"name": "mini", "strategy": "single", "model": "gpt-4o-mini"},
                 {"name": "mystery", "strategy": "cot", "model": "acme/unreleased-model"},
                 {"name": "priced", "strategy": "single", "model": "acme/priced"},
+                {"name": "served", "strategy": "single", "model": "openai/sim-small"},
             ],
             size=30,
             pricing={"acme/priced": {"input": 1.0, "output": 2.0}},
@@ -128,6 +129,9 @@ def test_prices_tokenizers_and_warnings():
     assert by["single"].price_source == "sim/small: simulator profile"
     assert by["mini"].price_source == "gpt-4o-mini: litellm price map" and by["mini"].cost_usd > 0
     assert by["priced"].price_source == "acme/priced: suite pricing"
+    # the simulator served by `sim serve` is priced like the client prices it
+    assert by["served"].price_source == "openai/sim-small: simulator profile"
+    assert by["served"].cost_usd == pytest.approx(by["single"].cost_usd, rel=0.5)
     assert by["mystery"].cost_usd is None and rep.total_cost_usd is None
     assert "gpt-4o-mini: litellm's tokenizer" in rep.tokenizer_note
     assert "acme/unreleased-model: an estimate of 4 characters per token" in rep.tokenizer_note

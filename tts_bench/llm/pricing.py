@@ -76,23 +76,29 @@ class PriceTable:
     ) -> None:
         self._overrides = dict(overrides or {})
         self._sim_profiles = sim_profiles
-        self._memo: dict[str, Rate | None] = {}
+        self._memo: dict[str, tuple[Rate | None, str]] = {}
 
     def resolved(self, model: str) -> bool:
         """Whether `rate(model)` is memoised (so calling it cannot block)."""
         return model in self._memo
 
     def rate(self, model: str) -> Rate | None:
+        return self.rate_and_source(model)[0]
+
+    def rate_and_source(self, model: str) -> tuple[Rate | None, str]:
+        """The rate and where it came from: "suite pricing", "simulator profile",
+        "litellm price map" or "unknown" (rate None)."""
         if model not in self._memo:
             self._memo[model] = self._resolve(model)
         return self._memo[model]
 
-    def _resolve(self, model: str) -> Rate | None:
+    def _resolve(self, model: str) -> tuple[Rate | None, str]:
         override = self._overrides.get(model)
         if isinstance(override, dict):
-            return Rate(override["input"], override["output"], override.get("cached_input"))
+            rate = Rate(override["input"], override["output"], override.get("cached_input"))
+            return rate, "suite pricing"
         if override is not None:
-            return Rate(override.input, override.output, override.cached_input)
+            return Rate(override.input, override.output, override.cached_input), "suite pricing"
         sim_name = _sim_name(model)
         if sim_name is not None:
             from tts_bench import sim
@@ -100,11 +106,12 @@ class PriceTable:
 
             try:
                 inp, out = sim.price(sim_name, self._sim_profiles)
-                return Rate(float(inp), float(out))
+                return Rate(float(inp), float(out)), "simulator profile"
             except (UserError, KeyError):
                 if model.startswith("sim/"):
                     raise
-        return _litellm_rate(model)
+        rate = _litellm_rate(model)
+        return rate, "litellm price map" if rate is not None else "unknown"
 
 
 def _sim_name(model: str) -> str | None:

@@ -46,19 +46,10 @@ class Tally:
 
 
 def price_of(suite: Suite, model: str) -> tuple[Any, str]:
-    """(Rate or None, source) in the client's resolution order."""
-    from tts_bench.llm.pricing import Rate, _litellm_rate
+    """(Rate or None, source) in the client's resolution order (`PriceTable.rate_and_source`)."""
+    from tts_bench.llm.pricing import PriceTable
 
-    if model in suite.pricing:
-        p = suite.pricing[model]
-        return Rate(p.input, p.output, p.cached_input), "suite pricing"
-    if model.startswith("sim/"):
-        from tts_bench import sim
-
-        inp, out = sim.price(model, suite.sim_profiles)
-        return Rate(inp, out), "simulator profile"
-    rate = _litellm_rate(model)
-    return (rate, "litellm price map") if rate is not None else (None, "unknown")
+    return PriceTable(suite.pricing, suite.sim_profiles).rate_and_source(model)
 
 
 def call_seconds(model: str, inp: float, gen: float, sim_profiles: dict[str, Any]) -> float:
@@ -94,14 +85,17 @@ class Estimator:
         self.counter = Counter()
         self.unpriced: set[str] = set()
         self.sources: dict[str, str] = {}
-        self._rates: dict[str, Any] = {}
+        self._prices: Any = None  # a PriceTable, built on first use (imports litellm lazily)
 
     def rate(self, model: str) -> Any:
-        if model not in self._rates:
-            self._rates[model], self.sources[model] = price_of(self.suite, model)
-            if self._rates[model] is None:
-                self.unpriced.add(model)
-        return self._rates[model]
+        if self._prices is None:
+            from tts_bench.llm.pricing import PriceTable
+
+            self._prices = PriceTable(self.suite.pricing, self.suite.sim_profiles)
+        rate, self.sources[model] = self._prices.rate_and_source(model)
+        if rate is None:
+            self.unpriced.add(model)
+        return rate
 
     def _input(self, use: Use, msgs: list[dict[str, str]], question: str, cot_out: int) -> float:
         ex = self.resolved.examples
