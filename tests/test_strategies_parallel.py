@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
+import numpy as np
 import pytest
 from strategies_fake import FakeClient, make_ctx, run, total_cost
 
@@ -132,6 +133,21 @@ def test_beta_rule_matches_the_posterior_integral():
         integral, _ = integrate.quad(beta.pdf, 0.5, 1, args=(a + 1, b + 1))
         assert beta_confidence(a, b) == pytest.approx(integral, abs=1e-9)
     assert beta_confidence(3, 0) == pytest.approx(1 - 0.5**4)
+
+
+def test_beta_rule_equals_the_analysis_replay_and_scipy_stats():
+    # the live rule and the offline replay must stop at the same counts
+    from scipy.stats import beta
+
+    from tts_bench.analysis.adaptive import beta_prob
+
+    grid = np.arange(0, 41)
+    top, second = np.meshgrid(grid, grid, indexing="ij")
+    replay = beta_prob(top, second)
+    for a in grid:
+        for b in grid:
+            live = beta_confidence(int(a), int(b))
+            assert live == replay[a, b] == float(beta.sf(0.5, a + 1, b + 1)), (a, b)
 
 
 def batched_latency(calls, batch: int) -> float:

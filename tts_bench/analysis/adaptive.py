@@ -30,6 +30,14 @@ SHARE_THRESHOLDS = (0.6, 0.7, 0.8, 1.0)
 MIN_SHARE_SAMPLES = 3
 
 
+def beta_prob(v1: np.ndarray, v2: np.ndarray) -> np.ndarray:
+    """P(p1 > p2) under Beta(v1 + 1, v2 + 1): 1 - I_{1/2}(v1 + 1, v2 + 1), computed as the
+    upper incomplete beta so it equals the live strategy's `beta_confidence` to the bit."""
+    from scipy.special import betaincc
+
+    return betaincc(np.asarray(v1) + 1.0, np.asarray(v2) + 1.0, 0.5)
+
+
 def _encode(pools: Pools) -> tuple[np.ndarray, np.ndarray]:
     """Class ids (items, K), -1 = no answer, and class values (items, classes)."""
     idx = np.flatnonzero(pools.mask)
@@ -51,8 +59,6 @@ def replay(pools: Pools) -> list[dict[str, Any]]:
     """Mean samples used and accuracy for every rule and knob; `accuracy_full` is the
     strategy's vote (majority, or set_vote's per-element vote) of the full K-sample pool on
     the same items."""
-    from scipy.special import betainc
-
     ids, cls_val = _encode(pools)
     n, k = ids.shape
     if n == 0:
@@ -97,7 +103,7 @@ def replay(pools: Pools) -> list[dict[str, Any]]:
             win = ids[:, end - w : end]
             stop[:, end - 1] = (win[:, :1] >= 0).ravel() & (win == win[:, :1]).all(axis=1)
         out.append(result("esc", "window", w, stop))
-    prob = 1 - betainc(v1 + 1.0, v2 + 1.0, 0.5)
+    prob = beta_prob(v1, v2)
     for t in BETA_THRESHOLDS:
         out.append(result("beta", "threshold", t, (prob >= t) & (v1 > 0)))
     share = np.where(answered > 0, v1 / np.maximum(answered, 1), 0.0)

@@ -18,10 +18,12 @@ RULES = ("beta", "esc", "majority")
 @lru_cache(maxsize=4096)
 def beta_confidence(top: int, runner_up: int) -> float:
     """P(p_top > p_runner_up) under the Beta posterior of Adaptive-Consistency
-    (Aggarwal et al. 2023): P(X > 1/2) for X ~ Beta(top + 1, runner_up + 1)."""
-    from scipy.stats import beta
+    (Aggarwal et al. 2023): P(X > 1/2) for X ~ Beta(top + 1, runner_up + 1), the
+    regularised upper incomplete beta (the value of `scipy.stats.beta.sf`, without importing
+    scipy.stats; the same function as `analysis.adaptive.beta_prob`)."""
+    from scipy.special import betaincc
 
-    return float(beta.sf(0.5, top + 1, runner_up + 1))
+    return float(betaincc(top + 1.0, runner_up + 1.0, 0.5))
 
 
 def should_stop(
