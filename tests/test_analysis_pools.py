@@ -151,3 +151,23 @@ def test_one_unknown_latency_makes_p95_unknown(tmp_path: Path) -> None:
     assert all(v is None for v in sat["curves"]["latency_p95_s"])
     # the mean is over the items whose latency is known
     assert np.all(np.isfinite(sat["curves"]["latency_s"]))
+
+
+def test_answer_identity_falls_back_only_for_an_unusable_scorer(monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    from tts_bench.analysis import curves
+    from tts_bench.suite import ScorerSpec
+
+    numeric = curves._key_fn(SimpleNamespace(scorer=ScorerSpec(type="numeric")))
+    assert numeric("42.0") == numeric("42")
+    bad = SimpleNamespace(scorer=ScorerSpec(type="regex", pattern="(unclosed"))
+    exact = curves._key_fn(bad)  # an invalid pattern: stored answers compared as they are
+    assert exact("42.0") != exact("42") and exact(["a", "b"]) == ("a", "b")
+
+    def broken(spec: Any) -> Any:
+        raise RuntimeError("a bug, not bad input")
+
+    monkeypatch.setattr("tts_bench.scoring.make_scorer", broken)
+    with pytest.raises(RuntimeError):
+        curves._key_fn(SimpleNamespace(scorer=ScorerSpec(type="numeric")))

@@ -56,9 +56,12 @@ class Pools:
 
 
 def _key_fn(data: RunData) -> Callable[[Any], Any]:
-    try:
-        from tts_bench.scoring import make_scorer
+    from pydantic import ValidationError
 
+    from tts_bench.errors import UserError
+    from tts_bench.scoring import make_scorer
+
+    try:
         scorer = make_scorer(data.scorer)
 
         @lru_cache(maxsize=65536)  # pools repeat a handful of answers many times
@@ -70,7 +73,7 @@ def _key_fn(data: RunData) -> Callable[[Any], Any]:
 
         key("1")
         return key
-    except Exception:  # no scorer available: identity on the stored canonical answer
+    except (UserError, ValidationError):  # no usable scorer: identity on the stored answer
         return lambda a: tuple(a) if isinstance(a, list) else a
 
 
