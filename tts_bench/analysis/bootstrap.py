@@ -96,10 +96,9 @@ def weighted_quantiles(
         return out
     order = idx[np.argsort(xv[idx], kind="stable")]
     sorted_x = xv[order]
-    # running count along the sorted items, one vector add per item over all resamples
+    # running count along the sorted items over all resamples (exact: integer counts)
     cum = w.T[order]
-    for i in range(1, order.size):
-        cum[i] += cum[i - 1]
+    np.cumsum(cum, axis=0, out=cum)
     total = cum[-1]
     for j, q in enumerate(qs):
         # the first order statistic whose cumulative count reaches q of the total
