@@ -8,10 +8,21 @@ import pytest
 from tts_bench.analysis.bootstrap import (
     percentile_ci,
     weight_matrix,
-    weighted_means,
     weighted_quantiles,
 )
 from tts_bench.analysis.stats import holm, mcnemar_exact, power, quantile, quantile_ci, wilson
+
+
+def weighted_means(w: np.ndarray, x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Reference resampled means, (W @ (x * mask)) / (W @ mask). x: (items,) or (items, cols);
+    mask: same shape, False = excluded. Returns (resamples,) or (resamples, cols); NaN where a
+    resample holds no included item."""
+    xv = np.nan_to_num(np.asarray(x, dtype=float))
+    m = np.ones_like(xv) if mask is None else np.asarray(mask, dtype=float)
+    num = (w @ (xv * m).astype(w.dtype)).astype(float)
+    den = (w @ m.astype(w.dtype)).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return num / den
 
 
 def test_wilson_known_values() -> None:

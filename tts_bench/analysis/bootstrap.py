@@ -72,17 +72,6 @@ def _counts(rng: np.random.Generator, rows: int, n: int) -> np.ndarray:
     return out
 
 
-def weighted_means(w: np.ndarray, x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-    """Resampled means. x: (items,) or (items, cols); mask: same shape, False = excluded.
-    Returns (resamples,) or (resamples, cols); NaN where a resample holds no included item."""
-    xv = np.nan_to_num(np.asarray(x, dtype=float))
-    m = np.ones_like(xv) if mask is None else np.asarray(mask, dtype=float)
-    num = (w @ (xv * m).astype(w.dtype)).astype(float)
-    den = (w @ m.astype(w.dtype)).astype(float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return num / den
-
-
 def weighted_quantiles(
     w: np.ndarray, x: np.ndarray, qs: Sequence[float], mask: np.ndarray | None = None
 ) -> np.ndarray:
