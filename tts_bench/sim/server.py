@@ -99,7 +99,9 @@ def sim_model(name: str) -> str | None:
     return name if name.startswith("sim/") else None
 
 
-def _error(status: int, message: str, kind: str, headers: dict[str, str] | None = None):
+def _error(
+    status: int, message: str, kind: str, headers: dict[str, str] | None = None
+) -> web.Response:
     body = {"error": {"message": message, "type": kind, "code": status}}
     return web.json_response(body, status=status, headers=headers)
 

@@ -8,6 +8,7 @@ that is out of its depth.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import ModuleType
 
 from tts_bench.sim import tasks_arithmetic as arith
 from tts_bench.sim.call import Call
@@ -38,7 +39,7 @@ def identify(text: str) -> tuple[str, object] | None:
     return None
 
 
-def _module(name: str):
+def _module(name: str) -> ModuleType:
     from tts_bench.sim import tasks_contracts, tasks_knowledge, tasks_tickets
 
     return {

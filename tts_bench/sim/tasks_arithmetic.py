@@ -8,6 +8,7 @@ are parsed back by `parse_steps` (critique, next step and value roles work over 
 
 from __future__ import annotations
 
+import random
 import re
 from dataclasses import dataclass
 
@@ -144,7 +145,7 @@ def parse_steps(partial: str) -> list[Step]:
     ]
 
 
-def err_step(call: Call, a: float, op: Op, rng=None) -> Step:
+def err_step(call: Call, a: float, op: Op, rng: random.Random | None = None) -> Step:
     """A wrong version of one step, chosen among the kinds of slip people and models make."""
     rng = rng or call.rng
     kind = rng.choices(["slip", "misread", "wrong_op"], weights=[0.45, 0.3, 0.25])[0]
