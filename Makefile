@@ -2,33 +2,41 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint browser bench clean
+.PHONY: install install-test demo test lint bench clean
 
-install: $(STAMP)
+# The tool itself (what `make demo` needs).
+install: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -e .
+	touch $@
 
-$(STAMP): pyproject.toml
+# Plus the test tools and the Inspect extra (for the Inspect-log import test).
+install-test: $(VENV)/.installed-test
+$(VENV)/.installed-test: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -e '.[test,inspect]'
-	touch $(STAMP)
+	touch $(VENV)/.installed $@
 
 demo: install
 	$(BIN)/tts-bench run suites/demo.yaml
 
 # Browser tests need Debian's chromium; scripts/ensure-chromium.sh installs it when it can
 # and says loudly when it cannot (those tests then skip with that message).
-test: install
+test: install-test
 	bash scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
-lint: install
+lint: install-test
 	$(BIN)/ruff check tts_bench tests benchmarks
 	$(BIN)/ruff format --check tts_bench tests benchmarks
 
-bench: install
+bench: install-test
 	$(BIN)/python benchmarks/overhead.py
 	$(BIN)/python benchmarks/analysis.py
+	$(BIN)/python benchmarks/import_pool.py
+	$(BIN)/python benchmarks/report.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -53,7 +53,7 @@ def cases(tmp: Path) -> dict[str, tuple[list[str], str]]:
         "invalid yaml": (["run", str(bad_yaml)], "bad.yaml"),
         "not a mapping": (["run", str(listy)], "mapping"),
         "unknown key": (["run", str(_suite(tmp, colour="red"))], "colour: unknown key"),
-        "missing baseline": (["run", str(_suite(tmp, baseline=_DELETE))], "baseline"),
+        "missing configs": (["run", str(_suite(tmp, configs=_DELETE))], "configs"),
         "baseline not a config": (["run", str(_suite(tmp, baseline="nope"))], "nope"),
         "duplicate config": (
             ["run", str(_suite(tmp, configs=configs + [configs[0]]))],
@@ -179,7 +179,7 @@ NAMES = [
     "invalid yaml",
     "not a mapping",
     "unknown key",
-    "missing baseline",
+    "missing configs",
     "baseline not a config",
     "duplicate config",
     "unknown strategy",

@@ -211,3 +211,11 @@ def test_unknown_sim_model_and_unset_key_fail_before_any_run_dir(tmp_path):
     proc = cli("run", str(write_suite(tmp_path / "s.yaml", data)), "--out", str(tmp_path / "o"))
     assert proc.returncode == 2 and "TTS_BENCH_SURELY_UNSET" in proc.stderr
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+def test_baseline_defaults_to_the_first_config():
+    from tts_bench.suite import parse
+
+    data = {**demo_suite(), "gates": []}
+    data.pop("baseline")
+    assert parse(data).baseline == data["configs"][0]["name"]

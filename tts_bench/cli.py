@@ -7,6 +7,7 @@ Exit codes: 0 ok / gate passed, 1 gate failed, 2 bad input or usage (one line on
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -71,7 +72,7 @@ def print_table(records: list[dict[str, Any]], configs: list[str], title: str) -
     from tts_bench.quicklook import table_rows
 
     t = Table(title=title)
-    for col in ("config", "n", "accuracy", "cost/request", "P50", "P95", "failures"):
+    for col in ("config", "items", "accuracy", "cost/request", "P50", "P95", "failures"):
         t.add_column(col, justify="left" if col in ("config", "failures") else "right")
     for r in table_rows(records, configs):
         fails = ", ".join(f"{k} {v}" for k, v in r["failures"].items()) or "—"
@@ -213,7 +214,10 @@ def list_(
     if what == "suites":
         from tts_bench.suite import read_yaml
 
-        for p in sorted(suites_dir.glob("*.yaml")):
+        found = sorted(suites_dir.glob("*.yaml"))
+        if not found:
+            raise UserError(f"{suites_dir}: no suite files here (give --suites-dir DIR)")
+        for p in found:
             try:
                 desc = (read_yaml(p) or {}).get("description", "")
             except Exception:  # a broken suite is still listed; `run` names its problem
@@ -223,8 +227,11 @@ def list_(
         from tts_bench.strategies import registry
 
         for name, fn in sorted(registry().items()):
-            doc = (fn.__doc__ or "").strip().splitlines()
-            typer.echo(f"{name:24} {doc[0] if doc else ''}")
+            doc = " ".join((fn.__doc__ or "").split("\n\n")[0].split())  # the first paragraph
+            first = re.split(r"(?<!\bal)\.(?:\s|$)", doc)[
+                0
+            ]  # its first sentence ("et al." is not an end)
+            typer.echo(f"{name:22} {first if len(first) <= 110 else first[:109] + '…'}")
     elif what == "models":
         from tts_bench.sim import list_models, price
 

@@ -210,7 +210,7 @@ class Suite(Strict):
     limits: Limits = Field(default_factory=Limits)
     pricing: dict[str, Price] = Field(default_factory=dict)
     sim_profiles: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    baseline: str
+    baseline: str = ""  # a config name; empty = the first config
     configs: list[ConfigSpec] = Field(min_length=1)
     analysis: AnalysisSpec = Field(default_factory=AnalysisSpec)
     gates: list[GateRule] = Field(default_factory=list)
@@ -221,6 +221,8 @@ class Suite(Strict):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"duplicate config name(s): {', '.join(dupes)}")
+        if not self.baseline:
+            self.baseline = names[0]
         if self.baseline not in names:
             raise ValueError(
                 f"baseline {self.baseline!r} is not a config name ({', '.join(names)})"
