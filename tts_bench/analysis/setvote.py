@@ -1,11 +1,12 @@
 """Per-element vote curves for `set_vote` pools: the expected scorer value of the set that the
 strategy's own rule keeps from a uniform k-subset of an item's pool, for every k = 1..M.
 
-The rule is the strategy's (tts_bench.strategies.set_vote): an element is kept when at least
-`min_votes` usable samples of the subset contain it, else ceil(min_share x usable); samples
-without an answer abstain, and a subset with no usable sample has no answer (value 0). The
-kept set is put in the scorer's canonical form and scored against the record's target with
-the suite's scorer, so the value is the same F1 the records carry.
+The rule is the strategy's (tts_bench.scoring.voting, which tts_bench.strategies.set_vote
+uses): an element is kept when at least `min_votes` usable samples of the subset contain it,
+else ceil(min_share x usable); samples without an answer abstain, and a subset with no usable
+sample has no answer (value 0). The kept set is put in the scorer's canonical form and scored
+against the record's target with the suite's scorer, so the value is the same F1 the records
+carry.
 
 k-subsets are enumerated exactly when C(M, k) <= MAX_SUBSETS; otherwise the value is the mean
 over MAX_SUBSETS random k-subsets drawn with a seed fixed per item (crc32 of its id), and the
@@ -23,15 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from tts_bench.scoring.voting import canonical_answer, elements, threshold
+
 MAX_SUBSETS = 3000  # above this many k-subsets the mean is over a seeded random sample
-
-
-class _Answerer:
-    """The two Context methods the strategy's helpers use, backed by the suite's scorer."""
-
-    def __init__(self, scorer: Any) -> None:
-        self.extract = scorer.extract
-        self.key = scorer.key
 
 
 def _subsets(m: int, k: int, rng: np.random.Generator) -> tuple[np.ndarray, bool]:
@@ -100,21 +95,15 @@ class SetVoter:
     (the strategy's defaults when absent) and the suite's scorer."""
 
     def __init__(self, scorer: Any, spec: dict[str, Any]) -> None:
-        from tts_bench.strategies.set_vote import canonical_answer, elements, threshold
-
         self._scorer = scorer
-        self._ctx = _Answerer(scorer)
-        self._elements = elements
-        self._canonical = canonical_answer
         mv = spec.get("min_votes")
         share = spec.get("min_share")
         self.min_votes = int(mv) if mv is not None else None
         self.min_share = float(share) if share is not None else 0.3
-        self._threshold = threshold
 
     def need(self, m: int) -> list[int]:
         """Votes needed for u = 0..m usable samples (u = 0 is never used: no answer)."""
-        return [self._threshold(u, self.min_votes, self.min_share) for u in range(m + 1)]
+        return [threshold(u, self.min_votes, self.min_share) for u in range(m + 1)]
 
     def curves(
         self, answers: Sequence[Any], target: Any, item_id: str
@@ -128,14 +117,14 @@ class SetVoter:
                 sets.append(None)
                 continue
             text = a if isinstance(a, str) else ", ".join(map(str, a))
-            els = self._elements(self._ctx, text)
+            els = elements(text, self._scorer.key)
             for k, v in els.items():
                 shown.setdefault(k, v)
             sets.append(frozenset(els))
 
         @cache  # a pool votes a handful of distinct sets
         def value_of(kept: frozenset[str]) -> float:
-            answer = self._canonical(self._ctx, [shown[k] for k in sorted(kept)])
+            answer = canonical_answer([shown[k] for k in sorted(kept)], self._scorer.extract)
             v = self._scorer.score(answer, target).value
             return float(v) if v is not None else 0.0
 

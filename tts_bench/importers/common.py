@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tts_bench.errors import UserError
 from tts_bench.scoring import Scorer, label_failure
+from tts_bench.scoring.voting import majority
 from tts_bench.store import sample_line
 from tts_bench.suite import ScorerSpec, read_yaml
 
@@ -230,23 +230,14 @@ def build_record(
         )
 
     # majority vote, as strategies.parallel.vote: identity = scorer.key, random tie-break
-    votes: Counter[str] = Counter()
-    first_of: dict[str, int] = {}
     keys: dict[str, str] = {}
-    for i, a in enumerate(answers):
-        if a is not None:
-            k = keys[a] if a in keys else keys.setdefault(a, scorer.key(a))
-            votes[k] += 1
-            first_of.setdefault(k, i)
-    chosen: int | None = None
-    confidence = 0.0
-    if votes:
-        top = max(votes.values())
-        tied = sorted(k for k, v in votes.items() if v == top)
-        rng = random.Random(f"import:{seed}:{config}:{item.id}")
-        winner = tied[0] if len(tied) == 1 else rng.choice(tied)
-        chosen = first_of[winner]
-        confidence = votes[winner] / sum(votes.values())
+
+    def key(a: str) -> str:
+        return keys[a] if a in keys else keys.setdefault(a, scorer.key(a))
+
+    won = majority(answers, key, random.Random(f"import:{seed}:{config}:{item.id}"))
+    chosen = None if won is None else won.index
+    confidence = 0.0 if won is None else won.confidence
     failed = [s for s in item.samples if s.status != "ok"]
     status = failed[0].status if failed and len(failed) == len(item.samples) else "ok"
     shown = item.samples[chosen] if chosen is not None else item.samples[-1]

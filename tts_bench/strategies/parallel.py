@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from tts_bench.scoring import voting
 from tts_bench.strategies.base import (
     Context,
     Sample,
@@ -69,20 +70,18 @@ def tally(ctx: Context, samples: list[Sample], weights: list[float] | None = Non
 def vote(ctx: Context, samples: list[Sample], weights: list[float] | None = None) -> StrategyResult:
     """Majority (or weighted) vote over extracted answers; ties broken at random, as the
     pooled estimators assume. All samples failed for infrastructure → that status."""
-    votes = tally(ctx, samples, weights)
-    if not votes or sum(votes.values()) <= 0:
+    answers = [s.answer if s.status == "ok" else None for s in samples]
+    won = voting.majority(answers, ctx.key, ctx.rng, weights)
+    if won is None:
         return no_answer(samples)
-    top = max(votes.values())
-    tied = sorted(k for k, v in votes.items() if v == top)
-    winner = tied[0] if len(tied) == 1 else ctx.rng.choice(tied)
-    chosen = next(s for s in usable(samples) if ctx.key(s.answer) == winner)  # type: ignore[arg-type]
+    chosen = samples[won.index]
     return StrategyResult(
         answer=chosen.answer,
         text=chosen.text,
         finish_reason=chosen.finish_reason,
-        confidence=votes[winner] / sum(votes.values()),
+        confidence=won.confidence,
         samples=samples,
-        info={"votes": dict(votes.most_common(5))},
+        info={"votes": dict(won.votes.most_common(5))},
     )
 
 

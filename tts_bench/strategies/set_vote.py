@@ -3,48 +3,18 @@
 Whole-answer voting (self_consistency) treats {3, 7} and {3, 7, 12} as two different answers,
 so a subtle element that only some samples catch is lost with the minority. Voting per element
 keeps every element that at least `min_votes` (or a share `min_share`) of the samples flag,
-which is how a review with several readers cuts misses.
+which is how a review with several readers cuts misses. The rules themselves (an answer's
+elements, the votes an element needs, the kept set's canonical form) are
+`tts_bench.scoring.voting`'s, shared with the analysis' replay.
 """
 
 from __future__ import annotations
 
-import json
-import math
 from collections import Counter
 
+from tts_bench.scoring.voting import canonical_answer, elements, threshold
 from tts_bench.strategies.base import Context, Sample, Solve, StrategyResult, strategy
 from tts_bench.strategies.parallel import draw_pool, no_answer, pool_size, usable
-
-# The canonical set form (scoring.Scorer.canonical) joins ids with ", ".
-_SEP = ","
-
-
-def elements(ctx: Context, answer: str) -> dict[str, str]:
-    """Identity (the scorer's key of the lone element) -> canonical element of one answer."""
-    out: dict[str, str] = {}
-    for part in answer.split(_SEP):
-        part = part.strip()
-        if part:
-            out.setdefault(ctx.key(part), part)
-    return out
-
-
-def threshold(usable_count: int, min_votes: int | None, min_share: float) -> int:
-    """Votes an element needs: `min_votes`, else ceil(min_share × usable samples), at least 1."""
-    if min_votes is not None:
-        return min_votes
-    # the epsilon keeps 0.3 × 10 (= 3.0000000000000004 in floats) at 3
-    return max(1, math.ceil(min_share * usable_count - 1e-9))
-
-
-def canonical_answer(ctx: Context, kept: list[str]) -> str | None:
-    """The kept elements in the scorer's own canonical form: extract from a synthesised
-    final-answer line (or, for `extract: json`, a JSON answer), so the normalisation stays
-    the scorer's."""
-    line = ctx.extract(f"Final answer: {', '.join(kept) if kept else 'none'}")
-    if line is not None:
-        return line
-    return ctx.extract(json.dumps({"answer": kept}))
 
 
 def vote_elements(
@@ -60,13 +30,13 @@ def vote_elements(
     shown: dict[str, str] = {}
     per_sample: list[frozenset[str]] = []
     for s in ok:
-        els = elements(ctx, s.answer)  # type: ignore[arg-type]
+        els = elements(s.answer, ctx.key)  # type: ignore[arg-type]
         per_sample.append(frozenset(els))
         counts.update(els.keys())
         for k, v in els.items():
             shown.setdefault(k, v)
     kept_keys = frozenset(k for k, c in counts.items() if c >= need)
-    answer = canonical_answer(ctx, [v for k, v in shown.items() if k in kept_keys])
+    answer = canonical_answer([v for k, v in shown.items() if k in kept_keys], ctx.extract)
     agree = sum(1 for els in per_sample if els == kept_keys) / len(ok)
     votes = {shown[k]: c for k, c in counts.most_common()}
     return StrategyResult(
