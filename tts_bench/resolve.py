@@ -43,7 +43,7 @@ def fallback_spec(spec: ModelSpec, cfg: ConfigSpec) -> ModelSpec | None:
     )
 
 
-class Plan:
+class ResolvedSuite:
     """A suite resolved for running: strategies built, model specs merged, prompts checked."""
 
     def __init__(self, suite: Suite, where: str = "suite") -> None:

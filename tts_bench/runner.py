@@ -21,7 +21,7 @@ from typing import Any
 from tts_bench import __version__
 from tts_bench.errors import UserError
 from tts_bench.records import build_record
-from tts_bench.resolve import Plan
+from tts_bench.resolve import ResolvedSuite
 from tts_bench.store import RunWriter, new_run_id, now_iso, read_manifest, write_manifest
 from tts_bench.strategies.base import Context, Item, StrategyResult, reset_clock
 from tts_bench.suite import Suite
@@ -45,7 +45,7 @@ def _order(item_ids: list[str], seed: int) -> list[str]:
 
 
 def _manifest(
-    suite: Suite, run_id: str, fingerprint: str, items: list[Any], plan: Plan
+    suite: Suite, run_id: str, fingerprint: str, items: list[Any], resolved: ResolvedSuite
 ) -> dict[str, Any]:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -72,11 +72,16 @@ def _manifest(
         "item_count": len(items),
         "strata_counts": strata,
         "configs": [
-            {"name": c.name, "strategy": c.strategy, "model": plan.specs[c.name].model, **c.knobs}
+            {
+                "name": c.name,
+                "strategy": c.strategy,
+                "model": resolved.specs[c.name].model,
+                **c.knobs,
+            }
             for c in suite.configs
         ],
         "baseline": suite.baseline,
-        "simulated": all(s.model.startswith("sim/") for s in plan.specs.values()),
+        "simulated": all(s.model.startswith("sim/") for s in resolved.specs.values()),
         "spent_usd": 0.0,
         "sessions": [],
     }
@@ -97,7 +102,7 @@ def _stratified_subset(items: list[Any], limit: int, seed: int) -> list[Any]:
 
 
 class Runner:
-    """Executes a Plan into a run directory. Use `run()` for the whole thing."""
+    """Executes a resolved suite into a run directory. Use `run()` for the whole thing."""
 
     def __init__(
         self,
@@ -120,14 +125,14 @@ class Runner:
         # the Python API is offline by default too, not only the CLI
         setup_offline_env(allow_hub=suite.dataset.source.startswith("hf:"))
         self.suite = suite
-        self.plan = Plan(suite, where)
+        self.resolved = ResolvedSuite(suite, where)
         self.items, self.fingerprint = load_items(suite.dataset, where=f"{where}: dataset")
         if limit is not None:
             self.items = _stratified_subset(self.items, limit, suite.seed)
         self.scorer = make_scorer(suite.scorer)
         self.scorer.check_targets(self.items, where=f"{where}: dataset")
         first = self.items[0]
-        self.plan.render(Item(id=first.id, inputs=first.inputs, strata=first.strata))
+        self.resolved.render(Item(id=first.id, inputs=first.inputs, strata=first.strata))
         self.max_cost = max_cost if max_cost is not None else suite.limits.max_cost_usd
         self._preflight(where)
         self.progress = progress
@@ -154,7 +159,7 @@ class Runner:
                 raise UserError(f"{self.run_dir}: already exists and is not a run to resume")
             self.run_dir.mkdir(parents=True, exist_ok=True)
             self.manifest = _manifest(
-                suite, self.run_dir.name, self.fingerprint, self.items, self.plan
+                suite, self.run_dir.name, self.fingerprint, self.items, self.resolved
             )
         self.cache_path = None
         if use_cache:
@@ -177,8 +182,8 @@ class Runner:
             profiles.all_profiles(self.suite.sim_profiles)
         except UserError as exc:
             raise UserError(f"{where}: {exc}") from None
-        for name, spec in self.plan.specs.items():
-            for s in filter(None, (spec, self.plan.fallbacks[name])):
+        for name, spec in self.resolved.specs.items():
+            for s in filter(None, (spec, self.resolved.fallbacks[name])):
                 if s.model.startswith("sim/"):
                     try:
                         profiles.get(s.model, self.suite.sim_profiles)
@@ -193,9 +198,9 @@ class Runner:
     # -- one pair -------------------------------------------------------------------------
     async def _delegate(self, name: str, ctx: Context) -> StrategyResult:
         saved = (ctx.model, ctx.fallback)
-        ctx.model, ctx.fallback = self.plan.specs[name], self.plan.fallbacks[name]
+        ctx.model, ctx.fallback = self.resolved.specs[name], self.resolved.fallbacks[name]
         try:
-            return await self.plan.solvers[name](ctx)
+            return await self.resolved.solvers[name](ctx)
         finally:
             ctx.model, ctx.fallback = saved
 
@@ -209,24 +214,24 @@ class Runner:
         ctx = Context(
             item=item,
             config=config,
-            model=self.plan.specs[config],
+            model=self.resolved.specs[config],
             client=client,
             answerer=self.scorer,
-            render=self.plan.render,
+            render=self.resolved.render,
             seed=self.suite.seed,
-            fallback=self.plan.fallbacks[config],
+            fallback=self.resolved.fallbacks[config],
             delegate=self._delegate,
-            examples=self.plan.examples,
+            examples=self.resolved.examples,
         )
         started = time.perf_counter()
         reset_clock()
-        result = await self.plan.solvers[config](ctx)
+        result = await self.resolved.solvers[config](ctx)
         latency = ctx.elapsed
         wall = time.perf_counter() - started
         record = build_record(
             suite=self.suite,
             scorer=self.scorer,
-            spec=self.plan.specs[config],
+            spec=self.resolved.specs[config],
             loaded=loaded,
             config=config,
             ctx=ctx,

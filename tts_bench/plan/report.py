@@ -92,9 +92,9 @@ def plan_suite(suite: Suite, *, from_run: Path | None = None, where: str = "suit
     from_run: a prior run directory whose observed calls per item and tokens per call
     replace the static estimates for the configs it ran (prices are today's)."""
     from tts_bench.data import load_items
-    from tts_bench.resolve import Plan
+    from tts_bench.resolve import ResolvedSuite
 
-    resolved = Plan(suite, where)
+    resolved = ResolvedSuite(suite, where)
     items, _ = load_items(suite.dataset, where=f"{where}: dataset")
     if not items:
         raise UserError(f"{where}: dataset: no items")
