@@ -4,6 +4,12 @@
 manager yielding one playwright Browser (share it across a test module: the sync API allows
 one at a time); `load(browser, path)` opens a file in a new page with every non-file request
 aborted and recorded, and dialogs / page errors recorded, on `page.events`.
+
+As a script it takes the screenshot in docs/report.md from a report (the top of the page,
+1280 × 1500 px by default):
+
+    .venv/bin/tts-bench run suites/demo.yaml --out /tmp/demo-shot --run-id demo -q
+    .venv/bin/python tests/browser.py screenshot /tmp/demo-shot/demo/report.html docs/img/report.png
 """
 
 from __future__ import annotations
@@ -84,3 +90,32 @@ def open_page(path: Path, **kw: Any) -> Iterator[Any]:
     """One-off: launch, load `path`, yield the page, close everything."""
     with launch() as browser:
         yield load(browser, path, **kw)
+
+
+def screenshot(report: Path, out: Path, *, width: int = 1280, height: int = 1500) -> Path:
+    """The top width × height px of `report` as a PNG at `out`; page errors abort."""
+    with open_page(report, width=width, height=height) as page:
+        if page.events["errors"] or page.events["requests"]:
+            raise RuntimeError(f"{report}: {page.events}")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(out))
+        page.close()
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser(description="Screenshot a tts-bench report.")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    shot = sub.add_parser("screenshot", help="REPORT.html -> OUT.png (the top of the page)")
+    shot.add_argument("report", type=Path)
+    shot.add_argument("out", type=Path)
+    shot.add_argument("--width", type=int, default=1280)
+    shot.add_argument("--height", type=int, default=1500)
+    a = ap.parse_args(argv)
+    print(screenshot(a.report, a.out, width=a.width, height=a.height))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,13 +1,13 @@
 """The HTML report as a reader sees it: rendered in headless chromium, asserted from the DOM.
 
 Skipped (loudly) only where Debian's chromium is missing; scripts/ensure-chromium.sh installs it.
-Set TTS_BENCH_UPDATE_SCREENSHOT=1 to refresh docs/img/report.png from the demo report.
+docs/img/report.png is the full demo's report: `python tests/browser.py screenshot` (see there).
 """
 
 from __future__ import annotations
 
+import copy
 import json
-import os
 import shutil
 import warnings
 from pathlib import Path
@@ -17,6 +17,7 @@ from browser import SKIP_REASON, chromium_path, launch, load
 
 from tts_bench import store
 from tts_bench.report import fmt, write_report
+from tts_bench.report.html import render_html
 from tts_bench.report.synthetic import write_synthetic_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,13 +96,15 @@ def test_verdict_table_and_plots(demo, tmp_path: Path) -> None:
                 assert "not significant" not in s
         sat = c.get("saturation")
         if sat and sat.get("saturation_point"):
-            done = sat.get("saturated", sat["saturation_point"] < sat["pool_size"])
-            want = (
-                f"; saturates at N={sat['saturation_point']}"
-                if done
-                else f"; not saturated by N={max(sat['ks'])}"
-            )
+            point, top = sat["saturation_point"], max(sat["ks"])
+            if sat.get("saturated", point < sat["pool_size"]):
+                want = f"; saturates at N={point}"
+            elif point >= top:
+                want = f"; still rising at N={top}"
+            else:
+                want = f"; levels off near N={point} ("
             assert want in s, s
+            assert ("saturates at" in s) == want.startswith("; saturates"), s
     rows = page.locator("#summary-table tbody tr")
     assert [rows.nth(i).get_attribute("data-config") for i in range(rows.count())] == names
     for p in PLOTS:
@@ -111,10 +114,35 @@ def test_verdict_table_and_plots(demo, tmp_path: Path) -> None:
     _check_facts(page, summary, store.read_manifest(run_dir))
     assert page.events["errors"] == [] and page.events["requests"] == []
     page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
-    if os.environ.get("TTS_BENCH_UPDATE_SCREENSHOT"):
-        (ROOT / "docs" / "img").mkdir(parents=True, exist_ok=True)
-        page.set_viewport_size({"width": 1280, "height": 1500})
-        page.screenshot(path=str(ROOT / "docs" / "img" / "report.png"))
+
+
+def test_summary_table_fits_a_laptop_screen(demo, chrome, tmp_path: Path) -> None:
+    """At 1300 px every column of the summary table is visible (no horizontal scroll), for
+    an accuracy suite and for a set_f1 suite (three more columns)."""
+    page, summary, records, run_dir = demo
+    page.set_viewport_size({"width": 1300, "height": 900})
+    fits = "t => t.scrollWidth <= t.parentElement.clientWidth + 1"
+    assert page.locator("#summary-table").evaluate(fits)
+    heads = page.locator("#summary-table thead th").all_text_contents()
+    assert "P50 / P95 / P99" in heads and "P95 ×" in heads and "items" in heads
+    assert not any(h.startswith("P50 ×") for h in heads)
+    # the merged latency cell sorts on P95
+    col = heads.index("P50 / P95 / P99") + 1
+    page.locator("#summary-table thead th", has_text="P50 / P95 / P99").click()
+    p95 = [float(v) for v in _column(page, col)]
+    assert p95 == sorted(p95)
+    want = sorted(c["latency"]["p95"]["value"] for c in summary["configs"])
+    assert p95 == pytest.approx(want)
+    f1 = copy.deepcopy(summary)
+    f1["meta"]["metric"] = "f1"
+    for c in f1["configs"]:
+        c.update(recall=0.7, miss_rate=0.3, exact_accuracy=0.4)
+    out = tmp_path / "f1.html"
+    out.write_text(render_html(f1, store.read_manifest(run_dir), records, []))
+    other = load(chrome, out, width=1300)
+    assert other.locator("#summary-table").evaluate(fits)
+    assert other.locator("#summary-table thead th", has_text="miss rate").count() == 1
+    other.close()
 
 
 def _check_facts(page, summary: dict, manifest: dict) -> None:

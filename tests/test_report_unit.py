@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from tts_bench import store
+from tts_bench.errors import UserError
 from tts_bench.report import fmt, render_markdown, write_compare, write_report
 from tts_bench.report.compare import paired_delta
 from tts_bench.report.html import render_html
@@ -47,7 +48,11 @@ def test_summary_md_has_verdict_table_strata_routing(run: Path) -> None:
                 f"- {c['config']}: {fmt.pts(d['value'])} pts (95% CI {fmt.pts(d['ci'][0])}.." in md
             )
     assert "**By stratum**" in md and "difficulty=hard" in md
-    assert "**Routing** by `difficulty`" in md and "**Route difficulty:" in md
+    assert "**Routing** by `difficulty`" in md and "Route difficulty:" in md
+    # the pooled config as run sits next to its pool points: it is labelled at its N
+    assert "| best single: sc@9 |" in md or "→ sc@9" in md or "| sc@9 |" in md
+    assert "→ sc," not in md and "→ sc:" not in md
+    assert "N “—”: not applicable (no sample pool)" in md
 
 
 def test_summary_md_shows_unmeasured_as_not_measured(run: Path) -> None:
@@ -150,14 +155,21 @@ def test_compare_warns_on_mismatched_items(run: Path, tmp_path: Path) -> None:
     assert "8 items only in run-a" in html
 
 
-def test_compare_runs_without_common_items(run: Path, tmp_path: Path) -> None:
+def test_compare_runs_without_common_items_is_a_user_error(run: Path, tmp_path: Path) -> None:
+    from tests.conftest import cli
+
     other = write_synthetic_run(tmp_path / "run-c", items=10, configs=2, seed=3)
     for name in ("records.jsonl", "calls.jsonl"):
         p = other / name
         p.write_text(p.read_text().replace("arith-", "other-"))
-    path, warns = write_compare([run, other], tmp_path / "c.html")
-    assert any("no item in common" in w for w in warns)
-    assert "no paired items" in path.read_text()
+    with pytest.raises(UserError, match="no item in common") as err:
+        write_compare([run, other], tmp_path / "c.html")
+    assert "\n" not in str(err.value)
+    proc = cli("compare", str(run), str(other), "-o", str(tmp_path / "c.html"))
+    lines = [x for x in proc.stderr.splitlines() if x.strip()]
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: compare: ") and "no item in common" in lines[0]
+    assert not (tmp_path / "c.html").exists()
 
 
 def _facts_block(html: str) -> str:
@@ -178,14 +190,17 @@ def test_run_facts_show_item_count_and_record_costs(run: Path) -> None:
 
 def test_imported_run_spend_is_the_records_cost_never_zero(run: Path, tmp_path: Path) -> None:
     summary = json.loads((run / "summary.json").read_text())
-    man = dict(store.read_manifest(run), status="imported", spent_usd=0.0)
+    man = dict(store.read_manifest(run), status="imported", spent_usd=0.0, simulated=False)
+    summary["meta"]["simulated"] = False
     meta = summary["meta"]
     f = facts(man, summary)
     assert f["spend"] == pytest.approx(meta["total_spend_usd"]) and f["spend"] > 0
     assert f["spend_text"] == fmt.usd(meta["total_spend_usd"])
     some = copy.deepcopy(summary)
     some["meta"]["records_unknown_cost"] = 7
-    assert facts(man, some)["spend_text"].endswith("(unknown for 7 records)")
+    assert facts(man, some)["spend_text"].endswith(" (unknown for 7 records)")
+    sim = facts(dict(man, simulated=True), some)["spend_text"]
+    assert sim.endswith(" (simulated; unknown for 7 records)"), sim
     none_known = copy.deepcopy(summary)
     none_known["meta"].update(total_spend_usd=0.0, records_unknown_cost=meta["n_records"])
     assert facts(man, none_known)["spend_text"] == "not measured"
@@ -206,10 +221,14 @@ def test_verdict_says_holm_and_not_saturated(run: Path) -> None:
     sat = c["saturation"]
     k = sat["pool_size"]
     view = {"configs": [c], "meta": summary["meta"]}
+    sat["epsilon_points"] = 1.0
+    sat["remaining_gain_points"] = {"value": 0.9, "ci": [0.1, 1.76]}
     for flag, point, expect in (
-        (None, k, f"; not saturated by N={k}"),  # fallback: point == pool size
+        (None, k, f"; still rising at N={k}"),  # fallback: point == pool size
         (None, 2, "; saturates at N=2"),
-        (False, 2, f"; not saturated by N={k}"),  # the analysis' word wins
+        # the analysis' word wins: levelled off, but the CI leaves room for more than ε
+        (False, 2, "; levels off near N=2 (+0.9 pts left, CI up to +1.8 > ε 1.0: not confirmed)"),
+        (False, k, f"; still rising at N={k}"),
         (True, 2, "; saturates at N=2"),
     ):
         sat.pop("saturated", None)
@@ -220,6 +239,9 @@ def test_verdict_says_holm_and_not_saturated(run: Path) -> None:
         assert ", not significant after Holm correction (p=0.091))" in line, line
         assert expect in line, (flag, point, line)
         assert ("saturates at" in line) == ("; saturates" in expect)
+    sat.update(saturated=False, remaining_gain_points={"value": 0.0, "ci": [None, None]})
+    line = render_markdown(view).split(f"- {c['config']}: ")[1].splitlines()[0]
+    assert "; levels off near N=2 (+0.0 pts left, CI not measured: not confirmed)" in line
 
 
 def test_baseline_ratios_are_dashes_when_its_figures_are_unknown(run: Path) -> None:
@@ -261,3 +283,252 @@ def test_stale_summary_is_rewritten(tmp_path: Path) -> None:
     os.utime(d / "manifest.json", (t - 5, t - 5))
     (d / "summary.json").write_text("{not json")
     assert current_summary(d) is None
+
+
+def _view(run: Path) -> tuple[dict, dict]:
+    return json.loads((run / "summary.json").read_text()), store.read_manifest(run)
+
+
+def _routing_line(md: str) -> str:
+    return next(x for x in md.splitlines() if "Route difficulty:" in x)
+
+
+def test_routing_is_bold_only_with_a_demonstrated_gain(run: Path) -> None:
+    summary, man = _view(run)
+    best = summary["routing"]["best_single"]["label"]
+    label = {"sc": "sc@9"}.get(best, best)
+    for ci, bold, tail in (
+        ([-1.6, 1.4], False, f": no demonstrated gain over {label}."),
+        ([None, None], False, f": no demonstrated gain over {label}."),
+        ([0.0, 0.0], False, f": no demonstrated gain over {label}."),
+        ([-4.0, -0.5], False, f": worse than {label}."),
+        ([0.4, 3.1], True, "chosen and scored on the same items)."),
+    ):
+        s = copy.deepcopy(summary)
+        s["routing"]["routed_vs_single"] = {
+            "accuracy_points": {"value": -0.1 if not ci[0] else (ci[0] + ci[1]) / 2, "ci": ci},
+            "n_paired": 48,
+            "cost_ratio": 0.7,
+        }
+        md = render_markdown(s, man)
+        line = _routing_line(md)
+        assert line.startswith("**") == bold, line
+        assert "; routed − best single: " in line and line.rstrip("*").endswith(tail), line
+        if ci[0] is not None:
+            assert f"(95% CI {fmt.pts(ci[0])}..{fmt.pts(ci[1])}; chosen and scored" in line
+        html = render_html(s, man, [], [])
+        div = html.split('id="routing-sentence"')[0].rsplit("<div", 1)[1]
+        assert ("recommended" in div) == bold
+
+
+def test_pooled_config_as_run_is_labelled_at_its_n(run: Path) -> None:
+    summary, man = _view(run)
+    s = copy.deepcopy(summary)
+    route = next(iter(s["routing"]["routes"].values()))
+    route.update(label="sc", config="sc", n=None, best_label="sc")
+    s["routing"]["best_single"].update(label="sc", config="sc", n=None)
+    md = render_markdown(s, man)
+    value = next(iter(s["routing"]["routes"]))
+    assert f"{value} → sc@9" in _routing_line(md) and "best single config sc@9" in md
+    assert f"| {value} | sc@9 |" in md and "| best single: sc@9 |" in md
+    # without pool points next to it, a config keeps its plain name
+    s["frontier"] = [p for p in s["frontier"] if not p.get("n")]
+    assert f"{value} → sc," in _routing_line(render_markdown(s, man)) or f"{value} → sc:" in (
+        _routing_line(render_markdown(s, man))
+    )
+
+
+def _f1(summary: dict) -> dict:
+    """The summary of a set_f1 suite: metric f1 with recall, miss rate and exact accuracy."""
+    s = copy.deepcopy(summary)
+    s["meta"]["metric"] = "f1"
+    for i, c in enumerate(s["configs"]):
+        c.update(recall=0.66 + 0.07 * i, miss_rate=0.34 - 0.07 * i, exact_accuracy=0.41 + 0.05 * i)
+    return s
+
+
+def test_f1_suites_show_recall_miss_rate_and_not_exact(run: Path) -> None:
+    summary, man = _view(run)
+    s = _f1(summary)
+    md = render_markdown(s, man)
+    head = next(x for x in md.splitlines() if x.startswith("| config |"))
+    for col in ("| recall |", "| miss rate |", "| exact set |", "| not exact |"):
+        assert col in head, head
+    assert "model fail" not in head and "“not exact” is the share of requests" in md
+    base, other = s["configs"][0], s["configs"][1]
+    assert f"- {base['config']} (baseline): " in md and ", miss rate 34.0%" in md
+    line = next(x for x in md.splitlines() if x.startswith(f"- {other['config']}: "))
+    assert ", miss rate 34.0% → 27.0%" in line, line
+    row = next(x for x in md.splitlines() if x.startswith(f"| {other['config']} |"))
+    assert "| 73.0% | 27.0% | 46.0% |" in row, row
+    html = render_html(s, man, [], [])
+    table = html.split('id="summary-table">')[1].split("</table>")[0]
+    heads = table.split("</thead>")[0]
+    assert "<th>recall</th><th>miss rate</th><th>exact set</th>" in heads
+    assert "<th>not exact</th>" in heads and "model failures" not in heads
+    assert "Wilcoxon" in html.split('id="summary-note">')[1].split("</p>")[0]
+    # an accuracy suite has none of these
+    plain = render_markdown(summary, man)
+    assert "miss rate" not in plain and "| model fail |" in plain
+
+
+def test_summary_table_merges_latency_and_adds_tokens(run: Path) -> None:
+    summary, man = _view(run)
+    html = render_html(summary, man, [], [])
+    table = html.split('id="summary-table">')[1].split("</table>")[0]
+    heads = table.split("</thead>")[0]
+    assert heads.count("<th>") == 13  # was 15: P50/P95/P99 merged, P50 × dropped, tokens added
+    assert "<th>P50 / P95 / P99</th>" in heads and "P50 ×" not in heads
+    sc = next(c for c in summary["configs"] if c["config"] == "sc")
+    lat = sc["latency"]
+    cell = fmt.latencies(lat["p50"]["value"], lat["p95"]["value"], lat["p99"]["value"])
+    tr = table.split('<tr data-config="sc">')[1].split("</tr>")[0]
+    assert f'<td data-v="{lat["p95"]["value"]}">{cell}</td>' in tr  # sorts on P95
+    t = sc["tokens"]
+    assert fmt.tokens(t["input_mean"], t["output_mean"], t["reasoning_mean"], 9.0) == (
+        "540 / 1,080 / 0 tok · 9 calls"
+    )
+    assert '<span class="nw">540 / 1,080 / 0 tok</span> · <span class="nw">9 calls</span>' in tr
+    md = render_markdown(summary, man)
+    assert "| 540 / 1,080 / 0 tok · 9 calls |" in md
+
+
+def test_one_item_pool_with_null_cis_renders(run: Path) -> None:
+    """A run stopped by --max-cost after ~1 pooled item: every curve CI is null."""
+    from tts_bench.report import plots
+
+    summary, man = _view(run)
+    s = copy.deepcopy(summary)
+    sc = next(c for c in s["configs"] if c["config"] == "sc")
+    sat = sc["saturation"]
+    k = sat["pool_size"]
+    for curve in sat["curves"].values():
+        if isinstance(curve, dict) and "ci_low" in curve:
+            curve.update(ci_low=[None] * k, ci_high=[None] * k)
+    sat["curves"]["pass_at_k"]["mean"] = [None] * k
+    sat["curves"]["majority"]["mean"][3] = None
+    sat.update(n_items=1, saturation_point=1, saturated=False)
+    sat["remaining_gain_points"] = {"value": 0.0, "ci": [None, None]}
+    html = render_html(s, man, [], [])
+    svg = html.split('id="plot-saturation">')[1].split("</figure>")[0]
+    assert "<svg" in svg and "No config kept" not in svg
+    # the band is skipped, the curve drawn: no fill path for sc's colour
+    only = plots.saturation([{"label": "", "configs": [_cfg(sc)], "pareto": []}])
+    assert "<svg" in only and "fill-opacity: 0.15" not in only
+    banded = next(c for c in summary["configs"] if c["config"] == "sc")
+    assert "fill-opacity: 0.15" in plots.saturation(
+        [{"label": "", "configs": [_cfg(banded)], "pareto": []}]
+    )
+    assert "levels off near N=1 (+0.0 pts left, CI not measured: not confirmed)" in (
+        render_markdown(s, man)
+    )
+
+
+def _cfg(entry: dict) -> dict:
+    from tts_bench.report.model import build
+
+    return next(
+        c
+        for c in build({"meta": {}, "configs": [entry]}, {})["configs"]
+        if c["name"] == entry["config"]
+    )
+
+
+def test_nulls_everywhere_render_as_dashes(run: Path) -> None:
+    """What the analysis may leave null: latency quantiles (some latencies unknown), the
+    power MDE (sd 0 or few items), saturation (adaptive configs), token means."""
+    summary, man = _view(run)
+    s = copy.deepcopy(summary)
+    for c in s["configs"]:
+        for q in ("p50", "p95", "p99"):
+            c["latency"][q] = {"value": None, "ci": [None, None]}
+        if c.get("power"):
+            c["power"].update(mde=None, sd_d=None, n_for_target=None, power=None, alpha=None)
+        c["tokens"] = {"input_mean": None, "output_mean": None, "reasoning_mean": None}
+        c["calls_per_request"] = None
+        c["saturation"] = None
+        if c.get("delta"):
+            c["delta"]["latency_p95_ratio"] = {"value": None, "ci": [None, None], "n": 0}
+    for p in s["frontier"]:
+        p["latency_p95_s"] = None
+    s["routing"]["routed"]["latency_p95_s"] = None
+    s["routing"]["routed_vs_single"] = None
+    html = render_html(s, man, [], [])
+    md = render_markdown(s, man)
+    row = next(x for x in md.splitlines() if x.startswith("| single |"))
+    assert "| — | 1× |" not in row and row.count("—") >= 4, row
+    assert "not measured" in _facts_block(html).split("power")[1]
+    tr = html.split('<tr data-config="sc">')[1].split("</tr>")[0]
+    assert '<td data-v="" class="wrap"><span class="nw">—</span></td>' in tr
+    assert '<td data-v="">—</td>' in tr  # P50 / P95 / P99
+    # a power block with an MDE but null knobs still reads
+    s["configs"][1]["power"] = {"n": None, "mde": 7.0, "power": None, "alpha": None}
+    assert "about 7.0 pts" in render_markdown(s, man)
+
+
+def test_strata_keep_the_summary_order(run: Path) -> None:
+    summary, man = _view(run)
+    s = copy.deepcopy(summary)
+    order = ["hard", "easy", "medium"]
+    for c in s["configs"]:
+        vals = c["strata"]["difficulty"]
+        c["strata"]["difficulty"] = {v: vals[v] for v in order}
+    md = render_markdown(s, man)
+    rows = [x.split(" |")[0][2:] for x in md.splitlines() if x.startswith("| difficulty=")]
+    assert rows == [f"difficulty={v}" for v in order]
+    html = render_html(s, man, store.load_records(run), [])
+    blob = json.loads(html.split('id="items-data">')[1].split("</script>")[0])
+    assert blob["strata_order"] == [f"difficulty={v}" for v in order]
+
+
+def test_spend_reads_as_one_phrase(run: Path) -> None:
+    summary, man = _view(run)
+    s = copy.deepcopy(summary)
+    s["meta"].update(total_spend_usd=3.87, records_unknown_cost=0)
+    f = facts(dict(man, simulated=True, spent_usd=3.43, status="complete"), s)
+    assert f["spend_text"] == "$3.87 (simulated; $3.43 paid live, cache hits free)"
+    f = facts(dict(man, simulated=True, spent_usd=3.87, status="complete"), s)
+    assert f["spend_text"] == "$3.87 (simulated)"
+    md = render_markdown(s, dict(man, simulated=True, spent_usd=3.43, status="complete"))
+    assert "spend $3.87 (simulated; $3.43 paid live, cache hits free) ·" in md
+
+
+def test_heatmap_text_stays_readable_with_many_configs() -> None:
+    import re
+
+    from tts_bench.report import plots
+
+    names = [f"config-{i}" for i in range(16)]
+    strata = [
+        {"column": "d", "value": v, "rows": [{"name": n, "acc": 0.5} for n in names]}
+        for v in ("easy", "hard")
+    ]
+    svg = plots.strata_heatmap(strata, names)
+    sizes = [float(x) for x in re.findall(r"font(?:-size)?:\s*([\d.]+)px", svg)]
+    assert sizes and min(sizes) >= 7, sorted(set(sizes))
+    width_pt = float(re.search(r'width="([\d.]+)pt"', svg).group(1))
+    assert width_pt <= 9 * 72 * 1.25  # shown at most ~900 px wide: barely scaled down
+
+
+def test_cost_accuracy_labels_do_not_overlap() -> None:
+    from tts_bench.report import plots
+
+    plt = plots._plt()
+    fig, ax = plt.subplots(figsize=(7.5, 4))
+    pts = [(1e-4 * (1 + 0.01 * i), 70 + 0.1 * i, name, "#000") for i, name in enumerate("abcd")]
+    ax.scatter([p[0] for p in pts], [p[1] for p in pts])
+    ax.set_xscale("log")
+    ax.set_ylim(0, 100)
+    plots._place_labels(fig, ax, [(x, y, f"label-{n}", c) for x, y, n, c in pts])
+    r = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(r) for t in ax.texts]
+    assert len(boxes) == 4
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
+    plt.close(fig)
+    # many configs: a legend, not point labels
+    configs = [
+        {"name": f"c{i}", "color": "#123456", "cost_mean": 1e-4 * (i + 1), "acc": 0.5}
+        for i in range(8)
+    ]
+    svg = plots.cost_accuracy([{"label": "", "configs": configs, "pareto": []}])
+    assert svg.count(">c7<") == 1 and "legend" in svg

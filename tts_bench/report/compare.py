@@ -146,8 +146,6 @@ def warnings_for(runs: list[dict[str, Any]]) -> list[str]:
         if r["facts"]["fingerprint"] != ref["facts"]["fingerprint"]:
             out.append(f"{pair}: different dataset fingerprints: items may differ in content")
         ia, ib = ref["item_ids"], r["item_ids"]
-        if not ia & ib:
-            out.append(f"{pair}: no item in common: nothing to pair")
         for where, miss in ((ref["label"], sorted(ia - ib)), (r["label"], sorted(ib - ia))):
             if miss:
                 names = ", ".join(miss[:MAX_LISTED]) + (", …" if len(miss) > MAX_LISTED else "")
@@ -186,6 +184,12 @@ def write_compare(
         )
     for r, lab in zip(runs, _labels(runs), strict=True):
         r["label"] = lab
+    for r in runs[1:]:
+        if not r["item_ids"] & runs[0]["item_ids"]:
+            raise UserError(
+                f"compare: {r['dir']} has no item in common with {runs[0]['dir']}: "
+                "nothing to pair (are they runs of the same dataset?)"
+            )
     names: list[str] = []
     for r in runs:
         names += [c["name"] for c in r["vm"]["configs"] if c["name"] not in names]

@@ -62,3 +62,27 @@ def pvalue(p: Any) -> str:
     if not ok(p):
         return NA
     return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def latencies(p50: Any, p95: Any, p99: Any) -> str:
+    """P50 / P95 / P99 in one unit: '334 / 528 / 650 ms', '0.61 / 0.97 / 1.14 s'; an unknown
+    quantile is '—' in its slot, all unknown is '—'."""
+    qs = [p50, p95, p99]
+    known = [q for q in qs if ok(q)]
+    if not known:
+        return NA
+    if max(known) < 1:
+        return " / ".join(f"{q * 1000:.0f}" if ok(q) else NA for q in qs) + " ms"
+    return " / ".join(f"{q:.2f}" if ok(q) else NA for q in qs) + " s"
+
+
+def tokens(t_in: Any, t_out: Any, t_reasoning: Any, calls: Any) -> str:
+    """Mean tokens per request and calls per request: '412 / 96 / 0 tok · 9 calls'."""
+    parts = []
+    if any(ok(t) for t in (t_in, t_out, t_reasoning)):
+        parts.append(" / ".join(f"{t:,.0f}" if ok(t) else NA for t in (t_in, t_out, t_reasoning)))
+        parts[-1] += " tok"
+    if ok(calls):
+        n = f"{calls:.0f}" if abs(calls - round(calls)) < 0.05 else f"{calls:.1f}"
+        parts.append(f"{n} call" + ("" if n == "1" else "s"))
+    return " · ".join(parts) or NA

@@ -39,7 +39,7 @@ def env() -> Any:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    for name in ("pct", "pts", "ratio", "usd", "secs", "pvalue"):
+    for name in ("pct", "pts", "ratio", "usd", "secs", "pvalue", "latencies", "tokens"):
         e.filters[name] = getattr(fmt, name)
         e.globals[name] = getattr(fmt, name)
     return e
@@ -95,14 +95,16 @@ def render_html(
 
     vm = build(summary, manifest)
     names = [c["name"] for c in vm["configs"]]
-    blob = item_blob(records, calls, names, vm["baseline"])
+    base = next((c for c in vm["configs"] if c["is_baseline"]), None)
+    strata_order = [f"{g['column']}={g['value']}" for g in vm["strata"]]
+    blob = item_blob(records, calls, names, vm["baseline"], strata_order=strata_order)
     return (
         env()
         .get_template("report.html.j2")
         .render(
             vm=vm,
             facts=facts(manifest, summary),
-            sentences={c["name"]: config_sentence(c, vm["metric"]) for c in vm["configs"]},
+            sentences={c["name"]: config_sentence(c, vm["metric"], base) for c in vm["configs"]},
             routing_sentence=routing_sentence(vm["routing"]),
             power_sentence=power_sentence(vm),
             plots=all_plots(vm, latencies(records)),

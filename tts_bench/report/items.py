@@ -1,7 +1,8 @@
 """The item explorer's data: every item × config, compact, as one JSON blob.
 
 Layout (positional arrays keep 1,000 items × 8 configs small):
-  {"configs": [name...], "baseline": i, "strata_cols": [col...], "texts": [str...],
+  {"configs": [name...], "baseline": i, "strata_cols": [col...],
+   "strata_order": ["col=value"...], "texts": [str...],
    "labels": [failure label...], "roles": [...], "models": [...],
    "items": [[id, target, [stratum value per col], cells]]}
   cell (per config, null when the pair is missing):
@@ -76,8 +77,10 @@ def item_blob(
     *,
     max_text: int = MAX_TEXT,
     text_budget: int = TEXT_BUDGET,
+    strata_order: list[str] | None = None,
 ) -> dict[str, Any]:
-    """The explorer's data (see the module doc for the layout)."""
+    """The explorer's data (see the module doc for the layout). strata_order: the stratum
+    filter's "column=value" entries in summary.json's order (others follow as found)."""
     names = list(configs) + sorted({str(r["config"]) for r in records} - set(configs))
     cpos = {n: i for i, n in enumerate(names)}
     texts, labels, roles, models = _Table(), _Table(), _Table(), _Table()
@@ -137,6 +140,7 @@ def item_blob(
         "configs": names,
         "baseline": cpos.get(baseline or "", -1),
         "strata_cols": strata_cols,
+        "strata_order": list(strata_order or []),
         "texts": _cap(texts.values, max_text, text_budget),
         "labels": labels.values,
         "roles": roles.values,

@@ -33,6 +33,23 @@ def _unit(own: Any) -> str:
     return "1×" if fmt.ok(own) else fmt.NA
 
 
+def footnote(metric: str) -> str:
+    """What the table's marks and the not-obvious columns mean."""
+    s = (
+        "\\* significant after Holm correction; N “—”: not applicable (no sample pool); "
+        "other “—”: not measured. Tokens and calls are means per request, every call counted "
+        "(reasoning tokens and parallel samples included)."
+    )
+    if metric == "f1":
+        s += (
+            " f1 gives partial credit per element; recall is the share of target elements "
+            "found, miss rate = 1 − recall; exact set is the share of scored requests whose "
+            "set equals the target; “not exact” is the share of requests whose set differs "
+            "(at least one element missed or extra), so it can be far above 1 − f1."
+        )
+    return s
+
+
 def render_markdown(summary: dict[str, Any], manifest: dict[str, Any] | None = None) -> str:
     """summary.md content from a summary.json dict (manifest optional: adds run facts)."""
     man = manifest or {}
@@ -46,11 +63,15 @@ def render_markdown(summary: dict[str, Any], manifest: dict[str, Any] | None = N
             "",
         ]
     lines += [f"**Verdict** (vs baseline `{vm['baseline']}`, 95% CI, paired by item):", ""]
-    lines += [f"- {config_sentence(c, metric)}" for c in vm["configs"]]
+    base = next((c for c in vm["configs"] if c["is_baseline"]), None)
+    lines += [f"- {config_sentence(c, metric, base)}" for c in vm["configs"]]
     rs = routing_sentence(vm["routing"])
     if rs:
-        lines += ["", f"**{rs}**"]
+        # bold (a recommendation) only when the paired CI shows a gain over the best single
+        demonstrated = vm["routing"]["gain"] == "demonstrated"
+        lines += ["", f"**{rs}**" if demonstrated else rs]
     lines += [""]
+    f1 = metric == "f1"
     rows = []
     for c in vm["configs"]:
         delta = (
@@ -66,12 +87,16 @@ def render_markdown(summary: dict[str, Any], manifest: dict[str, Any] | None = N
                 c["name"],
                 c["n_label"] or "—",
                 _val_ci(c["acc"], c["acc_lo"], c["acc_hi"], fmt.pct),
+                *(
+                    [fmt.pct(c["recall"]), fmt.pct(c["miss_rate"]), fmt.pct(c["exact_acc"])]
+                    if f1
+                    else []
+                ),
                 delta,
                 fmt.usd(c["cost_mean"]),
                 _unit(c["cost_mean"]) if c["is_baseline"] else fmt.ratio(c["cost_ratio"]),
-                fmt.secs(c["p50"]),
-                fmt.secs(c["p95"]),
-                fmt.secs(c["p99"]),
+                fmt.tokens(c["tok_in"], c["tok_out"], c["tok_reasoning"], c["calls"]),
+                fmt.latencies(c["p50"], c["p95"], c["p99"]),
                 _unit(c["p95"]) if c["is_baseline"] else fmt.ratio(c["p95_ratio"]),
                 fmt.pct(c["model_fail_share"]),
                 fmt.pct(c["infra_share"]),
@@ -82,19 +107,19 @@ def render_markdown(summary: dict[str, Any], manifest: dict[str, Any] | None = N
             "config",
             "N",
             f"{metric} (95% CI)",
+            *(["recall", "miss rate", "exact set"] if f1 else []),
             "Δ pts (95% CI)",
             "cost/req",
             "cost ×",
-            "P50",
-            "P95",
-            "P99",
+            "tokens in / out / reasoning · calls",
+            "P50 / P95 / P99",
             "P95 ×",
-            "model fail",
+            "not exact" if f1 else "model fail",
             "infra fail",
         ],
         rows,
     )
-    lines += ["", "\\* significant after Holm correction; — not measured.", ""]
+    lines += ["", footnote(metric), ""]
     if vm["strata"]:
         names = [c["name"] for c in vm["configs"]]
         srows = []
@@ -149,7 +174,7 @@ def render_markdown(summary: dict[str, Any], manifest: dict[str, Any] | None = N
     tail = [
         f"status `{f['status']}`",
         f"{f['n_items'] if f['n_items'] is not None else '—'} items",
-        f"spend {f['spend_text']}" + (" (simulated)" if f["simulated"] else ""),
+        f"spend {f['spend_text']}",
     ]
     if f["fingerprint"]:
         tail.append(f"dataset `{f['fingerprint']}`")

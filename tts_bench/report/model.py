@@ -116,7 +116,16 @@ def figures_row(fig: Any, delta: Any) -> dict[str, Any]:
         "infra_share": get(fig, "failures", "infrastructure", "share"),
         "model_fail_share": get(fig, "failures", "model", "share"),
         "calls": get(fig, "calls_per_request"),
+        # set_f1 suites only (None otherwise): recall, its complement and exact-set accuracy
+        "recall": get(fig, "recall"),
+        "miss_rate": get(fig, "miss_rate"),
+        "exact_acc": get(fig, "exact_accuracy"),
+        "tok_in": get(fig, "tokens", "input_mean"),
+        "tok_out": get(fig, "tokens", "output_mean"),
+        "tok_reasoning": get(fig, "tokens", "reasoning_mean"),
     }
+    toks = [t for t in (row["tok_in"], row["tok_out"], row["tok_reasoning"]) if _num(t)]
+    row["tok_total"] = sum(toks) if toks else None
     for q in ("p50", "p95", "p99"):
         v, lo, hi = _ci(lat.get(q))
         row[q], row[q + "_lo"], row[q + "_hi"] = v, lo, hi
@@ -164,6 +173,7 @@ def build(summary: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:
     entries = [c for c in summary.get("configs") or [] if isinstance(c, dict) and c.get("config")]
     baseline = meta.get("baseline") or manifest.get("baseline")
     specs = {c["name"]: c for c in manifest.get("configs") or [] if "name" in c}
+    as_run = as_run_labels(entries, specs, summary.get("frontier"))
     configs = []
     for i, e in enumerate(entries):
         name = e["config"]
@@ -178,6 +188,7 @@ def build(summary: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:
                 "strategy": spec.get("strategy"),
                 "model": spec.get("model"),
                 "n_label": _n_label(spec, sat),
+                "run_label": as_run.get(name, name),
                 "saturation": sat,
                 "power": e.get("power"),
             }
@@ -188,12 +199,33 @@ def build(summary: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:
         "baseline": baseline,
         "configs": configs,
         "strata": strata_view(entries),
-        "routing": routing_view(summary.get("routing")),
-        "pareto": pareto_view(summary.get("frontier")),
+        "routing": routing_view(summary.get("routing"), as_run),
+        "pareto": pareto_view(summary.get("frontier"), as_run),
         "epsilon": meta.get("epsilon_points"),
         "confidence": meta.get("confidence") or 0.95,
         "meta": meta,
     }
+
+
+def as_run_labels(
+    entries: list[dict[str, Any]], specs: dict[str, Any], frontier: Any
+) -> dict[str, str]:
+    """{config: 'sc@9'} for every config whose pool points (sc@1, sc@5, ...) are operating
+    points too: next to them, the config as run is the point at its largest N, and a bare
+    'sc' would read as a different setting."""
+    pooled = {p.get("config") for p in frontier or [] if isinstance(p, dict) and p.get("n")}
+    out = {}
+    for e in entries:
+        name = e["config"]
+        if name not in pooled:
+            continue
+        n = (specs.get(name) or {}).get("n")
+        top = max(n) if isinstance(n, list) and n else n
+        if not isinstance(top, int):
+            top = get(e, "saturation", "pool_size")
+        if isinstance(top, int):
+            out[name] = f"{name}@{top}"
+    return out
 
 
 def _n_label(spec: dict[str, Any], sat: dict[str, Any] | None) -> str | None:
@@ -210,7 +242,9 @@ def strata_view(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out: dict[tuple[str, str], dict[str, Any]] = {}
     for e in entries:
         for col, vals in (e.get("strata") or {}).items():
-            for val, block in vals.items():
+            for val, block in (vals if isinstance(vals, dict) else {}).items():
+                if not isinstance(block, dict):
+                    continue
                 grp = out.setdefault((col, val), {"column": col, "value": val, "rows": []})
                 row = figures_row(block, block.get("delta"))
                 row["name"] = e["config"]
@@ -219,23 +253,25 @@ def strata_view(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(out.values())
 
 
-def routing_view(r: Any) -> dict[str, Any] | None:
+def routing_view(r: Any, as_run: dict[str, str] | None = None) -> dict[str, Any] | None:
     """The routing recommendation: per stratum value the operating point, and the blended
-    policy vs the best single point."""
-    if not isinstance(r, dict) or not r.get("routes"):
+    policy vs the best single point. `gain` says what the paired CI of routed − best single
+    shows: "demonstrated" (above 0), "worse" (below 0) or "none" (contains 0, or unknown)."""
+    if not isinstance(r, dict) or not isinstance(r.get("routes"), dict) or not r["routes"]:
         return None
+    lab = as_run or {}
     rows = []
     for val, e in r["routes"].items():
         rows.append(
             {
                 "value": val,
                 "config": e.get("config"),
-                "label": e.get("label") or e.get("config"),
+                "label": _label(e.get("label") or e.get("config"), lab),
                 "acc": e.get("accuracy"),
                 "cost": e.get("cost_usd"),
                 "p95": e.get("latency_p95_s"),
                 "share": e.get("share"),
-                "best_label": e.get("best_label"),
+                "best_label": _label(e.get("best_label"), lab),
                 "best_acc": e.get("best_accuracy"),
                 "thin": bool(e.get("thin")),
                 "meets_budgets": e.get("meets_budgets", True),
@@ -253,7 +289,7 @@ def routing_view(r: Any) -> dict[str, Any] | None:
         "acc": routed.get("accuracy"),
         "cost": routed.get("cost_usd"),
         "p95": routed.get("latency_p95_s"),
-        "best_config": best.get("label") or best.get("config"),
+        "best_config": _label(best.get("label") or best.get("config"), lab),
         "best_acc": best.get("accuracy"),
         "best_cost": best.get("cost_usd"),
         "best_p95": best.get("latency_p95_s"),
@@ -261,16 +297,37 @@ def routing_view(r: Any) -> dict[str, Any] | None:
         "delta_lo": d_lo,
         "delta_hi": d_hi,
         "cost_ratio": vs.get("cost_ratio"),
+        "n_paired": vs.get("n_paired"),
+        "gain": _gain(d_lo, d_hi),
     }
 
 
-def pareto_view(p: Any) -> list[dict[str, Any]]:
+def _num(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and x == x
+
+
+def _label(label: Any, as_run: dict[str, str]) -> Any:
+    return as_run.get(label, label) if isinstance(label, str) else label
+
+
+def _gain(lo: Any, hi: Any) -> str:
+    ok = [_num(x) for x in (lo, hi)]
+    if all(ok) and lo > 0:
+        return "demonstrated"
+    if all(ok) and hi < 0:
+        return "worse"
+    return "none"
+
+
+def pareto_view(p: Any, as_run: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """Points {config, n, cost, acc, frontier} (n None for a single-answer config)."""
     out = []
     for pt in p or []:
+        if not isinstance(pt, dict):
+            continue
         out.append(
             {
-                "label": pt.get("label") or pt.get("config"),
+                "label": _label(pt.get("label") or pt.get("config"), as_run or {}),
                 "config": pt.get("config"),
                 "n": pt.get("n"),
                 "p95": pt.get("latency_p95_s"),

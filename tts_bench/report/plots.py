@@ -9,6 +9,7 @@ Runs (in compare) are told apart by line style / marker, not colour.
 from __future__ import annotations
 
 import io
+import math
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -75,6 +76,8 @@ def _empty(name: str, text: str) -> str:
 def saturation(runs: Sequence[dict[str, Any]], metric: str = "accuracy") -> str:
     """Accuracy vs N per pooled config: CI band, pass@k ceiling dashed, saturation point
     marked; each run's baseline accuracy as a grey line. runs: [{"label", "configs"}]."""
+    import numpy as np
+
     pooled = [(ri, c) for ri, r in enumerate(runs) for c in r["configs"] if c.get("saturation")]
     if not pooled:
         return _empty("saturation", "No config kept a sample pool: no curves over N.")
@@ -83,23 +86,21 @@ def saturation(runs: Sequence[dict[str, Any]], metric: str = "accuracy") -> str:
     for ri, c in pooled:
         s = c["saturation"]
         ks = s["ks"]
-        y = [_pc(v) for v in s["mean"]]
+        y = _pcs(s.get("mean"), len(ks))
         tag = f"{c['name']}" + (f" · {runs[ri]['label']}" if len(runs) > 1 else "")
         ls = LINESTYLES[ri % len(LINESTYLES)]
         ax.plot(ks, y, ls, color=c["color"], lw=2, label=f"{tag} ({s['selector']})")
-        if s.get("lo") and s.get("hi") and len(runs) == 1:
-            ax.fill_between(
-                ks,
-                [_pc(v) for v in s["lo"]],
-                [_pc(v) for v in s["hi"]],
-                color=c["color"],
-                alpha=0.15,
-                lw=0,
-            )
-        if s.get("pass_at_k") and len(runs) == 1:
+        lo, hi = _pcs(s.get("lo"), len(ks)), _pcs(s.get("hi"), len(ks))
+        # a band needs both sides: with ~1 item (e.g. a run stopped by --max-cost) the
+        # analysis leaves every CI null, and there is no band to draw
+        band = np.isfinite(lo) & np.isfinite(hi)
+        if band.any() and len(runs) == 1:
+            ax.fill_between(ks, lo, hi, where=band, color=c["color"], alpha=0.15, lw=0)
+        ceiling = _pcs(s.get("pass_at_k"), len(ks))
+        if np.isfinite(ceiling).any() and len(runs) == 1:
             ax.plot(
                 ks,
-                [_pc(v) for v in s["pass_at_k"]],
+                ceiling,
                 "--",
                 color=c["color"],
                 lw=1,
@@ -107,7 +108,7 @@ def saturation(runs: Sequence[dict[str, Any]], metric: str = "accuracy") -> str:
                 label=f"{tag} pass@k (ceiling)",
             )
         p = s.get("point")
-        if s.get("saturated") and p and 1 <= p <= len(y) and y[p - 1] is not None:
+        if s.get("saturated") and isinstance(p, int) and 1 <= p <= len(y) and np.isfinite(y[p - 1]):
             ax.plot(
                 [p],
                 [y[p - 1]],
@@ -123,7 +124,7 @@ def saturation(runs: Sequence[dict[str, Any]], metric: str = "accuracy") -> str:
             )
     for ri, r in enumerate(runs):
         base = next((c for c in r["configs"] if c["is_baseline"]), None)
-        if base and base.get("acc") is not None:
+        if base and _finite(base.get("acc")):
             ax.axhline(
                 100 * base["acc"],
                 color="#888",
@@ -142,13 +143,15 @@ def saturation(runs: Sequence[dict[str, Any]], metric: str = "accuracy") -> str:
 
 def cost_accuracy(runs: Sequence[dict[str, Any]], metric: str = "accuracy") -> str:
     """Every operating point (configs as run, pool points at each N) by mean cost/request and
-    accuracy; the Pareto frontier as a step line."""
+    accuracy; the Pareto frontier as a step line. Configs as run are labelled beside their
+    point, placed clear of the other labels; with more than MAX_POINT_LABELS of them a legend
+    (colour = config) replaces the labels."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7.5, 4))
-    drawn = False
+    labelled: list[tuple[float, float, str, str]] = []  # (cost, acc %, label, colour)
     for ri, r in enumerate(runs):
         colors = {c["name"]: c["color"] for c in r["configs"]}
-        pts = [p for p in r["pareto"] if p["cost"] is not None and p["acc"] is not None]
+        pts = [p for p in r["pareto"] if _plottable(p["cost"], p["acc"])]
         if not pts:  # no pareto in the summary: the configs as run
             pts = [
                 {
@@ -160,15 +163,15 @@ def cost_accuracy(runs: Sequence[dict[str, Any]], metric: str = "accuracy") -> s
                     "frontier": False,
                 }
                 for c in r["configs"]
-                if c["cost_mean"] is not None and c["acc"] is not None
+                if _plottable(c["cost_mean"], c["acc"])
             ]
         for p in pts:
-            drawn = True
             pool = p["n"] is not None
+            color = colors.get(p["config"], "#444")
             ax.scatter(
                 [p["cost"]],
                 [100 * p["acc"]],
-                color=colors.get(p["config"], "#444"),
+                color=color,
                 marker=MARKERS[ri % 4],
                 s=18 if pool else 60,
                 alpha=0.6 if pool else 1,
@@ -177,13 +180,7 @@ def cost_accuracy(runs: Sequence[dict[str, Any]], metric: str = "accuracy") -> s
                 zorder=3,
             )
             if not pool:
-                ax.annotate(
-                    p["label"],
-                    (p["cost"], 100 * p["acc"]),
-                    textcoords="offset points",
-                    xytext=(5, 4),
-                    fontsize=8,
-                )
+                labelled.append((p["cost"], 100 * p["acc"], p["label"], color))
         front = sorted((p for p in pts if p["frontier"]), key=lambda p: p["cost"])
         if front:
             ax.step(
@@ -196,7 +193,7 @@ def cost_accuracy(runs: Sequence[dict[str, Any]], metric: str = "accuracy") -> s
                 zorder=2,
                 label="Pareto frontier" + (f" · {r['label']}" if len(runs) > 1 else ""),
             )
-    if not drawn:
+    if not ax.collections:
         _plt().close(fig)
         return _empty("cost_accuracy", "Cost not measured: no cost-accuracy plot.")
     ax.set_xscale("log")
@@ -205,9 +202,63 @@ def cost_accuracy(runs: Sequence[dict[str, Any]], metric: str = "accuracy") -> s
     ax.set_title(
         "Cost vs accuracy (small dots: pool points at each N; ringed: on the frontier)", loc="left"
     )
+    names = list(dict.fromkeys(lab for _, _, lab, _ in labelled))
+    if len(labelled) > MAX_POINT_LABELS:
+        from matplotlib.lines import Line2D
+
+        colours = {lab: col for _, _, lab, col in labelled}
+        for lab in names:
+            ax.add_line(Line2D([], [], ls="none", marker="o", color=colours[lab], label=lab))
+    else:
+        _place_labels(fig, ax, labelled)
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=7, loc="lower right", ncol=2 if len(names) > 6 else 1)
     return _svg(fig, "cost_accuracy")
+
+
+# (dx, dy) in points and horizontal alignment: right, below-right, left, below-left, higher...
+LABEL_SPOTS = [
+    (5, 4, "left"),
+    (5, -11, "left"),
+    (-5, 4, "right"),
+    (-5, -11, "right"),
+    (5, 13, "left"),
+    (5, -20, "left"),
+    (-5, 13, "right"),
+    (-5, -20, "right"),
+]
+MAX_POINT_LABELS = 6
+HEATMAP_MAX_WIDTH_IN = 9.0
+
+
+def _place_labels(fig: Any, ax: Any, pts: list[tuple[float, float, str, str]]) -> None:
+    """Annotate each point with its label at the first spot (LABEL_SPOTS) whose text box
+    overlaps no label placed before it; the first spot when none is free."""
+    ax.get_xlim(), ax.get_ylim()  # settle the autoscaled limits before measuring text
+    renderer = fig.canvas.get_renderer()
+
+    def put(x: float, y: float, label: str, spot: tuple[int, int, str]) -> Any:
+        dx, dy, ha = spot
+        return ax.annotate(
+            label, (x, y), textcoords="offset points", xytext=(dx, dy), ha=ha, fontsize=8
+        )
+
+    placed: list[Any] = []
+    for x, y, label, _colour in sorted(pts, key=lambda t: (t[0], -t[1])):
+        for spot in LABEL_SPOTS:
+            t = put(x, y, label, spot)
+            box = t.get_window_extent(renderer)
+            if not any(box.overlaps(b) for b in placed):
+                break
+            t.remove()
+        else:
+            box = put(x, y, label, LABEL_SPOTS[0]).get_window_extent(renderer)
+        placed.append(box)
+
+
+def _plottable(cost: Any, acc: Any) -> bool:
+    """On a log cost axis: a known positive cost and a known accuracy."""
+    return _finite(cost) and cost > 0 and _finite(acc)
 
 
 def latency(runs: Sequence[dict[str, Any]], latencies: Sequence[dict[str, list[float]]]) -> str:
@@ -218,7 +269,7 @@ def latency(runs: Sequence[dict[str, Any]], latencies: Sequence[dict[str, list[f
     rows = []
     for ri, r in enumerate(runs):
         for c in r["configs"]:
-            x = [v for v in latencies[ri].get(c["name"], []) if v is not None]
+            x = [v for v in latencies[ri].get(c["name"], []) if _finite(v) and v > 0]
             if x:
                 rows.append((ri, c, np.asarray(x, dtype=float)))
     if not rows:
@@ -262,16 +313,36 @@ def strata_heatmap(
     grid = np.full((len(strata), len(names)), np.nan)
     for i, g in enumerate(strata):
         for row in g["rows"]:
-            if row["name"] in names and row["acc"] is not None:
+            if row["name"] in names and _finite(row["acc"]):
                 grid[i, list(names).index(row["name"])] = 100 * row["acc"]
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(max(4.5, 0.9 * len(names) + 2), 0.45 * len(strata) + 1.3))
+    # The page shows a plot at most ~9 in wide: a wider figure is scaled down, text with it.
+    # So the width is capped and the cell text shrinks with the number of cells instead
+    # (never below 7 pt); x labels turn steeper as columns get narrower.
+    n_cols, n_rows = len(names), len(strata)
+    width = min(HEATMAP_MAX_WIDTH_IN, max(4.5, 0.9 * n_cols + 2))
+    cell_in = (width - 2.2) / n_cols
+    size = float(np.clip(72 * cell_in / 2.4, 7, 9))  # "100" is ~2 em wide, plus a margin
+    fig, ax = plt.subplots(figsize=(width, 0.45 * n_rows + 1.3))
     im = ax.imshow(np.ma.masked_invalid(grid), cmap="RdYlGn", vmin=0, vmax=100, aspect="auto")
     for i in range(grid.shape[0]):
         for j in range(grid.shape[1]):
             v = grid[i, j]
-            ax.text(j, i, "—" if np.isnan(v) else f"{v:.0f}", ha="center", va="center", fontsize=8)
-    ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
+            dark = not np.isnan(v) and (v < 15 or v > 85)  # the colour map's deep ends
+            ax.text(
+                j,
+                i,
+                "—" if np.isnan(v) else f"{v:.0f}",
+                ha="center",
+                va="center",
+                fontsize=size,
+                color="white" if dark else "black",
+            )
+    rotation = 30 if n_cols <= 6 else 60 if n_cols <= 12 else 90
+    ax.set_xticks(
+        range(n_cols), names, rotation=rotation, ha="center" if rotation == 90 else "right"
+    )
+    ax.tick_params(labelsize=size)
     ax.set_yticks(range(len(strata)), [f"{g['column']}={g['value']}" for g in strata])
     ax.grid(False)
     fig.colorbar(im, ax=ax, label=f"{metric} (%)", shrink=0.8)
@@ -282,7 +353,7 @@ def strata_heatmap(
 def failures(configs: Sequence[dict[str, Any]]) -> str:
     """Stacked bars of outcome shares per config: correct, each model failure, each
     infrastructure failure (infra labels in greys)."""
-    rows = [c for c in configs if c.get("n_items")]
+    rows = [c for c in configs if _finite(c.get("n_items")) and c["n_items"] > 0]
     if not rows:
         return _empty("failures", "No records.")
     labels: list[str] = []
@@ -294,7 +365,7 @@ def failures(configs: Sequence[dict[str, Any]]) -> str:
     fig, ax = plt.subplots(figsize=(7.5, 0.4 * len(rows) + 1.4))
     for y, c in enumerate(reversed(rows)):
         left = 0.0
-        acc = c["acc"] if c["acc"] is not None else 0.0
+        acc = c["acc"] if _finite(c["acc"]) else 0.0
         scored = (c["n_scored"] or 0) / c["n_items"]
         correct = acc * scored
         ax.barh(
@@ -306,7 +377,7 @@ def failures(configs: Sequence[dict[str, Any]]) -> str:
         )
         left = 100 * correct
         for k in order:
-            share = 100 * (c["failures"].get(k) or 0)
+            share = 100 * (c["failures"].get(k) if _finite(c["failures"].get(k)) else 0)
             ax.barh(
                 y,
                 share,
@@ -329,5 +400,15 @@ def failures(configs: Sequence[dict[str, Any]]) -> str:
     return _svg(fig, "failures")
 
 
-def _pc(v: Any) -> float | None:
-    return None if v is None else 100 * v
+def _finite(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _pcs(values: Any, n: int) -> Any:
+    """A curve in percent as a float array of length n: null (or missing) -> NaN, so numpy
+    and matplotlib never see None (the analysis nulls CIs it cannot compute)."""
+    import numpy as np
+
+    vals = list(values or [])[:n]
+    vals += [None] * (n - len(vals))
+    return np.array([100 * v if _finite(v) else np.nan for v in vals], dtype=float)

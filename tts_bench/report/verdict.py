@@ -9,18 +9,30 @@ from tts_bench.report import fmt
 from tts_bench.report.model import PARTIAL, get
 
 
-def config_sentence(c: dict[str, Any], metric: str = "accuracy") -> str:
+def config_sentence(
+    c: dict[str, Any], metric: str = "accuracy", baseline: dict[str, Any] | None = None
+) -> str:
     """'sc: +7.2 pts (95% CI +4.1..+10.3) at 4.8× cost, P95 2.1×; saturates at N=4'.
 
     'not significant after Holm correction (p=…)' follows the CI when the Holm-adjusted test
-    says so; 'not saturated by N=K' replaces the saturation point when the curve still gains
-    more than ε at the largest N measured."""
+    says so. The curve over N reads 'saturates at N=k' only when the analysis confirmed it
+    (`saturated`); 'levels off near N=k (… not confirmed)' when the remaining gain fell within
+    ε but its CI does not rule out more; 'still rising at N=K' at the largest N measured.
+    For F1 suites (set answers) the miss rate follows, against the baseline's `baseline`."""
     name = c["name"]
+    miss = ""
+    if metric == "f1" and fmt.ok(c.get("miss_rate")):
+        b_miss = (baseline or {}).get("miss_rate")
+        miss = (
+            f", miss rate {fmt.pct(c['miss_rate'])}"
+            if c["is_baseline"] or not fmt.ok(b_miss)
+            else f", miss rate {fmt.pct(b_miss)} → {fmt.pct(c['miss_rate'])}"
+        )
     if c["is_baseline"]:
         return (
             f"{name} (baseline): {fmt.pct(c['acc'])} {metric} "
             f"(95% CI {fmt.ci(c['acc_lo'], c['acc_hi'])}), {fmt.usd(c['cost_mean'])}/request, "
-            f"P95 {fmt.secs(c['p95'])}"
+            f"P95 {fmt.secs(c['p95'])}{miss}"
         )
     if not fmt.ok(c["delta"]):
         head = f"{name}: {metric} delta not measured"
@@ -34,26 +46,45 @@ def config_sentence(c: dict[str, Any], metric: str = "accuracy") -> str:
                 head += f" (p{p})" if p.startswith("<") else f" (p={p})"
         head += ")"
     cost = f"{fmt.ratio(c['cost_ratio'])} cost" if fmt.ok(c["cost_ratio"]) else "cost not measured"
-    s = f"{head} at {cost}, P95 {fmt.ratio(c['p95_ratio'])}"
-    sat = c.get("saturation")
-    if sat and sat.get("point"):
-        if sat.get("saturated"):
-            s += f"; saturates at N={sat['point']}"
-            where = "at larger N"
-        else:  # the remaining gain only fell within ε at the largest N measured
-            s += f"; not saturated by N={sat['max_n']}"
-            where = "along N"
-        if sat.get("falls"):
-            drop = sat.get("max_drop")
-            s += (
-                f" (falls by up to {drop:.1f} pts {where})" if fmt.ok(drop) else f" (falls {where})"
-            )
+    return f"{head} at {cost}, P95 {fmt.ratio(c['p95_ratio'])}{miss}" + saturation_clause(
+        c.get("saturation")
+    )
+
+
+def saturation_clause(sat: dict[str, Any] | None) -> str:
+    """'; saturates at N=6', '; levels off near N=6 (+0.9 pts left, CI up to +1.8 > ε 1.0:
+    not confirmed)' or '; still rising at N=9', plus '(falls by up to X pts …)'; '' without a
+    curve."""
+    if not sat or not isinstance(sat.get("point"), int) or not sat["point"]:
+        return ""
+    point, top = sat["point"], sat.get("max_n")
+    if sat.get("saturated"):
+        s, where = f"; saturates at N={point}", "at larger N"
+    elif isinstance(top, int) and point >= top:
+        s, where = f"; still rising at N={top}", "along N"
+    else:
+        left = (
+            f"{fmt.pts(sat['gain'])} pts left" if fmt.ok(sat.get("gain")) else "gain left unknown"
+        )
+        hi, eps = sat.get("gain_hi"), sat.get("epsilon")
+        if fmt.ok(hi) and fmt.ok(eps):
+            bound = f"CI up to {fmt.pts(hi)} {'>' if hi > eps else '≤'} ε {eps:.1f}"
+        else:
+            bound = "CI not measured"
+        s, where = f"; levels off near N={point} ({left}, {bound}: not confirmed)", "along N"
+    if sat.get("falls"):
+        drop = sat.get("max_drop")
+        s += f" (falls by up to {drop:.1f} pts {where})" if fmt.ok(drop) else f" (falls {where})"
     return s
 
 
 def routing_sentence(r: dict[str, Any] | None) -> str | None:
-    """'Route difficulty: easy → single, hard → large: 81.2% at $0.0011/request, P95 2.10 s
-    (best single config large: 82.0% at $0.0020).'"""
+    """'Route difficulty: easy → single, hard → sc@9: 81.2% at $0.0011/request, P95 2.10 s
+    (best single config sc@9: 82.0% at $0.0020); routed − best single: −0.8 pts (95% CI
+    −2.1..+0.5; chosen and scored on the same items): no demonstrated gain over sc@9.'
+
+    Whether to present it as a recommendation (bold) is `r["gain"] == "demonstrated"`: the
+    paired CI of routed − best single lies above 0."""
     if not r or not r["rows"]:
         return None
     routes = ", ".join(f"{x['value']} → {x['label']}" for x in r["rows"])
@@ -61,11 +92,19 @@ def routing_sentence(r: dict[str, Any] | None) -> str | None:
     s = f"Route{col}: {routes}: {fmt.pct(r['acc'])} at {fmt.usd(r['cost'])}/request"
     if fmt.ok(r.get("p95")):
         s += f", P95 {fmt.secs(r['p95'])}"
-    if r.get("best_config"):
+    best = r.get("best_config")
+    if best:
+        s += f" (best single config {best}: {fmt.pct(r['best_acc'])} at {fmt.usd(r['best_cost'])})"
+    if fmt.ok(r.get("delta")):
         s += (
-            f" (best single config {r['best_config']}: {fmt.pct(r['best_acc'])} "
-            f"at {fmt.usd(r['best_cost'])})"
+            f"; routed − best single: {fmt.pts(r['delta'])} pts (95% CI "
+            f"{fmt.ci(r.get('delta_lo'), r.get('delta_hi'), fmt.pts)}; "
+            "chosen and scored on the same items)"
         )
+    if best and r.get("gain") == "worse":
+        s += f": worse than {best}"
+    elif best and r.get("gain") != "demonstrated":
+        s += f": no demonstrated gain over {best}"
     return s + "."
 
 
@@ -76,12 +115,15 @@ def power_sentence(vm: dict[str, Any]) -> str | None:
         p = c.get("power")
         if not p or not fmt.ok(p.get("mde")):
             continue
+        power = p.get("power") if fmt.ok(p.get("power")) else 0.8
+        alpha = p.get("alpha") if fmt.ok(p.get("alpha")) else 0.05
+        n = p.get("n") if fmt.ok(p.get("n")) else fmt.NA
         s = (
-            f"With {p.get('n')} paired items, the smallest accuracy delta detectable with "
-            f"{p.get('power', 0.8):.0%} power at α {p.get('alpha', 0.05)} is about "
+            f"With {n} paired items, the smallest accuracy delta detectable with "
+            f"{power:.0%} power at α {alpha} is about "
             f"{p['mde']:.1f} pts (from {c['name']} vs baseline)"
         )
-        if fmt.ok(p.get("target_delta")) and p.get("n_for_target"):
+        if fmt.ok(p.get("target_delta")) and fmt.ok(p.get("n_for_target")):
             s += f"; detecting {p['target_delta']:.1f} pts needs about {p['n_for_target']} items"
         return s + "."
     return None
@@ -97,7 +139,8 @@ def facts(manifest: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
     per_stratum = "; ".join(
         f"{col}: " + ", ".join(f"{k} {v}" for k, v in vals.items()) for col, vals in strata.items()
     )
-    spend, spend_text = _spend(manifest, meta, status)
+    simulated = bool(manifest.get("simulated") or meta.get("simulated"))
+    spend, spend_text = _spend(manifest, meta, status, simulated)
     versions = [
         ("tts-bench", manifest.get("tool_version") or meta.get("tool_version")),
         ("litellm", manifest.get("litellm_version")),
@@ -123,15 +166,18 @@ def facts(manifest: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
         "spend": spend,
         "spend_text": spend_text,
         "unknown_cost": meta.get("records_unknown_cost"),
-        "simulated": bool(manifest.get("simulated") or meta.get("simulated")),
+        "simulated": simulated,
         "baseline": meta.get("baseline") or manifest.get("baseline") or suite.get("baseline"),
         "resamples": meta.get("resamples"),
         "notes": [n for n in get(meta, "notes") or [] if isinstance(n, str)],
     }
 
 
-def _spend(manifest: dict[str, Any], meta: dict[str, Any], status: str) -> tuple[float | None, str]:
-    """(total, display text) of what the run's requests cost.
+def _spend(
+    manifest: dict[str, Any], meta: dict[str, Any], status: str, simulated: bool = False
+) -> tuple[float | None, str]:
+    """(total, display text) of what the run's requests cost, e.g.
+    '$3.87 (simulated; $3.43 paid live, cache hits free)'.
 
     The records' own costs (summary meta.total_spend_usd) when any record carries one, with
     the count of records of unknown cost; for a live run whose manifest paid less (cache hits
@@ -147,9 +193,13 @@ def _spend(manifest: dict[str, Any], meta: dict[str, Any], status: str) -> tuple
     if live is None:
         live = meta.get("manifest_spent_usd")
     live = live if fmt.ok(live) and status != "imported" else None
+    notes = ["simulated"] if simulated else []
     if not has_costs:
-        return live, fmt.usd(live) if live is not None else "not measured"
-    text = fmt.usd(total) + (f" (unknown for {unknown} records)" if unknown else "")
+        if live is None:
+            return None, "not measured"
+        return live, fmt.usd(live) + (f" ({'; '.join(notes)})" if notes else "")
+    if unknown:
+        notes.append(f"unknown for {unknown} records")
     if live is not None and abs(live - total) > 1e-9 * max(1.0, abs(total)):
-        text += f"; {fmt.usd(live)} paid in live calls (cache hits are free)"
-    return total, text
+        notes.append(f"{fmt.usd(live)} paid live, cache hits free")
+    return total, fmt.usd(total) + (f" ({'; '.join(notes)})" if notes else "")

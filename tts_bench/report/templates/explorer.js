@@ -20,7 +20,8 @@
     sel.appendChild(new Option(all, ""));
     values.forEach(function (v) { sel.appendChild(new Option(v.label, v.value)); });
   }
-  var strataValues = [];
+  // summary.json's order (the analysis decides it), then any value it does not list
+  var strataValues = (D.strata_order || []).slice();
   D.items.forEach(function (it) {
     it[2].forEach(function (v, j) {
       if (v === null) return;
@@ -28,7 +29,6 @@
       if (strataValues.indexOf(k) < 0) strataValues.push(k);
     });
   });
-  strataValues.sort();
   fill($("f-config"), D.configs.map(function (c, i) { return { label: c, value: String(i) }; }), "all configs");
   fill($("f-stratum"), strataValues.map(function (s) { return { label: s, value: s }; }), "all strata");
   fill($("f-label"), [{ label: "correct", value: "correct" }, { label: "any failure", value: "any" }]
