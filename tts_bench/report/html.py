@@ -18,7 +18,7 @@ from tts_bench.report.verdict import config_sentence, facts, power_sentence, rou
 CAPTIONS = {
     "saturation": "Accuracy vs N from one sample pool per config (exact over all k-subsets), "
     "95% CI band; dashed: pass@k, the ceiling a perfect verifier would reach; ★ saturation point "
-    "(none when the curve has not saturated by the largest N measured).",
+    "(only where the analysis confirmed saturation: the gain left after it is within ε).",
     "cost_accuracy": "Every config as run (large dots) and every N of every pool (small dots); "
     "the step line is the Pareto frontier.",
     "latency": "Critical-path latency per request; | marks P50, ◆ marks P95.",

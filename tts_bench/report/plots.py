@@ -197,6 +197,15 @@ def cost_accuracy(runs: Sequence[dict[str, Any]], metric: str = "accuracy") -> s
         _plt().close(fig)
         return _empty("cost_accuracy", "Cost not measured: no cost-accuracy plot.")
     ax.set_xscale("log")
+    # ticks at 1, 2, 5 × 10^k in dollars; matplotlib's minor labels (2×10⁻⁴ 3×10⁻⁴ ...)
+    # collide when the costs span less than a decade
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    from tts_bench.report.fmt import usd
+
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: usd(v)))
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("mean cost per request (USD, log)")
     ax.set_ylabel(f"{metric} (%)")
     ax.set_title(
