@@ -17,13 +17,15 @@ from tts_bench.errors import UserError
 from tts_bench.gate import (
     evaluate,
     exit_code,
+    figure,
     load_rules,
     paired_bootstrap,
+    row,
     run_rules,
     to_junit,
     to_markdown,
 )
-from tts_bench.gate_rules import judge, parse_rules
+from tts_bench.gate_rules import bound_text, judge, parse_rules, rule_text
 from tts_bench.suite import GateRule, parse
 
 
@@ -80,8 +82,51 @@ def test_default_on_is_ci_for_deltas_and_point_for_absolute_figures():
     assert judge(GateRule(metric="accuracy", min=0.8), 0.79, (0.7, 0.85)) == (
         False,
         "point",
-        "0.79 < 0.8",
+        "79.0% < 80.0%",
     )
+
+
+@pytest.mark.parametrize(
+    ("rule", "bound"),
+    [
+        ({"metric": "accuracy_delta", "min": -0.02}, ">= -2.0 pts"),
+        ({"metric": "accuracy_delta", "min": -0.025}, ">= -2.5 pts"),
+        ({"metric": "accuracy", "min": 0.8}, ">= 80.0%"),
+        ({"metric": "failure_rate[format_violation]", "max": 0.01}, "<= 1.0%"),
+        ({"metric": "unscored_rate", "max": 0.0005}, "<= 0.05%"),  # no digit rounded away
+        ({"metric": "cost_per_request", "max": 0.004}, "<= $0.004"),
+        ({"metric": "cost_ratio", "max": 1.5}, "<= 1.5×"),
+        ({"metric": "p95_latency_s", "max": 8}, "<= 8 s"),
+    ],
+)
+def test_bounds_are_shown_in_the_unit_of_the_value(rule, bound):
+    r = GateRule(**rule)
+    assert bound_text(r) == bound
+    # the rule's name keeps the bound as the user wrote it
+    raw = f">= {r.min:g}" if r.min is not None else f"<= {r.max:g}"
+    assert rule_text(r, "x").startswith(f"x: {r.metric} {raw} (on ")
+
+
+def test_ci_notes_use_the_unit_of_the_value():
+    r = GateRule(metric="accuracy_delta", min=-0.02)
+    assert judge(r, -0.05, (-0.08, -0.03)) == (False, "ci", "whole CI below -2.0 pts")
+    strict = GateRule(metric="accuracy_delta", min=-0.02, strict=True)
+    assert judge(strict, 0.0, (-0.031, 0.03))[2] == "CI lower bound -3.1 pts < -2.0 pts (strict)"
+
+
+def test_latency_note_names_only_the_gated_quantile():
+    entry = {
+        "n_items": 40,
+        "latency": {
+            "p50": {"value": 0.4, "ci": [0.35, 0.45]},
+            "p95": {"value": 0.9, "ci": [0.8, 1.1]},
+            "p99": {"value": 1.2, "ci": [1.0, None]},
+            "note": "too few items for a finite P99 bound at 95%",
+        },
+    }
+    assert figure(entry, "p95_latency_s", 0.95) == (0.9, (0.8, 1.1), "")
+    value, ci, note = figure(entry, "p99_latency_s", 0.95)
+    assert value == 1.2 and ci is None and note == "too few items for a finite P99 bound at 95%"
 
 
 # -- rules --------------------------------------------------------------------------------------
@@ -254,6 +299,28 @@ def test_junit_and_markdown(runs):
     assert root.find("testsuite").get("failures") == "2"
     md = to_markdown(v)
     assert md.startswith("### tts-bench gate: FAIL (1/3 rules passed)") and md.count("❌ FAIL") == 2
+    assert "| >= 99.0% |" in md and "| <= 100 s |" in md
+
+
+def test_bracketed_labels_survive_the_rich_table(runs, tmp_path):
+    (v,) = evaluate(
+        runs["small"],
+        rules=parse_rules(
+            [{"config": "cot", "metric": "failure_rate[format_violation]", "max": 0.01}], "x"
+        ),
+    )
+    assert v.rule == "cot: failure_rate[format_violation] <= 0.01 (on point)"
+    assert "[format_violation]" in to_markdown([v]) and "\\[" not in to_markdown([v])
+    assert row(v, markup=False)["rule"] == v.rule
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table()
+    t.add_column("rule")
+    t.add_row(row(v)["rule"])
+    console = Console(width=200, record=True)
+    console.print(t)
+    assert "failure_rate[format_violation] <= 0.01" in console.export_text()
 
 
 # -- the CLI -------------------------------------------------------------------------------------------

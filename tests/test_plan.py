@@ -4,6 +4,7 @@ tokenizers and the warnings."""
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -70,6 +71,36 @@ def test_from_run_uses_observed_means(measured):
         assert "observed" in c.notes[0]
     # Var(d) from the run replaces the assumed 0.2 in the power warning
     assert any("observed in" in w and "Var(d) =" in w for w in rep.warnings)
+    assert not any("--from" in w for w in rep.warnings)  # same suite, same items
+    assert rep.tokenizer_note == ""  # nothing was counted: every figure was observed
+
+
+def test_from_another_suite_warns_and_uses_only_configs_run_the_same_way(measured):
+    suite, run_dir, actual = measured
+    changed = [
+        {"name": "single", "strategy": "single"},  # as run: observed
+        {"name": "cot", "strategy": "cot", "max_tokens": 64},  # another max_tokens
+        {"name": "sc", "strategy": "self_consistency", "n": 9, "temperature": 0.7},  # another n
+        {"name": "large", "strategy": "cot", "model": "sim/large"},  # another strategy
+        {"name": "new", "strategy": "single", "model": "sim/large"},  # not in the run
+    ]
+    other = _suite(changed, size=60, name="other-suite")
+    rep = plan_suite(other, from_run=run_dir)
+    text = "\n".join(rep.warnings)
+    assert "that run is of suite 'demo', not 'other-suite'" in text
+    assert "its items differ from this suite's (dataset fingerprint)" in text
+    by = {c.config: c for c in rep.configs}
+    assert by["single"].notes[0].startswith("observed in")
+    assert by["single"].cost_usd == pytest.approx(actual["single"]["cost"] * 60 / 100)
+    assert "ran it with max_tokens 512 (now 64): static estimate" in by["cot"].notes[0]
+    assert "ran it with n [1, 3, 5] (now 9): static estimate" in by["sc"].notes[0]
+    assert by["sc"].calls == 9 * 60  # the static count, not the observed 5 per item
+    assert "strategy 'single' (now 'cot')" in by["large"].notes[0]
+    assert by["new"].notes[0] == f"not in {run_dir}: static estimate"
+    assert not any(
+        n.startswith("observed") for c in "cot sc large new".split() for n in by[c].notes
+    )
+    assert rep.tokenizer_note == "input tokens: counted by the simulator for sim/large, sim/small"
 
 
 def test_call_counts_follow_the_knobs():
@@ -133,8 +164,11 @@ def test_prices_tokenizers_and_warnings():
     assert by["served"].price_source == "openai/sim-small: simulator profile"
     assert by["served"].cost_usd == pytest.approx(by["single"].cost_usd, rel=0.5)
     assert by["mystery"].cost_usd is None and rep.total_cost_usd is None
-    assert "gpt-4o-mini: litellm's tokenizer" in rep.tokenizer_note
-    assert "acme/unreleased-model: an estimate of 4 characters per token" in rep.tokenizer_note
+    assert rep.tokenizer_note.startswith("input tokens: counted by the simulator for sim/small;")
+    assert "counted by litellm's tokenizer for gpt-4o-mini;" in rep.tokenizer_note
+    assert "estimated (chars/4, tokenizer unknown) for acme/priced, acme/unreleased-model" in (
+        rep.tokenizer_note
+    )
     text = "\n".join(rep.warnings)
     assert "acme/unreleased-model: no known price" in text
     assert "latency assumed" in text
@@ -147,3 +181,26 @@ def test_budget_warning():
         _suite([{"name": "single", "strategy": "single"}], size=20, limits={"max_cost_usd": 1e-6})
     )
     assert any("exceeds limits.max_cost_usd" in w for w in rep.warnings)
+
+
+DEEP = {"name": "deep", "strategy": "cot", "model": "sim/reasoner", "reasoning_effort": "high"}
+
+
+def test_warns_when_reasoning_and_answer_do_not_fit_in_max_tokens(tmp_path):
+    configs = [{"name": "small", "strategy": "single"}, DEEP]
+    tight = _suite(configs, size=20)  # the demo suite's max_tokens: 512
+    (warning,) = [w for w in plan_suite(tight).warnings if w.startswith("config ")]
+    expected = re.fullmatch(
+        r"config deep: expected ~(\d+) reasoning \+ (\d+) output tokens exceed max_tokens 512: "
+        r"answers will be truncated \(raise max_tokens\)",
+        warning,
+    )
+    assert expected and int(expected[1]) + int(expected[2]) >= 512, warning
+    roomy = _suite([configs[0], {**DEEP, "max_tokens": 8192}], size=20)
+    assert not any(w.startswith("config ") for w in plan_suite(roomy).warnings)
+    # the simulator agrees: cut off at 512, whole at 8192
+    for suite, cut in ((tight, True), (roomy, False)):
+        res = runner.run(suite, out_dir=tmp_path, use_cache=False)
+        deep = [r for r in res.records if r["config"] == "deep"]
+        share = sum(r["failure"] == "truncated" for r in deep) / len(deep)
+        assert share >= 0.8 if cut else share == 0, (cut, share)

@@ -18,13 +18,22 @@ from typing import Any
 import numpy as np
 
 from tts_bench.errors import UserError
-from tts_bench.gate_rules import FAILURE_RE, RELATIVE, bound_text, judge, load_rules, rule_text
+from tts_bench.gate_rules import (
+    FAILURE_RE,
+    RELATIVE,
+    bound_text,
+    fmt,
+    judge,
+    load_rules,
+    rule_text,
+)
 from tts_bench.suite import GateRule
 
 __all__ = [
     "Verdict",
     "evaluate",
     "exit_code",
+    "fmt",
     "load_rules",
     "paired_bootstrap",
     "run_rules",
@@ -108,9 +117,13 @@ def figure(entry: dict[str, Any], metric: str, confidence: float) -> tuple[float
             return None, None, f"cost unknown for {unknown} requests (no price)"
         return cost.get("mean_usd"), None, ""
     if metric.endswith("_latency_s"):
-        block = (entry.get("latency") or {}).get(metric.split("_")[0]) or {}
-        note = (entry.get("latency") or {}).get("note") or ""
-        return block.get("value"), _ci(block), note
+        q = metric.split("_")[0]
+        block = (entry.get("latency") or {}).get(q) or {}
+        ci = _ci(block)
+        # the summary's own note names every short quantile; say only this one's
+        short = block.get("value") is not None and ci is None
+        note = f"too few items for a finite {q.upper()} bound at {confidence:.0%}" if short else ""
+        return block.get("value"), ci, note
     if metric == "unscored_rate":
         v, ci = _rate(entry.get("unscored") or 0, n, confidence)
         return v, ci, "Wilson interval"
@@ -287,25 +300,12 @@ def exit_code(verdicts: list[Verdict]) -> int:
 
 
 # -- output ---------------------------------------------------------------------------------------
-def fmt(metric: str, x: float | None) -> str:
-    """A figure in the unit its metric is read in."""
-    if x is None:
-        return "—"
-    if metric == "accuracy_delta":
-        return f"{100 * x:+.1f} pts"
-    if metric == "accuracy" or metric.endswith("_rate") or metric.startswith("failure_rate["):
-        return f"{100 * x:.1f}%"
-    if metric == "cost_per_request":
-        return f"${x:.6f}" if x < 0.01 else f"${x:.4f}"
-    if metric == "cost_ratio":
-        return f"{x:.2f}×"
-    return f"{x:.2f} s"
-
-
-def row(v: Verdict) -> dict[str, str]:
-    """Display strings of a verdict: rule, value, ci, bound, result, note (for tables)."""
+def row(v: Verdict, *, markup: bool = True) -> dict[str, str]:
+    """Display strings of a verdict: rule, value, ci, bound, result, note. `markup`: escape
+    square brackets for a rich table (else `failure_rate[format_violation]` loses its label
+    as an unknown style tag); False for plain text (Markdown, JUnit)."""
     ci = "—" if v.ci is None else f"[{fmt(v.metric, v.ci[0])}, {fmt(v.metric, v.ci[1])}]"
-    return {
+    out = {
         "rule": v.rule,
         "value": fmt(v.metric, v.value),
         "ci": ci,
@@ -313,6 +313,11 @@ def row(v: Verdict) -> dict[str, str]:
         "result": "PASS" if v.passed else "FAIL",
         "note": v.note,
     }
+    if markup:
+        from rich.markup import escape
+
+        out = {k: escape(s) for k, s in out.items()}
+    return out
 
 
 def to_markdown(verdicts: list[Verdict]) -> str:
@@ -320,7 +325,7 @@ def to_markdown(verdicts: list[Verdict]) -> str:
     head = f"### tts-bench gate: {'FAIL' if failed else 'PASS'} ({len(verdicts) - failed}/{len(verdicts)} rules passed)\n\n"
     lines = ["| result | rule | value | CI | bound | note |", "|---|---|---|---|---|---|"]
     for v in verdicts:
-        r = {k: s.replace("|", "\\|") for k, s in row(v).items()}
+        r = {k: s.replace("|", "\\|") for k, s in row(v, markup=False).items()}
         mark = "✅ PASS" if v.passed else "❌ FAIL"
         lines.append(
             f"| {mark} | {r['rule']} | {r['value']} | {r['ci']} | {r['bound']} | {r['note']} |"
@@ -346,11 +351,11 @@ def to_junit(verdicts: list[Verdict], suite_name: str) -> str:
         skipped="0",
     )
     for v in verdicts:
-        r = row(v)
+        r = row(v, markup=False)
         tc = ET.SubElement(
             ts, "testcase", classname=f"tts_bench.gate.{suite_name}", name=v.rule, time="0"
         )
-        detail = f"value {r['value']}, CI {r['ci']}, bound {v.bound} (on {v.on})" + (
+        detail = f"value {r['value']}, CI {r['ci']}, bound {r['bound']} (on {v.on})" + (
             f"; {v.note}" if v.note else ""
         )
         if v.passed:

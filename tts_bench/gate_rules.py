@@ -123,18 +123,45 @@ def load_rules(suite_rules: list[GateRule] | None, rules_file: Path | None) -> l
     return rules
 
 
-def bound_text(rule: GateRule) -> str:
+PERCENT = ("accuracy", "unscored_rate")  # shown in %; failure_rate[...] too
+
+
+def fmt(metric: str, x: float | None, *, exact: bool = False) -> str:
+    """A figure in the unit its metric is read in (accuracy_delta in points, rates in %).
+    `exact`: keep every digit (for bounds the user wrote), else round for display."""
+    if x is None:
+        return "—"
+
+    def num(v: float, places: int) -> str:
+        s = f"{v:.{places}f}"
+        return f"{v:g}" if exact and abs(float(s) - v) > 1e-9 * max(1.0, abs(v)) else s
+
+    if metric == "accuracy_delta":
+        return f"{num(100 * x, 1)} pts" if exact else f"{100 * x:+.1f} pts"
+    if metric in PERCENT or metric.startswith("failure_rate["):
+        return f"{num(100 * x, 1)}%"
+    if metric == "cost_per_request":
+        return f"${x:g}" if exact else (f"${x:.6f}" if x < 0.01 else f"${x:.4f}")
+    if metric == "cost_ratio":
+        return f"{x:g}×" if exact else f"{x:.2f}×"
+    return f"{x:g} s" if exact else f"{x:.2f} s"
+
+
+def bound_text(rule: GateRule, *, units: bool = True) -> str:
+    """`>= -2.0 pts and <= ...`: the rule's bounds, in the unit its figure is shown in
+    (`units=False`: as written in the rule, e.g. `>= -0.02`)."""
     parts = []
-    if rule.min is not None:
-        parts.append(f">= {rule.min:g}")
-    if rule.max is not None:
-        parts.append(f"<= {rule.max:g}")
+    for op, b in ((">=", rule.min), ("<=", rule.max)):
+        if b is not None:
+            parts.append(f"{op} {fmt(rule.metric, b, exact=True) if units else f'{b:g}'}")
     return " and ".join(parts)
 
 
 def rule_text(rule: GateRule, config: str) -> str:
     strict = ", strict" if rule.strict and default_on(rule) == "ci" else ""
-    return f"{config}: {rule.metric} {bound_text(rule)} (on {default_on(rule)}{strict})"
+    return (
+        f"{config}: {rule.metric} {bound_text(rule, units=False)} (on {default_on(rule)}{strict})"
+    )
 
 
 def judge(
@@ -149,23 +176,31 @@ def judge(
     if on == "ci" and (ci is None or ci[0] is None or ci[1] is None):
         on, note = "point", "no CI available: judged on the point estimate"
     ok = True
+    m = rule.metric
+
+    def f(x: float) -> str:
+        return fmt(m, x)
+
+    def b(x: float) -> str:
+        return fmt(m, x, exact=True)
+
     if on == "point":
         if rule.min is not None and value < rule.min:
-            ok, note = False, f"{value:.4g} < {rule.min:g}"
+            ok, note = False, f"{f(value)} < {b(rule.min)}"
         if rule.max is not None and value > rule.max:
-            ok, note = False, f"{value:.4g} > {rule.max:g}"
+            ok, note = False, f"{f(value)} > {b(rule.max)}"
         return ok, on, note
     lo, hi = ci  # type: ignore[misc]
     if rule.strict:  # the CI must exclude the regression
         if rule.min is not None and lo < rule.min:
-            ok, note = False, f"CI lower bound {lo:.4g} < {rule.min:g} (strict)"
+            ok, note = False, f"CI lower bound {f(lo)} < {b(rule.min)} (strict)"
         if rule.max is not None and hi > rule.max:
-            ok, note = False, f"CI upper bound {hi:.4g} > {rule.max:g} (strict)"
+            ok, note = False, f"CI upper bound {f(hi)} > {b(rule.max)} (strict)"
     else:  # fail only on a demonstrated regression: the whole CI beyond the bound
         if rule.min is not None and hi < rule.min:
-            ok, note = False, f"whole CI below {rule.min:g}"
+            ok, note = False, f"whole CI below {b(rule.min)}"
         if rule.max is not None and lo > rule.max:
-            ok, note = False, f"whole CI above {rule.max:g}"
+            ok, note = False, f"whole CI above {b(rule.max)}"
         if ok and (
             (rule.min is not None and lo < rule.min) or (rule.max is not None and hi > rule.max)
         ):

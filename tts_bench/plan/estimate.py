@@ -125,11 +125,11 @@ class Estimator:
         }.get(k, 0)
         return self.counter.count(use.model, [{"role": "user", "content": text}]) + extra
 
-    def per_item(self, use: Use, item: Any) -> Tally:
+    def _wanted(self, use: Use, question: str) -> tuple[float, float, float]:
+        """(output, reasoning, worked-solution length) one call of `use` would generate
+        without the `max_tokens` cap (reasoning still capped at `thinking_budget`)."""
         spec = use.spec
-        msgs = self.resolved.render(item)
-        question = msgs[-1]["content"]
-        cot_out = min(math.ceil(len(question) / 4) + COT_EXTRA, spec.max_tokens)
+        cot_out = math.ceil(len(question) / 4) + COT_EXTRA
         out = {
             "plain": PLAIN_OUT,
             "cot": cot_out,
@@ -138,7 +138,6 @@ class Estimator:
             "expand": STEP_OUT,
             "rollout": STEP_OUT,
         }.get(use.kind) or ROLE_OUT[use.kind]
-        out = min(out, spec.max_tokens)
         reasoning = 0.0
         is_reasoner, per = reasoner(spec, self.suite.sim_profiles)
         if is_reasoner:
@@ -146,9 +145,44 @@ class Estimator:
             steps = max(1.0, cot_out / CANDIDATE_TOKENS_PER_LINE) if worked else 1.0
             effort = spec.params.get("reasoning_effort") or "medium"
             reasoning = per["overhead"] + per[effort] * steps
-            cap = spec.params.get("thinking_budget") or spec.max_tokens
-            reasoning = min(reasoning, cap, spec.max_tokens)
-            out = min(out, max(spec.max_tokens - reasoning, 0))
+            budget = spec.params.get("thinking_budget")
+            reasoning = min(reasoning, budget) if budget else reasoning
+        return out, reasoning, cot_out
+
+    def truncation(self, uses: list[Use]) -> str | None:
+        """Why answers will be cut off: the first kind of call whose expected reasoning +
+        output tokens (means over the items) reach its `max_tokens`; None when none does."""
+        for use in uses:
+            if not use.count:
+                continue
+            wants = [
+                self._wanted(use, self.resolved.render(it)[-1]["content"]) for it in self.items
+            ]
+            out = sum(w[0] for w in wants) / len(wants)
+            reasoning = sum(w[1] for w in wants) / len(wants)
+            cap = use.spec.max_tokens
+            if out + reasoning >= cap:
+                what = (
+                    f"~{reasoning:.0f} reasoning + {out:.0f} output"
+                    if reasoning
+                    else f"~{out:.0f} output"
+                )
+                calls = "" if use.kind in ("plain", "cot") else f" per {use.kind} call"
+                return (
+                    f"expected {what} tokens{calls} exceed max_tokens {cap}: "
+                    "answers will be truncated (raise max_tokens)"
+                )
+        return None
+
+    def per_item(self, use: Use, item: Any) -> Tally:
+        spec = use.spec
+        msgs = self.resolved.render(item)
+        question = msgs[-1]["content"]
+        out, reasoning, cot_out = self._wanted(use, question)
+        cot_out = min(cot_out, spec.max_tokens)
+        # the model stops at max_tokens: reasoning first, then whatever room is left
+        reasoning = min(reasoning, spec.max_tokens)
+        out = min(out, max(spec.max_tokens - reasoning, 0))
         inp = self._input(use, msgs, question, cot_out)
         rate = self.rate(use.model)
         cost = None if rate is None else (inp * rate.input + (out + reasoning) * rate.output) / 1e6

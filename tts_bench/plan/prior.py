@@ -1,26 +1,81 @@
-"""What a prior run observed, for `plan --from RUN_DIR`: calls per item and tokens per call,
-and the paired per-item variance behind the detectable-effect warnings."""
+"""What a prior run observed, for `plan --from RUN_DIR`: which of its configs were run the
+way the suite plans them (`compare_run`), their calls per item and tokens per call
+(`observed`), and the paired per-item variance behind the detectable-effect warnings."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
+from tts_bench.plan.calls import knobs_of
 from tts_bench.plan.estimate import Estimator, Tally
-from tts_bench.suite import Suite
+from tts_bench.suite import ConfigSpec, Defaults, Suite
+
+
+def setup(cfg: ConfigSpec, defaults: Defaults) -> dict[str, Any]:
+    """What decides a config's calls and tokens per call: strategy, model, `max_tokens`,
+    reasoning settings and the strategy's knobs (its defaults filled in)."""
+    return {
+        "strategy": cfg.strategy,
+        "model": cfg.model or defaults.model,
+        "max_tokens": cfg.max_tokens or defaults.max_tokens,
+        "reasoning_effort": cfg.reasoning_effort,
+        "thinking_budget": cfg.thinking_budget,
+        **knobs_of(cfg.strategy, cfg.knobs),
+    }
+
+
+def compare_run(
+    run_dir: Path, suite: Suite, fingerprint: str
+) -> tuple[dict[str, list[str]], list[str]]:
+    """Per planned config the prior run has, how its setup differs from the planned one
+    ([] when it is the same, so its observations apply); and warnings about the run as a
+    whole (another suite, another dataset)."""
+    from tts_bench.store import read_manifest
+
+    man = read_manifest(run_dir)  # a clear error when it is not a run directory
+    ran = man.get("suite") or {}
+    warnings = []
+    if ran.get("name") != suite.name:
+        warnings.append(
+            f"--from {run_dir}: that run is of suite {ran.get('name')!r}, not {suite.name!r}"
+        )
+    if man.get("dataset_fingerprint") != fingerprint:
+        warnings.append(
+            f"--from {run_dir}: its items differ from this suite's (dataset fingerprint): "
+            "observed tokens per call may not carry over"
+        )
+    defaults = Defaults.model_validate(ran.get("defaults") or {})
+    before = {}
+    for raw in ran.get("configs") or []:
+        cfg = ConfigSpec.model_validate(raw)
+        before[cfg.name] = setup(cfg, defaults)
+    diffs: dict[str, list[str]] = {}
+    for cfg in suite.configs:
+        if cfg.name not in before:
+            continue
+        now, then = setup(cfg, suite.defaults), before[cfg.name]
+        diffs[cfg.name] = [
+            f"{k} {then.get(k)!r} (now {now.get(k)!r})"
+            for k in sorted(set(now) | set(then))
+            if now.get(k) != then.get(k)
+        ]
+    return diffs, warnings
 
 
 def observed(
-    run_dir: Path, suite: Suite, n_items: int, est: Estimator
+    run_dir: Path, suite: Suite, n_items: int, est: Estimator, keep: set[str]
 ) -> tuple[dict[str, Tally], dict]:
-    """Per-config tallies scaled to `n_items` from a prior run's calls (observed calls per
-    item and tokens per call, priced at today's prices), and its records by config."""
-    from tts_bench.store import load_calls, load_records, read_manifest
+    """Tallies scaled to `n_items` from a prior run's calls for the configs in `keep`
+    (observed calls per item and tokens per call, priced at today's prices), and the run's
+    records by config (those configs only)."""
+    from tts_bench.store import load_calls, load_records
 
-    read_manifest(run_dir)  # a clear error when it is not a run directory
     records: dict[str, dict[str, dict]] = defaultdict(dict)
     for r in load_records(run_dir):
-        records[r["config"]][str(r["item_id"])] = r
+        if r["config"] in keep:
+            records[r["config"]][str(r["item_id"])] = r
     sums: dict[str, Tally] = defaultdict(Tally)
     for c in load_calls(run_dir):
         if c.get("config") not in records:

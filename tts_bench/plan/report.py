@@ -11,7 +11,7 @@ from typing import Any
 from tts_bench.errors import UserError
 from tts_bench.plan.calls import Use, call_pattern, knobs_of
 from tts_bench.plan.estimate import TYPICAL_TPS, TYPICAL_TTFT_S, Estimator, Tally, wall_seconds
-from tts_bench.plan.prior import observed, paired_var
+from tts_bench.plan.prior import compare_run, observed, paired_var
 from tts_bench.suite import Suite
 
 MIN_STRATUM = 100
@@ -90,21 +90,35 @@ def plan_suite(suite: Suite, *, from_run: Path | None = None, where: str = "suit
     """Estimate calls, tokens, cost and wall time of running `suite` on a cold cache.
 
     from_run: a prior run directory whose observed calls per item and tokens per call
-    replace the static estimates for the configs it ran (prices are today's)."""
+    replace the static estimates for the configs it ran with the same setup (strategy,
+    model, max_tokens, reasoning settings, knobs); prices are today's."""
     from tts_bench.data import load_items
     from tts_bench.resolve import ResolvedSuite
 
     resolved = ResolvedSuite(suite, where)
-    items, _ = load_items(suite.dataset, where=f"{where}: dataset")
+    items, fingerprint = load_items(suite.dataset, where=f"{where}: dataset")
     if not items:
         raise UserError(f"{where}: dataset: no items")
     est = Estimator(suite, resolved, items)
     prior: dict[str, Tally] = {}
     records: dict[str, dict[str, dict]] | None = None
+    warnings: list[str] = []
+    notes: dict[str, list[str]] = defaultdict(list)
     if from_run is not None:
-        prior, records = observed(Path(from_run), suite, len(items), est)
+        run = Path(from_run)
+        diffs, warnings = compare_run(run, suite, fingerprint)
+        prior, records = observed(
+            run, suite, len(items), est, {n for n, d in diffs.items() if not d}
+        )
+        for cfg in suite.configs:
+            if cfg.name not in diffs:
+                notes[cfg.name].append(f"not in {run}: static estimate")
+            elif diffs[cfg.name]:
+                notes[cfg.name].append(
+                    f"{run} ran it with {', '.join(diffs[cfg.name])}: static estimate"
+                )
     tallies: dict[str, Tally] = {}
-    notes: dict[str, list[str]] = {}
+    truncated: list[str] = []
 
     def tally(name: str, depth: int = 0) -> Tally:
         if name in tallies:
@@ -112,12 +126,18 @@ def plan_suite(suite: Suite, *, from_run: Path | None = None, where: str = "suit
         cfg = suite.config(name)
         spec = resolved.specs[name]
         k = knobs_of(cfg.strategy, cfg.knobs)
+        routed = cfg.strategy == "router" and depth < 4
+        if not routed:
+            uses, why = call_pattern(cfg.strategy, k, spec)
+            cut = est.truncation(uses)  # a property of the setup, observed or not
+            if cut:
+                truncated.append(f"config {name}: {cut}")
         if name in prior:
             tallies[name] = prior[name]
-            notes[name] = [
+            notes[name].append(
                 f"observed in {from_run}: {prior[name].calls / len(items):.2f} calls per item"
-            ]
-        elif cfg.strategy == "router" and depth < 4:
+            )
+        elif routed:
             t = Tally()
             mine: list[str] = []
             if k.get("classifier") == "llm":
@@ -128,10 +148,11 @@ def plan_suite(suite: Suite, *, from_run: Path | None = None, where: str = "suit
             weights, how = _route_weights(cfg, k, records)
             for target, w in weights.items():
                 t.add(tally(target, depth + 1), w)
-            tallies[name], notes[name] = t, [*mine, how]
+            tallies[name] = t
+            notes[name] += [*mine, how]
         else:
-            uses, why = call_pattern(cfg.strategy, k, spec)
-            tallies[name], notes[name] = est.config(uses), why
+            tallies[name] = est.config(uses)
+            notes[name] += why
         if cfg.fallback:
             notes[name].append(f"fallback {cfg.fallback} calls (only on failures) not counted")
         return tallies[name]
@@ -158,7 +179,7 @@ def plan_suite(suite: Suite, *, from_run: Path | None = None, where: str = "suit
     total = Tally()
     for p in plans:
         total.add(tallies[p.config])
-    warnings: list[str] = []
+    warnings += truncated
     for m in sorted(est.unpriced):
         warnings.append(
             f"{m}: no known price (add it under `pricing:`); its cost is unknown, not 0"

@@ -48,12 +48,19 @@ class Counter:
         return sum(math.ceil(len(str(x.get("content", ""))) / 4) + 4 for x in messages) + 2
 
     def note(self) -> str:
+        """One line saying how input tokens were counted, per model ("" when nothing was
+        counted, e.g. every config's figures came from a prior run)."""
         names = {
-            "simulator": "the simulator's own count",
-            "litellm": "litellm's tokenizer",
-            "chars/4": "an estimate of 4 characters per token (tokenizer unknown)",
+            "simulator": "counted by the simulator",
+            "litellm": "counted by litellm's tokenizer",
+            "chars/4": "estimated (chars/4, tokenizer unknown)",
         }
-        return "; ".join(f"{m}: {names[h]}" for m, h in sorted(self.how.items())) or "no models"
+        parts = [
+            f"{names[h]} for {', '.join(sorted(m for m, x in self.how.items() if x == h))}"
+            for h in names
+            if h in self.how.values()
+        ]
+        return "input tokens: " + "; ".join(parts) if parts else ""
 
 
 class Shim:
