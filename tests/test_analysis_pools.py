@@ -59,6 +59,52 @@ def test_pools_over_a_subset_of_scored_items_get_no_curve(tmp_path: Path) -> Non
     assert not any(x.startswith("sc@") for x in labels(s))
 
 
+def _shorten_pool(item: str, config: str, keep: int) -> Any:
+    def edit(rec: dict[str, Any]) -> dict[str, Any]:
+        if rec["item_id"] == item and rec["config"] == config:
+            rec["samples"] = rec["samples"][:keep]
+        return rec
+
+    return edit
+
+
+@pytest.mark.parametrize("strategy", ["self_consistency", "imported"])
+def test_varying_pool_sizes_get_curves_only_when_imported(tmp_path: Path, strategy: str) -> None:
+    cfgs = [
+        Cfg("single", {"easy": 0.8, "hard": 0.4}),
+        Cfg("sc", {"easy": 0.75, "hard": 0.45}, pool=6, strategy=strategy),
+    ]
+    run = make_run(tmp_path, n_items=40, configs=cfgs, infra_rate=0.0)
+    edit_records(run, _shorten_pool("q00003", "sc", 3))
+    c = by_config(summarize(run, resamples=100))["sc"]
+    if strategy == "imported":  # independent draws made elsewhere: the first 3 of each
+        assert c["note"] is None and c["adaptive"] is not None
+        assert c["saturation"]["pool_sizes"] == [3, 6] and c["saturation"]["pool_size"] == 3
+        assert "pool sizes vary (3..6)" in c["saturation"]["note"]
+    else:
+        assert c["saturation"] is None and c["adaptive"] is None
+        assert "pool sizes vary (3..6)" in c["note"]
+
+
+def test_unscored_records_do_not_cut_the_pool(tmp_path: Path) -> None:
+    # a short pool on an infrastructure-failed record is not part of any curve
+    cfgs = [
+        Cfg("single", {"easy": 0.8, "hard": 0.4}),
+        Cfg("sc", {"easy": 0.75, "hard": 0.45}, pool=6),
+    ]
+    run = make_run(tmp_path, n_items=40, configs=cfgs, infra_rate=0.0)
+
+    def fail_one(rec: dict[str, Any]) -> dict[str, Any]:
+        if rec["item_id"] == "q00003" and rec["config"] == "sc":
+            rec.update(correct=None, score=None, failure="timeout", status="timeout")
+            rec["samples"] = rec["samples"][:2]
+        return rec
+
+    edit_records(run, fail_one)
+    c = by_config(summarize(run, resamples=100))["sc"]
+    assert c["note"] is None and c["saturation"]["pool_sizes"] == [6, 6]
+
+
 def test_pool_points_only_where_n_is_the_pool_size(tmp_path: Path) -> None:
     cfgs = [
         Cfg("single", {"easy": 0.8, "hard": 0.4}),
@@ -73,7 +119,10 @@ def test_pool_points_only_where_n_is_the_pool_size(tmp_path: Path) -> None:
     ]
     run = make_run(tmp_path, n_items=60, configs=cfgs, infra_rate=0.0)
     s = summarize(run, resamples=100)
-    assert by_config(s)["adaptive"]["saturation"] is not None  # the curve is still described
+    ad = by_config(s)["adaptive"]
+    # pools stopped early by its own rule: no curve describes it, even when sizes happen to match
+    assert ad["saturation"] is None and ad["adaptive"] is None
+    assert "adaptive_consistency" in ad["note"] and by_config(s)["sc"]["note"] is None
     assert {x for x in labels(s) if "@" in x} == {"sc@1", "sc@2"}
     write_summary(run, resamples=100)
     pol = yaml.safe_load((run / "recommended-policy.yaml").read_text())
@@ -146,6 +195,23 @@ def test_one_unknown_latency_makes_p95_unknown(tmp_path: Path) -> None:
     assert r["routed"]["latency_p95_s"] is None  # the hard item is routed somewhere
     assert r["routes"]["hard"]["latency_p95_s"] is None
     assert r["routes"]["easy"]["latency_p95_s"] is not None
+    for name in ("small", "large", "sc"):  # one unknown latency: no quantile, not the rest's
+        f = by_config(s)[name]
+        lat = f["latency"]
+        assert (lat["n"], lat["n_unknown"]) == (119, 1) and lat["mean"] is not None
+        assert all(lat[q] == {"value": None, "ci": [None, None]} for q in ("p50", "p95", "p99"))
+        assert "unknown for 1 of 120" in lat["note"]
+        hard, easy = (f["strata"]["difficulty"][v]["latency"] for v in ("hard", "easy"))
+        assert hard["p95"]["value"] is None and hard["n_unknown"] == 1
+        assert easy["p95"]["value"] is not None and easy["n_unknown"] == 0
+        if name != "small":  # the baseline has no delta
+            for key in ("latency_p50_ratio", "latency_p95_ratio"):
+                ratio = f["delta"][key]
+                assert ratio["value"] is None and ratio["ci"] == [None, None]
+                assert (ratio["n"], ratio["n_unknown"]) == (119, 1)
+    before = by_config(known)["large"]
+    assert before["latency"]["p95"]["value"] is not None
+    assert before["delta"]["latency_p95_ratio"]["value"] is not None
     sat = by_config(s)["sc"]["saturation"]
     assert sat["curves"]["latency_unknown_items"] == 1
     assert all(v is None for v in sat["curves"]["latency_p95_s"])

@@ -68,6 +68,26 @@ def test_power_matches_published_constant() -> None:
     assert out["mde"] == pytest.approx(np.sqrt(7.849 * var / 100), rel=1e-3)
 
 
+@pytest.mark.parametrize(
+    ("d", "why"),
+    [
+        (np.array([0.0, 0.0]), "2 paired"),  # the two-item import: sd 0 and n < 10
+        (np.array([1.0, -1.0, 0.0, 1.0, 0.0, 0.0, -1.0, 0.0, 1.0]), "9 paired"),
+        (np.full(50, 100.0), "sd 0"),  # every item gains: nothing to size from
+    ],
+)
+def test_power_is_null_when_it_cannot_size(d: np.ndarray, why: str) -> None:
+    out = power(d, target_delta=5.0)
+    assert out["mde"] is None and out["n_for_target"] is None
+    assert out["note"].startswith("too few items to size") and why in out["note"]
+    assert out["n"] == d.size
+
+
+def test_power_sizes_from_ten_items() -> None:
+    out = power(np.array([1.0, -1.0] * 5), target_delta=5.0)
+    assert out["mde"] is not None and out["n_for_target"] is not None and out["note"] is None
+
+
 def test_weight_matrix_strata_and_clusters() -> None:
     strata = ["e"] * 30 + ["h"] * 10
     w = weight_matrix(40, resamples=500, seed=1, strata=strata)

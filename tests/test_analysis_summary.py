@@ -209,6 +209,11 @@ def test_edge_runs_are_json_safe(tmp_path: Path, kw: dict) -> None:
         warnings.simplefilter("error", RuntimeWarning)
         s = summarize(run, resamples=100)
     json.dumps(s, allow_nan=False)
+    if kw.get("n_items") == 3:  # three paired items cannot size an effect
+        for f in s["configs"][1:]:
+            p = f["power"]
+            assert p["mde"] is None and p["n_for_target"] is None and p["n_for_observed"] is None
+            assert p["note"].startswith("too few items to size")
     if kw.get("infra_rate") == 1.0:
         f = by_config(s)["cot"]
         assert f["accuracy"]["value"] is None and f["unscored_rate"] == 1.0

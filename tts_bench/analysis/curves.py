@@ -4,8 +4,9 @@ A pool is the record's `samples` list. Voting identity is the scorer's answer ke
 one the strategies vote on), so distinct wrong answers stay apart. A sample without an answer
 (nothing extractable, or an infrastructure-failed sample) abstains, as in the strategies.
 
-When pool sizes differ between items (a failed pair, a changed suite), every item uses its
-first K samples, K the smallest pool: samples are exchangeable draws, so that is unbiased.
+When pool sizes differ between items (only an imported pool, imported with mixed sizes on
+request, gets curves then), every item uses its first K samples, K the smallest pool: samples
+are independent draws, so that is unbiased.
 Expected cost at k is k x the pool's mean sample cost plus the record's fixed (non-sample)
 cost; expected latency is E[max of k sample latencies] plus the record's fixed sequential
 latency (critical path minus the slowest sample), unknown (NaN) when the record or any sample
@@ -14,9 +15,11 @@ E[max sample latency] + a constant, not E[max(sample + its judge)] (records keep
 judge latency).
 
 `set_vote` pools also get the strategy's own per-element vote curve (analysis/setvote.py).
-A `router` config, or one whose pools cover fewer items than it scored (a router's records
-carry the pool of whichever config they went to), gets no curves: they would describe a
-subset of items under another strategy."""
+Curves are `withheld` (no curves, no adaptive replay, a note saying why) for a `router`
+config (its records carry the pool of whichever config each item went to), an
+`adaptive_consistency` config (pools stopped early by its own rule), any other non-imported
+config whose pool sizes vary, and pools over fewer items than the config scored: each would
+describe something other than the config as run."""
 
 from __future__ import annotations
 
@@ -103,11 +106,54 @@ def _best_of_k_rows(scores: np.ndarray, values: np.ndarray, wmax: np.ndarray) ->
     return avg @ wmax[:, ::-1].T
 
 
+def _pooled(data: RunData, c: int) -> list[int]:
+    """Item indices whose record under config c is scored and keeps a sample pool."""
+    return [
+        i for i, r in enumerate(data.records[c]) if r and r.get("samples") and data.scored[c, i]
+    ]
+
+
+def withheld(data: RunData, c: int) -> str | None:
+    """Why config c's records keep sample pools but get no curves (None: they get curves, or
+    keep no pools at all). A curve must describe the config as run:
+    - `router`: its records carry the pool of whichever config each item went to;
+    - `adaptive_consistency`: it stops early, so its pools vary in size (up to n_max) and were
+      cut by its own stopping rule; a curve over the smallest pool says nothing of the config;
+    - any other pool whose size varies, except an imported pool (independent draws made
+      elsewhere, mixed sizes only on request: the first K samples of each are unbiased);
+    - pools over fewer items than the config scored (a curve over a subset), or none scored."""
+    strategy = str(data.config_specs.get(data.configs[c], {}).get("strategy") or "")
+    has_pools = any(r and r.get("samples") for r in data.records[c])
+    if not has_pools:
+        return None
+    if strategy == "router":
+        return "router: its records carry the pool of the config each item was routed to"
+    if strategy == "adaptive_consistency":
+        return (
+            "adaptive_consistency stops early: its pools vary in size and were cut by its own "
+            "stopping rule, so no curve over N or adaptive replay describes it"
+        )
+    used = _pooled(data, c)
+    if not used:
+        return "no scored record keeps a sample pool"
+    sizes = {len(data.records[c][i]["samples"]) for i in used}  # type: ignore[index]
+    if len(sizes) > 1 and strategy != "imported":
+        return (
+            f"pool sizes vary ({min(sizes)}..{max(sizes)}) under {strategy or 'this strategy'}: "
+            "a curve over the smallest pool would not describe the config as run"
+        )
+    n_scored = int(data.scored[c].sum())
+    if len(used) < n_scored:
+        return f"pools cover {len(used)} of the {n_scored} scored items: a curve over a subset"
+    return None
+
+
 def build_pools(data: RunData, c: int, none: NoneMode = "abstain") -> Pools | None:
-    """Per-item exact curves for config index c, or None when it kept no scored pools."""
+    """Per-item exact curves for config index c, or None when it kept no scored pools or its
+    curves are `withheld`. Pools are read up to K, the smallest pool among scored records."""
     spec = data.config_specs.get(data.configs[c], {})
     strategy = str(spec.get("strategy") or "")
-    if strategy == "router":  # its records carry other configs' pools, over a subset of items
+    if withheld(data, c) is not None:
         return None
     # a judge call per sample (best_of_n's judge selector, judge-weighted voting) is paid per
     # sample drawn: its cost scales with k instead of being a fixed part of the record
@@ -115,7 +161,7 @@ def build_pools(data: RunData, c: int, none: NoneMode = "abstain") -> Pools | No
         spec.get("weighted") == "judge"
     )
     recs = data.records[c]
-    sizes = [len(r["samples"]) for r in recs if r and r.get("samples")]
+    sizes = [len(recs[i]["samples"]) for i in _pooled(data, c)]  # type: ignore[index]
     if not sizes:
         return None
     k_max = min(sizes)
@@ -179,10 +225,6 @@ def build_pools(data: RunData, c: int, none: NoneMode = "abstain") -> Pools | No
         elif r.get("cost_usd") is not None and all(x is not None for x in s_cost):
             fixed_cost[i] = max(0.0, float(r["cost_usd"]) - float(sum(s_cost)))
             mean_cost[i] = float(sum(s_cost[:k_max])) / k_max
-    if not mask.any():  # every pooled record unscored: no curve to draw
-        return None
-    if mask.sum() < data.scored[c].sum():  # pools over a subset of the scored items
-        return None
     wmax = max_weights(k_max)
     nan_rows = np.where(mask[:, None], 0.0, np.nan)
     ks = np.arange(1, k_max + 1)

@@ -96,8 +96,14 @@ def paired_deltas(
 def _latency_ratios(
     data: RunData, w: np.ndarray, c: int, b: int, confidence: float, cache: dict[bytes, Any]
 ) -> dict[str, Any]:
-    both = data.present[c] & data.present[b] & ~np.isnan(data.latency[c])
-    both &= ~np.isnan(data.latency[b])
+    """P50/P95 ratios over the items present under both configs; null (value and CI) when
+    any of them has an unknown latency under either, as for the quantiles themselves."""
+    pres = data.present[c] & data.present[b]
+    both = pres & ~np.isnan(data.latency[c]) & ~np.isnan(data.latency[b])
+    names = ["latency_p50_ratio", "latency_p95_ratio"]
+    n, unknown = int(both.sum()), int((pres & ~both).sum())
+    if unknown or not n:
+        return {k: {"value": None, "ci": [None, None], "n": n, "n_unknown": unknown} for k in names}
     qs = [0.5, 0.95]
     rc = weighted_quantiles(w, data.latency[c], qs, both)
     key = both.tobytes()
@@ -109,19 +115,21 @@ def _latency_ratios(
     ratio[~np.isfinite(ratio)] = np.nan
     lo, hi = percentile_ci(ratio, confidence)
     out: dict[str, Any] = {}
-    for j, (q, name) in enumerate(zip(qs, ["latency_p50_ratio", "latency_p95_ratio"], strict=True)):
+    for j, (q, name) in enumerate(zip(qs, names, strict=True)):
         pc, pb = quantile(data.latency[c][both], q), quantile(data.latency[b][both], q)
         out[name] = {
             "value": fnum(pc / pb) if pc is not None and pb else None,
             "ci": [fnum(lo[j]), fnum(hi[j])],
-            "n": int(both.sum()),
+            "n": n,
+            "n_unknown": 0,
         }
     return out
 
 
 def _power(d: np.ndarray, alpha: float, target: float | None) -> dict[str, Any]:
     """Power analysis in points: MDE at the current n, items for the suite's target delta and
-    for the observed delta (80% power, two-sided alpha)."""
+    for the observed delta (80% power, two-sided alpha); all null, with a `note`, below
+    stats.MIN_POWER_ITEMS paired items or when sd(d) = 0."""
     p = power(d, alpha=alpha, target_delta=target)
     observed = float(d.mean()) if d.size else 0.0
     need_obs = (

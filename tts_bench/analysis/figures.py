@@ -17,13 +17,14 @@ QUANTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
 
 
 def groups(data: RunData) -> list[tuple[str | None, str | None, np.ndarray]]:
-    """(column, value, item mask): overall first, then every value of every strata column."""
+    """(column, value, item mask): overall first, then every value of every strata column,
+    in display order (`RunData.strata_values`)."""
     out: list[tuple[str | None, str | None, np.ndarray]] = [
         (None, None, np.ones(len(data.items), dtype=bool))
     ]
     for col, labels in data.strata.items():
         arr = np.asarray(labels)
-        for val in sorted(set(labels)):
+        for val in data.strata_values[col]:
             out.append((col, val, arr == val))
     return out
 
@@ -43,18 +44,37 @@ def _mean(x: np.ndarray, mask: np.ndarray) -> float | None:
 
 
 def latency_block(lat: np.ndarray, confidence: float) -> dict[str, Any]:
-    """P50/P95/P99 with distribution-free order-statistic intervals."""
+    """P50/P95/P99 with distribution-free order-statistic intervals over every record's
+    latency (NaN = unknown). One unknown latency makes every quantile and its interval null:
+    the quantile of the known ones is not the group's (the unknown ones may be the slowest).
+    `n` counts the known latencies, `n_unknown` the others; `mean` is over the known ones."""
+    unknown = int(np.isnan(lat).sum())
     lat = lat[~np.isnan(lat)]
-    out: dict[str, Any] = {"n": int(lat.size), "mean": fnum(lat.mean()) if lat.size else None}
+    out: dict[str, Any] = {
+        "n": int(lat.size),
+        "n_unknown": unknown,
+        "mean": fnum(lat.mean()) if lat.size else None,
+    }
     short = []
     for name, q in QUANTILES.items():
+        if unknown:
+            out[name] = {"value": None, "ci": [None, None]}
+            continue
         lo, hi = quantile_ci(lat, q, confidence)
         out[name] = {"value": quantile(lat, q), "ci": [lo, hi]}
         if lat.size and (lo is None or hi is None):
             short.append(name.upper())
-    out["note"] = (
-        f"too few items for a finite {'/'.join(short)} bound at {confidence:.0%}" if short else None
-    )
+    if unknown:
+        out["note"] = (
+            f"latency unknown for {unknown} of {unknown + lat.size} records: no P50/P95/P99 "
+            "(a quantile of the known ones is not the group's)"
+        )
+    else:
+        out["note"] = (
+            f"too few items for a finite {'/'.join(short)} bound at {confidence:.0%}"
+            if short
+            else None
+        )
     return out
 
 

@@ -3,7 +3,8 @@
 Every figure is a masked mean over items, so the records are laid out once as arrays of shape
 (configs, items): `present`, `scored`, `value` (the scorer's value: 1/0, or F1), `cost`
 (NaN = unknown), `latency`, tokens and calls. Items are the union over configs, in a fixed
-sorted order, with their strata and cluster labels.
+sorted order, with their strata and cluster labels; `strata_values` lists each column's
+values in display order (analysis/strata.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from tts_bench.analysis.strata import stratum_order
 from tts_bench.errors import UserError
 from tts_bench.suite import AnalysisSpec, ScorerSpec
 
@@ -47,9 +49,13 @@ class RunData:
     reasoning_tokens: np.ndarray = field(init=False)
     n_calls: np.ndarray = field(init=False)
     recall: np.ndarray = field(init=False)
+    strata_values: dict[str, list[str]] = field(init=False)  # column -> values, display order
 
     def __post_init__(self) -> None:
         recs = self.records
+        self.strata_values = {
+            col: stratum_order(labels, self.manifest, col) for col, labels in self.strata.items()
+        }
         self.present = np.array([[r is not None for r in row] for row in recs], dtype=bool)
         self.scored = np.array(
             [[r is not None and r.get("correct") is not None for r in row] for row in recs]

@@ -59,7 +59,7 @@ def route(
     col = next(iter(data.strata), None)
     n = len(data.items)
     labels = np.asarray(data.strata[col]) if col else np.array([""] * n)
-    values = sorted(set(labels.tolist()))
+    values = data.strata_values[col] if col else [""]
     share = {v: float((labels == v).mean()) for v in values}
 
     def blended(choice: dict[str, Point]) -> dict[str, Any]:

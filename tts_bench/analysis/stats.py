@@ -94,32 +94,45 @@ def quantile_ci(
     return lo, hi
 
 
+MIN_POWER_ITEMS = 10  # below this many paired items the sd of d is too unstable to size on
+
+
 def power(
     d: Sequence[float] | np.ndarray,
     *,
     alpha: float = 0.05,
     power_: float = 0.8,
     target_delta: float | None = None,
-) -> dict[str, float | int | None]:
+) -> dict[str, float | int | str | None]:
     """Power analysis of a paired difference from its per-item values d_i (same units out).
 
     mde: the minimum detectable effect at the current n, (z_{1-alpha/2} + z_power) sd(d)/sqrt(n);
     n_for_target: items needed to detect `target_delta`, (z_a + z_b)^2 Var(d) / delta^2
-    (about 7.85 Var(d) / delta^2 at alpha 0.05 and 80% power)."""
+    (about 7.85 Var(d) / delta^2 at alpha 0.05 and 80% power). Both are None (and `note`
+    says why) below MIN_POWER_ITEMS items or when sd(d) = 0: an sd estimated from a handful
+    of items, or no observed disagreement at all, cannot size anything (the formula would
+    claim a detectable effect of 0)."""
     arr = np.asarray(d, dtype=float)
     arr = arr[~np.isnan(arr)]
     n = int(arr.size)
     factor = _z(1 - alpha / 2) + _z(power_)
     var = float(arr.var(ddof=1)) if n > 1 else None
-    out: dict[str, float | int | None] = {
+    note = None
+    if n < MIN_POWER_ITEMS:
+        note = f"too few items to size ({n} paired, fewer than {MIN_POWER_ITEMS})"
+    elif not var:
+        note = "too few items to size (the paired differences do not vary: sd 0)"
+    usable = note is None and var is not None
+    out: dict[str, float | int | str | None] = {
         "n": n,
         "alpha": alpha,
         "power": power_,
         "sd_d": math.sqrt(var) if var is not None else None,
-        "mde": factor * math.sqrt(var / n) if var is not None else None,
+        "mde": factor * math.sqrt(var / n) if usable and var is not None else None,
         "target_delta": target_delta,
         "n_for_target": None,
+        "note": note,
     }
-    if var is not None and target_delta:
+    if usable and var is not None and target_delta:
         out["n_for_target"] = int(math.ceil(factor**2 * var / target_delta**2))
     return out

@@ -12,7 +12,7 @@ import numpy as np
 
 from tts_bench.analysis.adaptive import replay
 from tts_bench.analysis.bootstrap import weight_matrix
-from tts_bench.analysis.curves import build_pools
+from tts_bench.analysis.curves import build_pools, withheld
 from tts_bench.analysis.deltas import paired_deltas
 from tts_bench.analysis.figures import WILSON_BELOW, config_figures
 from tts_bench.analysis.frontier import pareto, points
@@ -104,6 +104,8 @@ def _summary(
                 if p is None
                 else saturation_block(data, p, w, epsilon, confidence),
                 "adaptive": None if p is None else replay(p),
+                # why saturation and adaptive are null although the records keep pools
+                "note": withheld(data, data.index(name)),
             }
         )
     costs = data.cost[data.present]
@@ -144,7 +146,8 @@ def _summary(
         "missing_pairs": missing,
         "strata_columns": list(data.strata),
         "item_counts": {
-            col: {v: labs.count(v) for v in sorted(set(labs))} for col, labs in data.strata.items()
+            col: {v: labs.count(v) for v in data.strata_values[col]}
+            for col, labs in data.strata.items()
         },
         # null when no record's cost is known: unknown is not $0
         "total_spend_usd": float(np.nansum(costs)) if (~np.isnan(costs)).any() else None,
