@@ -219,3 +219,21 @@ def test_baseline_defaults_to_the_first_config():
     data = {**demo_suite(), "gates": []}
     data.pop("baseline")
     assert parse(data).baseline == data["configs"][0]["name"]
+
+
+def test_budget_stopped_run_reports_without_crashing_or_crowning_a_one_item_config(tmp_path):
+    from tts_bench import runner
+    from tts_bench.analysis import summarize
+    from tts_bench.report import write_report
+    from tts_bench.suite import parse
+
+    data = {**demo_suite(), "gates": []}
+    data["dataset"]["sample"]["size"] = 60
+    result = runner.run(parse(data), out_dir=tmp_path, run_id="r", max_cost=0.004)
+    assert result.status == "budget_exceeded"
+    summary = summarize(tmp_path / "r", resamples=500)
+    covered = {c["config"]: c["n_items"] for c in summary["configs"]}
+    assert min(covered.values()) * 2 < max(covered.values())  # the stop left configs uneven
+    best = summary["routing"]["best_single"]
+    assert best is not None and covered[best["config"]] * 2 >= max(covered.values())
+    assert write_report(tmp_path / "r").is_file()

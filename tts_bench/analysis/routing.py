@@ -49,6 +49,13 @@ def _pick(cands: list[tuple[Point, dict[str, Any]]], eps: float) -> tuple[Point,
     )
 
 
+def _covering(cands: list[tuple[Point, dict[str, Any]]]) -> list[tuple[Point, dict[str, Any]]]:
+    """Candidates measured on at least half as many items as the best-covered one: in a
+    partial run a config that reached one item must not win on that one item."""
+    most = max((s["n_items"] or 0 for _, s in cands), default=0)
+    return [(p, s) for p, s in cands if (s["n_items"] or 0) * 2 >= most]
+
+
 def route(
     data: RunData, pts: list[Point], w: np.ndarray, epsilon: float, confidence: float
 ) -> dict[str, Any]:
@@ -82,13 +89,13 @@ def route(
             "latency_p95_s": None if np.isnan(routed_lat).any() else quantile(routed_lat, 0.95),
         }
 
-    singles = [(p, p.stats()) for p in pts]
+    singles = _covering([(p, p.stats()) for p in pts])
     single = _pick([(p, s) for p, s in singles if _feasible(s, max_cost, max_p95)], 0.0)
     routes: dict[str, Any] = {}
     choice: dict[str, Point] = {}
     for v in values:
         m = labels == v
-        cands = [(p, p.stats(m)) for p in pts]
+        cands = _covering([(p, p.stats(m)) for p in pts])
         ok = [(p, s) for p, s in cands if _feasible(s, max_cost, max_p95)]
         picked = _pick(ok, eps)
         if picked is None:  # nothing meets the budgets here: fall back to the single choice
