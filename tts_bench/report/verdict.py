@@ -126,6 +126,10 @@ def power_sentence(vm: dict[str, Any]) -> str | None:
         if fmt.ok(p.get("target_delta")) and fmt.ok(p.get("n_for_target")):
             s += f"; detecting {p['target_delta']:.1f} pts needs about {p['n_for_target']} items"
         return s + "."
+    for c in vm["configs"]:  # nothing to size from: say why rather than print a 0
+        note = (c.get("power") or {}).get("note")
+        if note:
+            return f"Power: {note}."
     return None
 
 
