@@ -75,3 +75,19 @@ def test_report_option_out_of_range_from_python(run_dir):
         summarize(run_dir, confidence=1.5)
     with pytest.raises(UserError, match="resamples"):
         summarize(run_dir, resamples=0)
+
+
+@pytest.mark.parametrize(
+    "change", [{"samples": 5}, {"strata": ["a"]}, {"latency_s": "abc"}, {"correct": "yes"}]
+)
+def test_records_with_wrong_types_are_one_line_errors(run_dir, tmp_path, change):
+    bad = tmp_path / "badrec"
+    bad.mkdir()
+    (bad / "manifest.json").write_bytes((run_dir / "manifest.json").read_bytes())
+    (bad / "calls.jsonl").write_bytes((run_dir / "calls.jsonl").read_bytes())
+    lines = (run_dir / "records.jsonl").read_text().splitlines()
+    first = {**json.loads(lines[0]), **change}
+    (bad / "records.jsonl").write_text("\n".join([json.dumps(first), *lines[1:]]) + "\n")
+    for args in (("report", str(bad)), ("gate", str(bad))):
+        line = _one_line_exit_2(cli(*args))
+        assert next(iter(change)) in line

@@ -75,11 +75,45 @@ def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:
     os.replace(tmp, run_dir / MANIFEST)
 
 
+# Field types every reader relies on (design.md's record contract); a record file edited by
+# hand or written by another tool is checked here once, not crashed on later.
+_NUMBER = (int, float)
+_RECORD_TYPES: dict[str, tuple[type, ...]] = {
+    "correct": (bool,),
+    "score": _NUMBER,
+    "cost_usd": _NUMBER,
+    "latency_s": _NUMBER,
+    "strata": (dict,),
+    "samples": (list,),
+    "info": (dict,),
+    "metrics": (dict,),
+}
+
+
+def _check_record(rec: dict[str, Any], path: Path) -> None:
+    for key, types in _RECORD_TYPES.items():
+        value = rec.get(key)
+        if value is not None and (
+            not isinstance(value, types) or (types is _NUMBER and isinstance(value, bool))
+        ):
+            raise UserError(
+                f"{path}: record {rec['item_id']!r}/{rec['config']!r}: `{key}` must be "
+                f"{' or '.join(t.__name__ for t in types)} or null, got {type(value).__name__}"
+            )
+    for sample in rec.get("samples") or []:
+        if not isinstance(sample, dict):
+            raise UserError(
+                f"{path}: record {rec['item_id']!r}/{rec['config']!r}: `samples` must hold objects"
+            )
+
+
 def load_records(run_dir: Path | str) -> list[dict[str, Any]]:
-    """Records as dicts; for a repeated (item, config) the last line wins."""
+    """Records as dicts (types checked); for a repeated (item, config) the last line wins."""
+    path = Path(run_dir) / RECORDS
     latest: dict[tuple[str, str], dict[str, Any]] = {}
-    for rec in iter_jsonl(Path(run_dir) / RECORDS):
+    for rec in iter_jsonl(path):
         if "item_id" in rec and "config" in rec:
+            _check_record(rec, path)
             latest[(str(rec["item_id"]), str(rec["config"]))] = rec
     return list(latest.values())
 
