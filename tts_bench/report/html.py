@@ -81,7 +81,11 @@ def all_plots(vm: dict[str, Any], lat: dict[str, list[float]]) -> list[dict[str,
         "strata": plots.strata_heatmap(vm["strata"], names, vm["metric"]),
         "failures": plots.failures(vm["configs"]),
     }
-    return [{"name": k, "svg": v, "caption": CAPTIONS[k]} for k, v in svgs.items()]
+    out = [{"name": k, "svg": v, "caption": CAPTIONS[k]} for k, v in svgs.items()]
+    withheld = [f"{c['name']}: {c['curve_note']}" for c in vm["configs"] if c.get("curve_note")]
+    if withheld:  # a config that sampled but has no curve: say why
+        out[0]["caption"] += " No curve for " + "; ".join(withheld) + "."
+    return out
 
 
 def render_html(

@@ -191,6 +191,7 @@ def build(summary: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:
                 "run_label": as_run.get(name, name),
                 "saturation": sat,
                 "power": e.get("power"),
+                "curve_note": e.get("note"),  # why a config that sampled has no curve
             }
         )
         configs.append(row)
