@@ -35,6 +35,28 @@ def _f(x: Any) -> float:
     return float(x) if fmt.ok(x) else np.nan
 
 
+def _value(r: dict[str, Any]) -> float:
+    """A record's scorer value (1/0, or F1 for set answers); NaN when unscored."""
+    if r.get("correct") is None:
+        return np.nan
+    return _f(r["score"]) if fmt.ok(r.get("score")) else float(bool(r["correct"]))
+
+
+def _p_value(d: np.ndarray) -> float:
+    """Exact McNemar on discordant pairs for 0/1 scores, Wilcoxon signed-rank otherwise
+    (the analysis' choice for a run's own deltas)."""
+    from tts_bench.analysis.stats import mcnemar_exact
+
+    if np.isin(d, (-1.0, 0.0, 1.0)).all():
+        return mcnemar_exact(int((d < 0).sum()), int((d > 0).sum()))
+    nz = d[d != 0]
+    if nz.size == 0:
+        return 1.0
+    from scipy.stats import wilcoxon
+
+    return float(wilcoxon(nz).pvalue)
+
+
 def paired_delta(
     a: dict[str, dict[str, Any]],
     b: dict[str, dict[str, Any]],
@@ -50,7 +72,7 @@ def paired_delta(
         weight_matrix,
         weighted_quantiles,
     )
-    from tts_bench.analysis.stats import mcnemar_exact, quantile
+    from tts_bench.analysis.stats import quantile
 
     ids = sorted(set(a) & set(b))
     keys = (
@@ -73,8 +95,8 @@ def paired_delta(
     if not ids:
         return out
     ra, rb = [a[i] for i in ids], [b[i] for i in ids]
-    ca = np.array([_f(None if r.get("correct") is None else float(bool(r["correct"]))) for r in ra])
-    cb = np.array([_f(None if r.get("correct") is None else float(bool(r["correct"]))) for r in rb])
+    ca = np.array([_value(r) for r in ra])  # the scorer's value, as in report.html
+    cb = np.array([_value(r) for r in rb])
     cost_a = np.array([_f(r.get("cost_usd")) for r in ra])
     cost_b = np.array([_f(r.get("cost_usd")) for r in rb])
     lat_a = np.array([_f(r.get("latency_s")) for r in ra])
@@ -111,7 +133,7 @@ def paired_delta(
             "delta": float(100 * d.mean()) if d.size else None,
             "delta_lo": acc_lo if d.size else None,
             "delta_hi": acc_hi if d.size else None,
-            "p_value": mcnemar_exact(int((d < 0).sum()), int((d > 0).sum())) if d.size else None,
+            "p_value": _p_value(d) if d.size else None,
             "cost_ratio": float(cost_b[known].sum() / sum_a) if known.any() and sum_a else None,
             "cost_ratio_lo": cost_lo if sum_a else None,
             "cost_ratio_hi": cost_hi if sum_a else None,
