@@ -63,9 +63,8 @@ def _calls(run_dir: Path) -> list[tuple]:
     return sorted(out)
 
 
-def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
-    suite_path = write_suite(tmp_path / "suite.yaml", _suite())
-    out = tmp_path / "killed"
+def _start_run(suite_path: Path, out: Path, wait_for: int) -> tuple[subprocess.Popen, Path]:
+    """Start `tts-bench run` in a real subprocess and return once `wait_for` records exist."""
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -88,10 +87,17 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
     records_file = out / "r" / "records.jsonl"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        if records_file.exists() and len(records_file.read_text().splitlines()) >= 12:
+        if records_file.exists() and len(records_file.read_text().splitlines()) >= wait_for:
             break
-        assert proc.poll() is None, f"run ended before it could be killed: {proc.stderr.read()}"
+        assert proc.poll() is None, f"run ended before it could be stopped: {proc.stderr.read()}"
         time.sleep(0.02)
+    return proc, records_file
+
+
+def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
+    suite_path = write_suite(tmp_path / "suite.yaml", _suite())
+    out = tmp_path / "killed"
+    proc, records_file = _start_run(suite_path, out, wait_for=12)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     done_before = len(records_file.read_text().splitlines())
@@ -136,31 +142,7 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
 def test_ctrl_c_marks_the_run_interrupted_and_exits_130(tmp_path):
     suite_path = write_suite(tmp_path / "suite.yaml", _suite())
     out = tmp_path / "out"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tts_bench.cli",
-            "run",
-            str(suite_path),
-            "--out",
-            str(out),
-            "--run-id",
-            "r",
-            "--quiet",
-            "--no-report",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    records_file = out / "r" / "records.jsonl"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not (
-        records_file.exists() and len(records_file.read_text().splitlines()) >= 6
-    ):
-        time.sleep(0.02)
+    proc, records_file = _start_run(suite_path, out, wait_for=6)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
