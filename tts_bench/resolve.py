@@ -4,10 +4,13 @@ Shared by the runner and `plan`."""
 
 from __future__ import annotations
 
+import platform
 from typing import Any
 
+from tts_bench import __version__
 from tts_bench.errors import UserError
 from tts_bench.llm.types import ModelSpec
+from tts_bench.store import now_iso
 from tts_bench.strategies.base import Item, Solve, resolve
 from tts_bench.suite import ConfigSpec, Suite
 
@@ -92,3 +95,45 @@ class ResolvedSuite:
             raise UserError(f"prompt.template: {exc}") from None
         msgs = [{"role": "system", "content": p.system}] if p.system else []
         return [*msgs, {"role": "user", "content": user}]
+
+    def manifest(self, run_id: str, fingerprint: str, items: list[Any]) -> dict[str, Any]:
+        """A new run's manifest.json (design.md): the resolved suite (never a key: suites
+        hold only the names of key variables), versions, seed, dataset and strata counts."""
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            litellm_version: str | None = version("litellm")
+        except PackageNotFoundError:
+            litellm_version = None
+        strata: dict[str, dict[str, int]] = {}
+        for it in items:
+            for col, val in it.strata.items():
+                strata.setdefault(col, {}).setdefault(val, 0)
+                strata[col][val] += 1
+        return {
+            "run_id": run_id,
+            "suite": self.suite.model_dump(mode="json"),
+            "status": "running",
+            "started_at": now_iso(),
+            "finished_at": None,
+            "tool_version": __version__,
+            "litellm_version": litellm_version,
+            "python_version": platform.python_version(),
+            "seed": self.suite.seed,
+            "dataset_fingerprint": fingerprint,
+            "item_count": len(items),
+            "strata_counts": strata,
+            "configs": [
+                {
+                    "name": c.name,
+                    "strategy": c.strategy,
+                    "model": self.specs[c.name].model,
+                    **c.knobs,
+                }
+                for c in self.suite.configs
+            ],
+            "baseline": self.suite.baseline,
+            "simulated": all(s.model.startswith("sim/") for s in self.specs.values()),
+            "spent_usd": 0.0,
+            "sessions": [],
+        }

@@ -9,7 +9,6 @@ finished pairs and the cache replays the calls of unfinished ones without paying
 from __future__ import annotations
 
 import asyncio
-import platform
 import random
 import signal
 import time
@@ -18,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tts_bench import __version__
 from tts_bench.errors import UserError
 from tts_bench.records import build_record
 from tts_bench.resolve import ResolvedSuite
@@ -42,49 +40,6 @@ def _order(item_ids: list[str], seed: int) -> list[str]:
     ids = sorted(item_ids)
     random.Random(f"order:{seed}").shuffle(ids)
     return ids
-
-
-def _manifest(
-    suite: Suite, run_id: str, fingerprint: str, items: list[Any], resolved: ResolvedSuite
-) -> dict[str, Any]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        litellm_version: str | None = version("litellm")
-    except PackageNotFoundError:
-        litellm_version = None
-    strata: dict[str, dict[str, int]] = {}
-    for it in items:
-        for col, val in it.strata.items():
-            strata.setdefault(col, {}).setdefault(val, 0)
-            strata[col][val] += 1
-    return {
-        "run_id": run_id,
-        "suite": suite.model_dump(mode="json"),
-        "status": "running",
-        "started_at": now_iso(),
-        "finished_at": None,
-        "tool_version": __version__,
-        "litellm_version": litellm_version,
-        "python_version": platform.python_version(),
-        "seed": suite.seed,
-        "dataset_fingerprint": fingerprint,
-        "item_count": len(items),
-        "strata_counts": strata,
-        "configs": [
-            {
-                "name": c.name,
-                "strategy": c.strategy,
-                "model": resolved.specs[c.name].model,
-                **c.knobs,
-            }
-            for c in suite.configs
-        ],
-        "baseline": suite.baseline,
-        "simulated": all(s.model.startswith("sim/") for s in resolved.specs.values()),
-        "spent_usd": 0.0,
-        "sessions": [],
-    }
 
 
 def _stratified_subset(items: list[Any], limit: int, seed: int) -> list[Any]:
@@ -158,9 +113,7 @@ class Runner:
             if self.run_dir.exists() and any(self.run_dir.iterdir()):
                 raise UserError(f"{self.run_dir}: already exists and is not a run to resume")
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            self.manifest = _manifest(
-                suite, self.run_dir.name, self.fingerprint, self.items, self.resolved
-            )
+            self.manifest = self.resolved.manifest(self.run_dir.name, self.fingerprint, self.items)
         self.cache_path = None
         if use_cache:
             # beside the run directory, so `--resume DIR` finds it whatever --out says
