@@ -3,9 +3,9 @@
 Figures and CIs come from the run's summary.json (recomputed in memory with
 `tts_bench.analysis.summarize` when the file is missing, damaged, or older than records.jsonl
 or manifest.json). With `against`, `accuracy_delta` and `cost_ratio` compare each config with
-the same config of another run, paired by item id, with a stratified paired percentile
-bootstrap on the analysis package's shared weight matrix (the suite's resamples, seed and
-confidence).
+the same config of another run, paired by item id (`tts_bench.analysis.crossrun`, the
+figures of `tts-bench compare`), with a stratified paired percentile bootstrap (the suite's
+resamples, seed and confidence; the run's analysis strata).
 Rules and their metrics are described in `tts_bench.gate_rules`.
 """
 
@@ -164,21 +164,32 @@ def paired_bootstrap(
     strata: list[str] | None = None,
 ) -> tuple[float | None, tuple[float, float] | None]:
     """Point and percentile CI of mean(a − b) (or mean(a) / mean(b) with `ratio`) over
-    paired items, resampling item indices (within strata) with the analysis weight matrix."""
-    from tts_bench.analysis.bootstrap import MeanBatch, percentile_ci, weight_matrix
+    paired items: `analysis.crossrun.paired_arrays` with b as the reference."""
+    from tts_bench.analysis.crossrun import paired_arrays
 
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if a.size == 0:
         return None, None
-    w = weight_matrix(a.size, resamples=resamples, seed=seed, strata=strata)
-    batch = MeanBatch(w)
-    batch.add(a, b) if ratio else batch.add(a - b, np.ones_like(a))
-    lo, hi = percentile_ci(batch.run()[:, 0], confidence)
+    # the pair goes in as scorer values (a delta) or as costs (a ratio of means); the other
+    # figures get NaN (unknown) and come back None
+    none = (np.full(a.size, np.nan),) * 2
+    pairs = (b, a)
+    out = paired_arrays(
+        none if ratio else pairs,
+        pairs if ratio else none,
+        none,
+        strata=strata,
+        resamples=resamples,
+        seed=seed,
+        confidence=confidence,
+    )
     if ratio:
-        point = float(a.sum() / b.sum()) if b.sum() else None
+        v, lo, hi = out["cost_ratio"], out["cost_ratio_lo"], out["cost_ratio_hi"]
     else:
-        point = float((a - b).mean())
-    return point, (None if lo is None or hi is None else (float(lo), float(hi)))
+        v, lo, hi = (
+            None if x is None else x / 100 for x in (out["delta"], out["delta_lo"], out["delta_hi"])
+        )
+    return v, (None if lo is None or hi is None else (float(lo), float(hi)))
 
 
 class Pairing:
@@ -194,47 +205,58 @@ class Pairing:
         self.strata = dict(zip(self.a.items, labels, strict=True)) if labels else None
         fa, fb = (d.manifest.get("dataset_fingerprint") for d in (self.a, self.b))
         self.fingerprint_note = "" if fa == fb else "the runs' datasets differ (fingerprints); "
+        self._deltas: dict[str, tuple[dict[str, Any], str]] = {}  # rules share a config's pairing
 
-    def compare(self, config: str, metric: str) -> tuple[float | None, Any, str]:
+    def _pair(self, config: str) -> tuple[dict[str, Any], str]:
+        from tts_bench.analysis.crossrun import paired_delta
+
         a, b = self.a, self.b
         if config not in b.configs:
             raise UserError(f"{self.against}: has no config {config!r} to compare with")
-        ca, cb = a.index(config), b.index(config)
-        ids_a = {i for i, ok in zip(a.items, a.present[ca], strict=True) if ok}
-        ids_b = {i for i, ok in zip(b.items, b.present[cb], strict=True) if ok}
-        common = sorted(ids_a & ids_b)
-        share = len(common) / max(len(ids_a), len(ids_b), 1)
-        if share < MIN_OVERLAP:
+        ra, rb = (
+            {i: r for i, r in zip(d.items, d.records[d.index(config)], strict=True) if r}
+            for d in (a, b)
+        )
+        n_common = len(ra.keys() & rb.keys())
+        n_max = max(len(ra), len(rb))
+        if n_common / max(n_max, 1) < MIN_OVERLAP:
             raise UserError(
-                f"{self.against}: only {len(common)} of {max(len(ids_a), len(ids_b))} items of config "
+                f"{self.against}: only {n_common} of {n_max} items of config "
                 f"{config!r} are in both runs (need at least half to pair them)"
             )
         note = self.fingerprint_note
-        if len(common) < len(ids_a | ids_b):
-            note += f"{len(ids_a | ids_b) - len(common)} items in only one run, left out; "
-        pos_a = {i: k for k, i in enumerate(a.items)}
-        pos_b = {i: k for k, i in enumerate(b.items)}
-        ia = np.array([pos_a[i] for i in common], dtype=int)
-        ib = np.array([pos_b[i] for i in common], dtype=int)
-        if metric == "accuracy_delta":
-            va, vb = a.value[ca][ia], b.value[cb][ib]
-        else:
-            va, vb = a.cost[ca][ia], b.cost[cb][ib]
-        keep = ~np.isnan(va) & ~np.isnan(vb)
-        if metric == "cost_ratio" and not keep.all():
-            return None, None, note + f"cost unknown for {int((~keep).sum())} paired requests"
+        n_union = len(ra.keys() | rb.keys())
+        if n_common < n_union:
+            note += f"{n_union - n_common} items in only one run, left out; "
         an = a.analysis
-        strata = [self.strata[common[k]] for k in np.flatnonzero(keep)] if self.strata else None
-        v, ci = paired_bootstrap(
-            va[keep],
-            vb[keep],
-            ratio=metric == "cost_ratio",
+        d = paired_delta(
+            rb,
+            ra,
+            strata=self.strata,
             resamples=an.resamples,
             seed=an.seed,
             confidence=an.confidence,
-            strata=strata,
         )
-        return v, ci, note + f"vs {self.against.name}, {int(keep.sum())} paired items"
+        return d, note
+
+    def compare(self, config: str, metric: str) -> tuple[float | None, Any, str]:
+        """(value, CI, note) of `accuracy_delta` (fraction, run − against) or `cost_ratio`
+        (run / against) from `analysis.crossrun.paired_delta`, resampled within the run's
+        analysis strata."""
+        if config not in self._deltas:
+            self._deltas[config] = self._pair(config)
+        d, note = self._deltas[config]
+        if metric == "accuracy_delta":
+            v, lo, hi = (
+                None if x is None else x / 100 for x in (d["delta"], d["delta_lo"], d["delta_hi"])
+            )
+            n = d["n_paired"]
+        else:
+            if d["n_cost_unknown"]:
+                return None, None, note + f"cost unknown for {d['n_cost_unknown']} paired requests"
+            v, lo, hi, n = d["cost_ratio"], d["cost_ratio_lo"], d["cost_ratio_hi"], d["n_cost"]
+        ci = None if lo is None or hi is None else (float(lo), float(hi))
+        return v, ci, note + f"vs {self.against.name}, {n} paired items"
 
 
 # -- evaluation ---------------------------------------------------------------------------------

@@ -2,18 +2,18 @@
 aligned on item ids, with per-config paired deltas against the first run and the report's
 plots overlaid (colour = config, line style / marker = run).
 
-Deltas (run − reference), per config present in both, on the items scored in both: accuracy
-in points with a paired percentile bootstrap CI (resampled within the first strata column),
-exact McNemar p-value, ratio of mean costs and of P95 latency with bootstrap CIs. Knobs:
-`resamples` (default 10,000), `seed` (0), `confidence` (0.95).
+Deltas (run − reference), per config present in both, paired on the common items
+(`tts_bench.analysis.crossrun`): the scorer's value in points with a paired percentile
+bootstrap CI (resampled within the analysis' strata), exact McNemar (0/1) or Wilcoxon p-value,
+ratio of mean costs and of P95 latency with bootstrap CIs. Knobs: `resamples` (default
+10,000), `seed` (0), `confidence` (0.95).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from tts_bench.errors import UserError
 from tts_bench.report import fmt, plots
@@ -31,30 +31,10 @@ def _by_config(records: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, A
     return out
 
 
-def _f(x: Any) -> float:
-    return float(x) if fmt.ok(x) else np.nan
-
-
-def _value(r: dict[str, Any]) -> float:
-    """A record's scorer value (1/0, or F1 for set answers); NaN when unscored."""
-    if r.get("correct") is None:
-        return np.nan
-    return _f(r["score"]) if fmt.ok(r.get("score")) else float(bool(r["correct"]))
-
-
-def _p_value(d: np.ndarray) -> float:
-    """Exact McNemar on discordant pairs for 0/1 scores, Wilcoxon signed-rank otherwise
-    (the analysis' choice for a run's own deltas)."""
-    from tts_bench.analysis.stats import mcnemar_exact
-
-    if np.isin(d, (-1.0, 0.0, 1.0)).all():
-        return mcnemar_exact(int((d < 0).sum()), int((d > 0).sum()))
-    nz = d[d != 0]
-    if nz.size == 0:
-        return 1.0
-    from scipy.stats import wilcoxon
-
-    return float(wilcoxon(nz).pvalue)
+def _sample_by(manifest: dict[str, Any]) -> list[str]:
+    """The suite's `dataset.sample.by` columns (the analysis resamples within them)."""
+    dataset = (manifest.get("suite") or {}).get("dataset") or {}
+    return [str(c) for c in (dataset.get("sample") or {}).get("by") or []]
 
 
 def paired_delta(
@@ -64,87 +44,21 @@ def paired_delta(
     resamples: int = 10_000,
     seed: int = 0,
     confidence: float = 0.95,
+    by: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Run b vs run a for one config: records keyed by item id; pairs on the common items."""
-    from tts_bench.analysis.bootstrap import (
-        MeanBatch,
-        percentile_ci,
-        weight_matrix,
-        weighted_quantiles,
-    )
-    from tts_bench.analysis.stats import quantile
+    """Run b vs run a for one config: records keyed by item id; pairs on the common items,
+    resampled within the strata of `analysis.crossrun.strata_labels` (`by`: the suite's
+    `dataset.sample.by`). Keys as `analysis.crossrun.paired_delta`."""
+    from tts_bench.analysis import crossrun
 
-    ids = sorted(set(a) & set(b))
-    keys = (
-        "acc_a",
-        "acc_b",
-        "delta",
-        "delta_lo",
-        "delta_hi",
-        "p_value",
-        "cost_ratio",
-        "cost_ratio_lo",
-        "cost_ratio_hi",
-        "p95_a",
-        "p95_b",
-        "p95_ratio",
-        "p95_ratio_lo",
-        "p95_ratio_hi",
-    )
-    out: dict[str, Any] = {"n_common": len(ids), "n_paired": 0, **dict.fromkeys(keys)}
-    if not ids:
-        return out
-    ra, rb = [a[i] for i in ids], [b[i] for i in ids]
-    ca = np.array([_value(r) for r in ra])  # the scorer's value, as in report.html
-    cb = np.array([_value(r) for r in rb])
-    cost_a = np.array([_f(r.get("cost_usd")) for r in ra])
-    cost_b = np.array([_f(r.get("cost_usd")) for r in rb])
-    lat_a = np.array([_f(r.get("latency_s")) for r in ra])
-    lat_b = np.array([_f(r.get("latency_s")) for r in rb])
-    strata = [str(next(iter((r.get("strata") or {"": ""}).values()))) for r in ra]
-    counts = {s: strata.count(s) for s in set(strata)}
-    w = weight_matrix(
-        len(ids),
+    return crossrun.paired_delta(
+        a,
+        b,
+        strata=crossrun.strata_labels(a, b, by),
         resamples=resamples,
         seed=seed,
-        strata=strata if min(counts.values()) >= 2 else None,
+        confidence=confidence,
     )
-    pair = ~np.isnan(ca) & ~np.isnan(cb)
-    known = ~np.isnan(cost_a) & ~np.isnan(cost_b)
-    batch = MeanBatch(w)
-    j_acc = batch.add(np.where(pair, cb - ca, 0.0), pair)
-    j_cost = batch.add(np.where(known, cost_b, 0.0), np.where(known, cost_a, 0.0))
-    res = batch.run()
-    acc_lo, acc_hi = percentile_ci(100 * res[:, j_acc], confidence)
-    cost_lo, cost_hi = percentile_ci(res[:, j_cost], confidence)
-    both = ~np.isnan(lat_a) & ~np.isnan(lat_b)
-    qa = weighted_quantiles(w, lat_a, [0.95], both)[:, 0]
-    qb = weighted_quantiles(w, lat_b, [0.95], both)[:, 0]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        lat_lo, lat_hi = percentile_ci(qb / qa, confidence)
-    pa, pb = quantile(lat_a[both], 0.95), quantile(lat_b[both], 0.95)
-    d = (cb - ca)[pair]
-    sum_a = float(cost_a[known].sum())
-    out.update(
-        {
-            "n_paired": int(pair.sum()),
-            "acc_a": float(ca[pair].mean()) if pair.any() else None,
-            "acc_b": float(cb[pair].mean()) if pair.any() else None,
-            "delta": float(100 * d.mean()) if d.size else None,
-            "delta_lo": acc_lo if d.size else None,
-            "delta_hi": acc_hi if d.size else None,
-            "p_value": _p_value(d) if d.size else None,
-            "cost_ratio": float(cost_b[known].sum() / sum_a) if known.any() and sum_a else None,
-            "cost_ratio_lo": cost_lo if sum_a else None,
-            "cost_ratio_hi": cost_hi if sum_a else None,
-            "p95_a": pa,
-            "p95_b": pb,
-            "p95_ratio": pb / pa if pa and pb is not None else None,
-            "p95_ratio_lo": lat_lo,
-            "p95_ratio_hi": lat_hi,
-        }
-    )
-    return out
 
 
 def _labels(runs: list[dict[str, Any]]) -> list[str]:
@@ -202,6 +116,7 @@ def write_compare(
                 "by_config": _by_config(records),
                 "lat": latencies(records),
                 "item_ids": {str(r["item_id"]) for r in records},
+                "sample_by": _sample_by(manifest),
             }
         )
     for r, lab in zip(runs, _labels(runs), strict=True):
@@ -226,7 +141,11 @@ def write_compare(
         for n in names:
             if n in ref["by_config"] and n in r["by_config"]:
                 d = paired_delta(
-                    ref["by_config"][n], r["by_config"][n], resamples=resamples, seed=seed
+                    ref["by_config"][n],
+                    r["by_config"][n],
+                    resamples=resamples,
+                    seed=seed,
+                    by=ref["sample_by"],
                 )
                 rows.append({"config": n, "color": colors[n], "run": r["label"], **d})
     html = (
