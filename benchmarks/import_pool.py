@@ -1,4 +1,4 @@
-"""Time a `pool-jsonl` import of 500 items x 40 samples (the issue's bar: under 5 s).
+"""Time a `pool-jsonl` import of 500 items x 40 samples (target: under 5 s).
 
 Samples are raw completions with tokens, latency and cost, so every sample is extracted and
 scored with the numeric scorer, as a real import would. Prints the best of `--repeat` runs,

@@ -1,4 +1,4 @@
-"""Issue acceptance on the simulator's arithmetic suite, through the real runner.
+"""Acceptance of the strategies on the simulator's arithmetic suite, through the real runner.
 
 Hard stratum (7-10 steps), fixed seeds: search strategies and reflection beat `single` at
 greater cost; best-of-n with the (noisy) simulated judge beats single but stays below pass@n;
