@@ -21,7 +21,13 @@ CALL_STATUSES = (
     "malformed",
     "connection_error",
     "api_error",
+    "auth_error",
+    "not_found",
 )
+
+# Errors that will repeat on every call of a config (a missing or rejected key, a model the
+# provider does not know): the runner stops scheduling that config after the first one.
+FATAL_STATUSES = frozenset({"auth_error", "not_found"})
 
 
 @dataclass
