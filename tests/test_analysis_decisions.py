@@ -3,6 +3,7 @@ and per-stratum routing."""
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from scipy.special import betainc
 from tests.analysis_fixtures import Cfg, make_run
 from tts_bench.analysis import summarize
 from tts_bench.analysis.adaptive import (
+    ABSTAIN_WINDOW,
     BETA_THRESHOLDS,
     ESC_WINDOWS,
     MIN_SHARE_SAMPLES,
@@ -51,10 +53,12 @@ def _stop_plain(rule: str, knob: float, answers: list) -> int:
     for t in range(1, k + 1):
         if rule == "esc":
             w = int(knob)
-            win = answers[t - w : t]
-            if t % w == 0 and win[0] is not None and len(set(win)) == 1:
+            # a window that all agrees, or all abstains, stops
+            if t % w == 0 and len(set(answers[t - w : t])) == 1:
                 return t
             continue
+        if t >= ABSTAIN_WINDOW and all(a is None for a in answers[t - ABSTAIN_WINDOW : t]):
+            return t
         votes = sorted(Counter(a for a in answers[:t] if a is not None).values())
         v1 = votes[-1] if votes else 0
         v2 = votes[-2] if len(votes) > 1 else 0
@@ -66,33 +70,84 @@ def _stop_plain(rule: str, knob: float, answers: list) -> int:
     return k
 
 
-def test_adaptive_replay_matches_plain_replay() -> None:
-    rng = np.random.default_rng(5)
-    n, k = 60, 10
-    answers = [
+def _knob_list(k: int) -> list[tuple[str, float]]:
+    knobs = [("esc", w) for w in ESC_WINDOWS if w < k]
+    return knobs + [("beta", t) for t in BETA_THRESHOLDS] + [("share", t) for t in SHARE_THRESHOLDS]
+
+
+def _pools(answers: list[list], target: str = "0") -> Pools:
+    n, k = len(answers), len(answers[0])
+    values = np.array([[1.0 if a == target else 0.0 for a in row] for row in answers])
+    nan = np.full((n, k), np.nan)
+    return Pools(k, (k, k), np.ones(n, bool), nan, nan, None, None, nan, answers, values)
+
+
+def _random_answers(rng: np.random.Generator, n: int, k: int, none: float) -> list[list]:
+    return [
         [
-            None if rng.random() < 0.1 else str(rng.choice(4, p=[0.5, 0.3, 0.15, 0.05]))
+            None if rng.random() < none else str(rng.choice(4, p=[0.5, 0.3, 0.15, 0.05]))
             for _ in range(k)
         ]
         for _ in range(n)
     ]
-    values = np.array([[1.0 if a == "0" else 0.0 for a in row] for row in answers])
-    nan = np.full((n, k), np.nan)
-    pools = Pools(k, (k, k), np.ones(n, bool), nan, nan, None, None, nan, answers, values)
-    got = replay(pools)
-    knobs = [("esc", w) for w in ESC_WINDOWS if w < k]
-    knobs += [("beta", t) for t in BETA_THRESHOLDS] + [("share", t) for t in SHARE_THRESHOLDS]
+
+
+def test_adaptive_replay_in_stored_order_matches_plain_replay() -> None:
+    rng = np.random.default_rng(5)
+    n, k = 60, 10
+    answers = _random_answers(rng, n, k, 0.1)
+    answers[0] = [None] * k  # an item the model cannot answer: every rule stops early
+    values = [[1.0 if a == "0" else 0.0 for a in row] for row in answers]
+    got = replay(_pools(answers), orders=0)
+    knobs = _knob_list(k)
     assert len(got) == len(knobs)
-    full = np.mean([_credit(a, list(v)) for a, v in zip(answers, values, strict=True)])
+    full = np.mean([_credit(a, v) for a, v in zip(answers, values, strict=True)])
     for row, (rule, knob) in zip(got, knobs, strict=True):
-        assert row["rule"] == rule
+        assert row["rule"] == rule and row["orders"] == 0
         stops = [_stop_plain(rule, knob, a) for a in answers]
+        assert stops[0] == (int(knob) if rule == "esc" else ABSTAIN_WINDOW)
         acc = np.mean(
-            [_credit(a[:t], list(v[:t])) for a, v, t in zip(answers, values, stops, strict=True)]
+            [_credit(a[:t], v[:t]) for a, v, t in zip(answers, values, stops, strict=True)]
         )
-        assert row["mean_samples"] == pytest.approx(np.mean(stops))
-        assert row["accuracy"] == pytest.approx(acc)
+        for figs in (row, row["in_pool_order"]):
+            assert figs["mean_samples"] == pytest.approx(np.mean(stops))
+            assert figs["accuracy"] == pytest.approx(acc)
         assert row["accuracy_full"] == pytest.approx(full)
+
+
+def test_adaptive_replay_averages_over_orders() -> None:
+    # k = 4: the exact order average is the mean over all 24 orders of each pool
+    rng = np.random.default_rng(11)
+    n, k = 40, 4
+    answers = _random_answers(rng, n, k, 0.3)
+    values = [[1.0 if a == "0" else 0.0 for a in row] for row in answers]
+    got = replay(_pools(answers), orders=400, seed=3)
+    orders = list(itertools.permutations(range(k)))
+    for row, (rule, knob) in zip(got, _knob_list(k), strict=True):
+        used, acc = [], []
+        for a, v in zip(answers, values, strict=True):
+            stops = [_stop_plain(rule, knob, [a[j] for j in o]) for o in orders]
+            used.append(np.mean(stops))
+            acc.append(
+                np.mean(
+                    [
+                        _credit([a[j] for j in o[:t]], [v[j] for j in o[:t]])
+                        for o, t in zip(orders, stops, strict=True)
+                    ]
+                )
+            )
+        assert row["orders"] == 400
+        # Monte Carlo error of 400 orders x 40 items is well under these tolerances
+        assert row["mean_samples"] == pytest.approx(np.mean(used), abs=0.03)
+        assert row["accuracy"] == pytest.approx(np.mean(acc), abs=0.01)
+        lo, hi = row["accuracy_ci"]
+        assert lo <= row["accuracy"] <= hi and hi - lo > 0.05  # resamples 40 items
+        lo, hi = row["mean_samples_ci"]
+        assert lo <= row["mean_samples"] <= hi
+        d_lo, d_hi = row["delta_points_ci"]
+        assert d_lo <= row["delta_points"] <= d_hi
+    # the same seed gives the same figures
+    assert replay(_pools(answers), orders=400, seed=3) == got
 
 
 def test_frontier_is_non_dominated(tmp_path: Path) -> None:

@@ -1,18 +1,20 @@
-"""Offline replay of adaptive stopping rules on fixed pools, in pool order.
+"""Offline replay of adaptive stopping rules on fixed pools, averaged over random orders.
 
-Each rule reads the samples one at a time (as a sequential sampler would) and stops early;
-the answer is the majority of the samples read so far (random tie-break, as expected credit).
-Rules and their knobs:
-- `esc` (early-stopping self-consistency, Li et al. 2024): read windows of `w` samples; stop
-  after the first window whose w answers are all the same.
-- `beta` (adaptive-consistency, Aggarwal et al. 2023): after each sample, stop when
-  P(p1 > p2) >= threshold, with p1, p2 the shares of the two leading answers under a
-  Beta(v1 + 1, v2 + 1) posterior, i.e. 1 - I_{1/2}(v1 + 1, v2 + 1).
-- `share`: stop once the leading answer holds at least `threshold` of the votes, after at
-  least `MIN_SHARE_SAMPLES` samples.
-Samples without an answer abstain. Every rule stops at the pool size K at the latest.
-For `set_vote` pools the rules still read whole-set agreement, but the answer is the
-strategy's per-element vote of the samples read (`Pools.prefix`).
+Each rule (analysis/stopping.py, the same function the live `adaptive_consistency` strategy
+calls) reads an item's samples one at a time, as a sequential sampler would, and stops
+early; the answer is the majority of the samples read so far (random tie-break, as expected
+credit). A pool's stored order is one arbitrary order among K!, so, as the ESC paper does,
+every item is replayed under `orders` random orders of its samples (seeded) and its stop
+point and credit are averaged over them. The figures are means over items of these
+order-averaged values; their intervals resample items (bootstrap over the run's shared
+weight matrix, so strata and clusters are kept).
+
+Rules and knobs: `esc` windows `ESC_WINDOWS`, `beta` thresholds `BETA_THRESHOLDS`, `share`
+thresholds `SHARE_THRESHOLDS`; `beta` and `share` also stop after `ABSTAIN_WINDOW`
+abstentions in a row. Every rule stops at the pool size K at the latest. For `set_vote`
+pools the rules read whole-set agreement and the answer is the strategy's per-element vote of
+the samples read (`Pools.prefix`), known only in the stored order: those are replayed in the
+stored order alone (`orders: 0`).
 """
 
 from __future__ import annotations
@@ -21,21 +23,19 @@ from typing import Any
 
 import numpy as np
 
+from tts_bench.analysis.bootstrap import MeanBatch, percentile_ci, weight_matrix
 from tts_bench.analysis.curves import Pools
 from tts_bench.analysis.figures import fnum
+from tts_bench.analysis.stopping import MIN_SHARE_SAMPLES, Tally, beta_prob, stops, tally
+
+__all__ = ["MIN_SHARE_SAMPLES", "beta_prob", "replay"]
 
 ESC_WINDOWS = (2, 3, 4, 5, 8)
 BETA_THRESHOLDS = (0.8, 0.9, 0.95, 0.99)
 SHARE_THRESHOLDS = (0.6, 0.7, 0.8, 1.0)
-MIN_SHARE_SAMPLES = 3
-
-
-def beta_prob(v1: np.ndarray, v2: np.ndarray) -> np.ndarray:
-    """P(p1 > p2) under Beta(v1 + 1, v2 + 1): 1 - I_{1/2}(v1 + 1, v2 + 1), computed as the
-    upper incomplete beta so it equals the live strategy's `beta_confidence` to the bit."""
-    from scipy.special import betaincc
-
-    return betaincc(np.asarray(v1) + 1.0, np.asarray(v2) + 1.0, 0.5)
+ABSTAIN_WINDOW = 5  # the live strategy's default `window`
+ORDERS = 100  # random orders per item (as in the ESC paper)
+RESAMPLES = 2000  # bootstrap resamples when no weight matrix is given
 
 
 def _encode(pools: Pools) -> tuple[np.ndarray, np.ndarray]:
@@ -46,7 +46,7 @@ def _encode(pools: Pools) -> tuple[np.ndarray, np.ndarray]:
     vals = np.zeros((idx.size, k))
     for row, i in enumerate(idx):
         seen: dict[Any, int] = {}
-        for j, a in enumerate(pools.answers[i]):
+        for j, a in enumerate(pools.answers[i][:k]):
             if a is None:
                 continue
             cid = seen.setdefault(a, len(seen))
@@ -55,58 +55,117 @@ def _encode(pools: Pools) -> tuple[np.ndarray, np.ndarray]:
     return ids, vals
 
 
-def replay(pools: Pools) -> list[dict[str, Any]]:
-    """Mean samples used and accuracy for every rule and knob; `accuracy_full` is the
-    strategy's vote (majority, or set_vote's per-element vote) of the full K-sample pool on
-    the same items."""
+def _credit(tl: Tally, cls_val: np.ndarray) -> np.ndarray:
+    """(items, t) expected credit of a random tie-break among the leading answers."""
+    c = tl.counts.shape[2]
+    tied = (tl.counts == tl.v1[:, :, None]) & (tl.v1[:, :, None] > 0)
+    return (tied * cls_val[:, None, :c]).sum(axis=2) / np.maximum(tied.sum(axis=2), 1)
+
+
+def _knobs(k: int) -> list[tuple[str, str, float]]:
+    out = [("esc", "window", float(w)) for w in ESC_WINDOWS if w < k]
+    out += [("beta", "threshold", t) for t in BETA_THRESHOLDS]
+    return out + [("share", "threshold", t) for t in SHARE_THRESHOLDS]
+
+
+def _one_order(
+    ids: np.ndarray, credit: np.ndarray | None, cls_val: np.ndarray, knobs: list
+) -> tuple[np.ndarray, np.ndarray]:
+    """(knobs, items) samples read and credit at the stop, for one order of every pool."""
+    tl = tally(ids)
+    cr = _credit(tl, cls_val) if credit is None else credit
+    n = ids.shape[0]
+    used = np.empty((len(knobs), n))
+    got = np.empty((len(knobs), n))
+    for j, (rule, _, value) in enumerate(knobs):
+        stop = stops(rule, value, tl, ABSTAIN_WINDOW)
+        stop[:, -1] = True
+        at = stop.argmax(axis=1)
+        used[j] = at + 1
+        got[j] = cr[np.arange(n), at]
+    return used, got
+
+
+def replay(
+    pools: Pools,
+    *,
+    orders: int = ORDERS,
+    seed: int = 0,
+    w: np.ndarray | None = None,
+    confidence: float = 0.95,
+) -> list[dict[str, Any]]:
+    """Per rule and knob: mean samples read and accuracy, averaged over `orders` random
+    orders per item (0: the stored order only), each with a `confidence` interval over items;
+    `accuracy_full` is the strategy's vote of the full K-sample pool on the same items and
+    `delta_points` the paired difference; `in_pool_order` gives the stored order's figures.
+
+    seed: seeds the orders (and the bootstrap when `w` is None); w: (resamples, all items)
+    bootstrap weights shared with the rest of the summary."""
     ids, cls_val = _encode(pools)
     n, k = ids.shape
     if n == 0:
         return []
-    onehot = (ids[:, :, None] == np.arange(k)[None, None, :]).astype(np.int32)
-    counts = np.cumsum(onehot, axis=1)  # (items, t, classes): votes after t+1 samples
-    top = counts.max(axis=2)
-    tied = (counts == top[:, :, None]) & (top[:, :, None] > 0)
-    # expected credit of a random tie-break among the leading answers, after each step
-    credit = (tied * cls_val[:, None, :]).sum(axis=2) / np.maximum(tied.sum(axis=2), 1)
+    knobs = _knobs(k)
+    stored_credit = None
     if pools.prefix is not None:  # set_vote: the per-element vote of the samples read so far
-        credit = pools.prefix[pools.mask]
-    srt = np.sort(counts, axis=2)
-    v1, v2 = srt[:, :, -1], srt[:, :, -2] if k > 1 else np.zeros_like(srt[:, :, -1])
-    read = np.arange(1, k + 1)[None, :]
-    answered = (ids >= 0).cumsum(axis=1)
-    full = float(credit[:, -1].mean())
+        stored_credit = pools.prefix[pools.mask][:, :k]
+        orders = 0
+    used0, got0 = _one_order(ids, stored_credit, cls_val, knobs)
+    full = (
+        stored_credit[:, -1] if stored_credit is not None else _credit(tally(ids), cls_val)[:, -1]
+    )
+    if orders > 0:
+        rng = np.random.default_rng(seed)
+        used = np.zeros_like(used0)
+        got = np.zeros_like(got0)
+        for _ in range(orders):
+            perm = np.argsort(rng.random((n, k)), axis=1)
+            u, g = _one_order(np.take_along_axis(ids, perm, axis=1), None, cls_val, knobs)
+            used += u
+            got += g
+        used /= orders
+        got /= orders
+    else:
+        used, got = used0, got0
+    mask = np.asarray(pools.mask, dtype=bool)
+    if w is None:
+        w = weight_matrix(mask.size, resamples=RESAMPLES, seed=seed)
+    batch = MeanBatch(w)
 
-    def result(rule: str, knob: str, value: float, stop: np.ndarray) -> dict[str, Any]:
-        # stop: (items, K) bool, True where the rule would stop after that step
-        stop = stop.copy()
-        stop[:, -1] = True
-        at = stop.argmax(axis=1)
-        acc = float(credit[np.arange(n), at].mean())
-        used = float((at + 1).mean())
-        return {
-            "rule": rule,
-            knob: value,
-            "mean_samples": used,
-            "samples_saved_share": fnum(1 - used / k),
-            "accuracy": acc,
-            "accuracy_full": full,
-            "delta_points": 100 * (acc - full),
-        }
+    def col(x: np.ndarray) -> int:
+        v = np.zeros(mask.size)
+        v[mask] = x
+        return batch.add(v, mask)
+
+    cols = [(col(used[j]), col(got[j]), col(got[j] - full)) for j in range(len(knobs))]
+    res = batch.run()
+
+    def ci(c: int, scale: float = 1.0) -> list[Any]:
+        lo, hi = percentile_ci(scale * res[:, c], confidence)
+        return [fnum(lo), fnum(hi)]
 
     out = []
-    for w in ESC_WINDOWS:
-        if w >= k:
-            continue
-        stop = np.zeros((n, k), dtype=bool)
-        for end in range(w, k + 1, w):
-            win = ids[:, end - w : end]
-            stop[:, end - 1] = (win[:, :1] >= 0).ravel() & (win == win[:, :1]).all(axis=1)
-        out.append(result("esc", "window", w, stop))
-    prob = beta_prob(v1, v2)
-    for t in BETA_THRESHOLDS:
-        out.append(result("beta", "threshold", t, (prob >= t) & (v1 > 0)))
-    share = np.where(answered > 0, v1 / np.maximum(answered, 1), 0.0)
-    for t in SHARE_THRESHOLDS:
-        out.append(result("share", "threshold", t, (share >= t) & (read >= MIN_SHARE_SAMPLES)))
+    for j, (rule, name, value) in enumerate(knobs):
+        cu, ca, cd = cols[j]
+        mean_used = float(used[j].mean())
+        out.append(
+            {
+                "rule": rule,
+                name: int(value) if rule == "esc" else value,
+                "mean_samples": mean_used,
+                "mean_samples_ci": ci(cu),
+                "samples_saved_share": fnum(1 - mean_used / k),
+                "accuracy": float(got[j].mean()),
+                "accuracy_ci": ci(ca),
+                "accuracy_full": float(full.mean()),
+                "delta_points": 100 * float((got[j] - full).mean()),
+                "delta_points_ci": ci(cd, 100.0),
+                "orders": orders,
+                "abstain_window": None if rule == "esc" else ABSTAIN_WINDOW,
+                "in_pool_order": {
+                    "mean_samples": float(used0[j].mean()),
+                    "accuracy": float(got0[j].mean()),
+                },
+            }
+        )
     return out

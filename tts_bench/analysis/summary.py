@@ -103,7 +103,7 @@ def _summary(
                 "saturation": None
                 if p is None
                 else saturation_block(data, p, w, epsilon, confidence),
-                "adaptive": None if p is None else replay(p),
+                "adaptive": None if p is None else replay(p, seed=seed, w=w, confidence=confidence),
                 # why saturation and adaptive are null although the records keep pools
                 "note": withheld(data, data.index(name)),
             }

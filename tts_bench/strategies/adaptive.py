@@ -6,11 +6,10 @@ votes so far. Latency is the sum over batches of each batch's slowest sample.
 
 from __future__ import annotations
 
-from collections import Counter
 from functools import lru_cache
 
 from tts_bench.strategies.base import Context, Sample, Solve, StrategyResult, strategy
-from tts_bench.strategies.parallel import draw_pool, tally, vote
+from tts_bench.strategies.parallel import draw_pool, vote
 
 RULES = ("beta", "esc", "majority")
 
@@ -27,28 +26,28 @@ def beta_confidence(top: int, runner_up: int) -> float:
 
 
 def should_stop(
-    rule: str,
-    votes: Counter[str],
-    last_batch: list[Sample],
-    ctx: Context,
-    *,
-    threshold: float,
-    share: float,
+    rule: str, pool: list[Sample], ctx: Context, *, threshold: float, share: float, window: int
 ) -> bool:
-    counts = sorted(votes.values(), reverse=True)
-    if not counts:
+    """Whether to stop after the samples drawn so far: `analysis.stopping.stops` (the function
+    the offline replay uses) at the pool's last sample. A sample votes with its answer key when
+    its status is ok and it has an answer; otherwise it abstains."""
+    import numpy as np
+
+    from tts_bench.analysis.stopping import stops
+    from tts_bench.analysis.stopping import tally as running
+
+    seen: dict[str, int] = {}
+    ids = [
+        seen.setdefault(ctx.key(s.answer), len(seen))
+        if s.status == "ok" and s.answer is not None
+        else -1
+        for s in pool
+    ]
+    if not ids:
         return False
-    if rule == "beta":
-        second = counts[1] if len(counts) > 1 else 0
-        return beta_confidence(int(counts[0]), int(second)) >= threshold
-    if rule == "esc":
-        # ESC (Li et al. 2024): stop when every answer of the last window is the same.
-        keys = {
-            ctx.key(s.answer) if s.status == "ok" and s.answer is not None else None
-            for s in last_batch
-        }
-        return len(keys) == 1 and None not in keys
-    return counts[0] / sum(counts) >= share  # majority share among the usable answers
+    knob = {"esc": window, "beta": threshold, "majority": share}[rule]
+    name = "share" if rule == "majority" else rule
+    return bool(stops(name, knob, running(np.array([ids])), window)[0, -1])
 
 
 @strategy("adaptive_consistency")
@@ -67,8 +66,10 @@ def adaptive_consistency(
     Knobs: `n_max` — sample cap; `rule` — `beta` (Aggarwal et al. 2023: stop when
     P(top answer beats the runner-up) under Beta(top+1, runner_up+1) ≥ `threshold`, default
     0.95), `esc` (Li et al. 2024, early-stopping self-consistency: batches are windows of
-    `window` samples, stop when one window all agrees), `majority` (stop when the top answer
-    holds ≥ `share` of the usable votes); `batch` — samples per parallel batch (default 4;
+    `window` samples, stop when one window all agrees or all abstains), `majority` (stop when
+    the top answer holds ≥ `share` of the usable votes, after at least 3 samples); `beta` and
+    `majority` also stop once the last `window` samples all abstained (no answer, or failed);
+    `batch` — samples per parallel batch (default 4;
     `window` for esc); `cot` — CoT prompt. `info.stopped_at` = samples drawn.
     """
     if rule not in RULES:
@@ -84,11 +85,9 @@ def adaptive_consistency(
         batches = 0
         while len(pool) < n_max:
             size = min(step, n_max - len(pool))
-            new = await draw_pool(ctx, size, cot=cot, start=len(pool))
-            pool.extend(new)
+            pool.extend(await draw_pool(ctx, size, cot=cot, start=len(pool)))
             batches += 1
-            votes = tally(ctx, pool)
-            if should_stop(rule, votes, new, ctx, threshold=threshold, share=share):
+            if should_stop(rule, pool, ctx, threshold=threshold, share=share, window=window):
                 break
         result = vote(ctx, pool)
         result.info.update({"stopped_at": len(pool), "batches": batches, "rule": rule})
