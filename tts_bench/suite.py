@@ -95,6 +95,29 @@ class ScorerSpec(Strict):
     choices: list[str] | None = None  # e.g. [A, B, C, D]; default letters A-J
     # the label of a plain wrong answer; factual suites say `hallucination`
     wrong_label: Literal["wrong_answer", "hallucination"] = "wrong_answer"
+    # ordered steps of scoring.normalize applied to answer and target before scoring and voting
+    normalize: list[str] = Field(default_factory=list)
+
+    @field_validator("normalize", mode="before")
+    @classmethod
+    def _steps_list(cls, v: Any) -> Any:
+        # one name or "a,b" reads as a list (the import command's --normalize a,b)
+        return [p.strip() for p in v.split(",") if p.strip()] if isinstance(v, str) else v
+
+    @field_validator("normalize")
+    @classmethod
+    def _steps_known(cls, v: list[str]) -> list[str]:
+        from tts_bench.scoring.normalize import check_steps
+
+        return check_steps(v)
+
+    @model_validator(mode="after")
+    def _steps_apply(self) -> ScorerSpec:
+        if self.normalize and self.type == "numeric":
+            raise ValueError("normalize does not apply to the numeric scorer (it compares values)")
+        if self.case_sensitive and "casefold" in self.normalize:
+            raise ValueError("normalize: casefold contradicts case_sensitive: true")
+        return self
 
 
 class Limits(Strict):

@@ -2,7 +2,9 @@
 
 Built by `make_scorer(ScorerSpec)`. Canonical answers: numeric -> "42" / "3.5"; choice -> a
 letter (or one of `choices`); set -> "C3, C12" (unique, natural order); exact / regex -> the
-cleaned answer text. `key()` is the identity used to pool votes.
+cleaned answer text. `key()` is the identity used to pool votes. `spec.normalize` (steps of
+`scoring.normalize`) is applied to answer and target before exact, regex and set_f1
+comparisons, to choice names, and inside `key()`, so votes pool normalised answers.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from tts_bench.errors import UserError
 from tts_bench.scoring import extract as ex
+from tts_bench.scoring.normalize import pipeline
 
 REL_TOL = 1e-9
 
@@ -34,7 +37,7 @@ def normalise_text(s: Any, *, case_sensitive: bool = False) -> str:
 
 class Scorer:
     """Extraction + scoring for one `ScorerSpec` (type, tolerance, pattern, extract mode,
-    case_sensitive, choices)."""
+    case_sensitive, choices, normalize)."""
 
     def __init__(self, spec: Any) -> None:
         self.spec = spec
@@ -48,6 +51,8 @@ class Scorer:
             else mode
         )
         self._choices = [str(c) for c in (spec.choices or ex.LETTERS)]
+        self.normalize: list[str] = list(getattr(spec, "normalize", None) or [])
+        self._norm = pipeline(self.normalize)
         self._pattern: re.Pattern[str] | None = None
         if self.type == "regex" and spec.pattern is not None:
             self._pattern = _compile(spec.pattern, spec.case_sensitive, "scorer.pattern")
@@ -65,7 +70,11 @@ class Scorer:
         if m == "last_number":
             return ex.last_number(text)
         if m == "choice":
-            return ex.choice(text, self._choices)
+            got = ex.choice(text, self._choices)
+            if got is None and self._norm is not None:  # "Answer: cafe" for the choice "café"
+                line = ex.final_line(text) or ex.last_line(text)
+                got = None if line is None else self._choice(line)
+            return got
         if m == "json":
             return ex.json_answer(text)
         if m == "set":
@@ -91,7 +100,14 @@ class Scorer:
         if self.type == "set_f1":
             return ", ".join(self._ids(value))
         s = ex.clean(str(value)) if self.mode != "raw" else str(value).strip()
+        if self._norm is not None and not self._text(s):
+            return None  # nothing the comparison would look at ("..." under letters_only)
         return s or None
+
+    def _text(self, s: str) -> str:
+        """Text identity: `normalise_text`, then the `normalize` steps."""
+        t = normalise_text(s, case_sensitive=self.spec.case_sensitive)
+        return t if self._norm is None else self._norm(t)
 
     def _choice(self, value: Any) -> str | None:
         if isinstance(value, int) and not isinstance(value, bool):
@@ -101,6 +117,10 @@ class Scorer:
         for c in self._choices:
             if s.casefold() == c.casefold():
                 return c
+        if self._norm is not None:  # a named choice written with other accents/punctuation
+            for c in self._choices:
+                if self._text(s) == self._text(c):
+                    return c
         return ex.choice_in(s, self._choices, strict=True)
 
     def _ids(self, value: Any) -> list[str]:
@@ -113,6 +133,14 @@ class Scorer:
                 return ex.canonical_set(got)
         return ex.canonical_set(ex.split_ids(s))
 
+    def _id_keys(self, value: Any) -> set[str]:
+        """The set's ids as compared: case-folded unless case_sensitive, then normalised
+        (ids left empty by the steps are dropped)."""
+        ids = (i if self.spec.case_sensitive else i.casefold() for i in self._ids(value))
+        if self._norm is None:
+            return set(ids)
+        return {k for k in map(self._norm, ids) if k}
+
     # ---- identity, display --------------------------------------------------------------
     def key(self, answer: str) -> str:
         """Identity of an answer for voting: equal keys are the same answer."""
@@ -122,9 +150,11 @@ class Scorer:
         if self.type == "choice":
             return self._choice(answer) or answer.strip().upper()
         if self.type == "set_f1":
+            if self._norm is not None:
+                return ",".join(sorted(self._id_keys(answer)))
             ids = self._ids(answer)
             return ",".join(i if self.spec.case_sensitive else i.casefold() for i in ids)
-        return normalise_text(answer, case_sensitive=self.spec.case_sensitive)
+        return self._text(answer)
 
     def target_text(self, target: Any) -> str:
         """The target as displayed (canonical form where the type has one)."""
@@ -150,6 +180,12 @@ class Scorer:
                 re.compile(str(target))
             except re.error as exc:
                 return f"target {target!r} is not a valid regular expression ({exc})"
+        if self._norm is not None and self.type == "exact":
+            targets = target if isinstance(target, (list, tuple)) else [target]
+            for t in targets:
+                if not self._text(ex.clean(str(t))):
+                    steps = ", ".join(self.normalize)
+                    return f"target {t!r} is empty after normalize [{steps}]"
         return None
 
     def check_targets(self, items: Iterable[Any], *, where: str = "dataset") -> None:
@@ -168,11 +204,9 @@ class Scorer:
         return _SCORERS[self.type](self, answer, target)
 
     def _exact(self, answer: str, target: Any) -> ScoreResult:
-        cs = self.spec.case_sensitive
         targets = target if isinstance(target, (list, tuple)) else [target]
-        a = normalise_text(answer, case_sensitive=cs)
-        ok = any(a == normalise_text(ex.clean(str(t)), case_sensitive=cs) for t in targets)
-        return _binary(ok)
+        a = self._text(answer)
+        return _binary(any(a == self._text(ex.clean(str(t))) for t in targets))
 
     def _numeric(self, answer: str, target: Any) -> ScoreResult:
         a, t = ex.parse_number(answer), ex.parse_number(target)
@@ -191,13 +225,12 @@ class Scorer:
 
     def _regex(self, answer: str, target: Any) -> ScoreResult:
         pattern = self._pattern or _compile(str(target), self.spec.case_sensitive, "target")
-        return _binary(pattern.fullmatch(answer.strip()) is not None)
+        # the pattern is the user's own: only the answer is normalised
+        a = answer.strip() if self._norm is None else self._norm(answer.strip())
+        return _binary(pattern.fullmatch(a) is not None)
 
     def _set_f1(self, answer: str, target: Any) -> ScoreResult:
-        cs = self.spec.case_sensitive
-        fold: Callable[[str], str] = (lambda s: s) if cs else str.casefold
-        pred = {fold(i) for i in self._ids(answer)}
-        gold = {fold(i) for i in self._ids(target)}
+        pred, gold = self._id_keys(answer), self._id_keys(target)
         if not pred and not gold:
             return ScoreResult(True, 1.0, {"precision": 1.0, "recall": 1.0})
         tp = len(pred & gold)
