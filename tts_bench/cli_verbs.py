@@ -330,6 +330,13 @@ def import_(
         str | None,
         typer.Option("--scorer", help="numeric | exact | choice | set_f1 | regex:PATTERN"),
     ] = None,
+    normalize: Annotated[
+        str | None,
+        typer.Option(
+            "--normalize",
+            help="Scorer normalisation steps in order, e.g. nfkd,letters_only,casefold.",
+        ),
+    ] = None,
     suite: Annotated[
         Path | None, typer.Option("--suite", help="Take the scorer from this suite.")
     ] = None,
@@ -351,6 +358,7 @@ def import_(
         config=config,
         spec=spec,
         scorer=scorer,
+        normalize=normalize,
         suite=suite,
         run_id=run_id,
         allow_mixed=allow_mixed_pools,

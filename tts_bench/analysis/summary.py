@@ -123,6 +123,7 @@ def _summary(
         "status": man.get("status"),
         "suite": suite.get("name"),
         "scorer": data.scorer.type,
+        "scorer_normalize": list(data.scorer.normalize),
         "metric": data.metric,
         "baseline": data.baseline,
         "configs": data.configs,

@@ -27,6 +27,7 @@ from tts_bench.importers.common import (
     file_sha256,
     load_spec,
     parse_scorer,
+    with_normalize,
 )
 
 FORMATS = ("pool-jsonl", "lm-eval", "inspect")
@@ -68,6 +69,7 @@ def import_pools(
     config: str | None = None,
     spec: Path | None = None,
     scorer: str | None = None,
+    normalize: str | None = None,
     suite: Path | None = None,
     run_id: str | None = None,
     allow_mixed: bool = False,
@@ -80,6 +82,7 @@ def import_pools(
     spec: field-mapping YAML (`ImportSpec`); scorer: `numeric|exact|choice|set_f1|regex:P`;
     suite: a suite YAML whose scorer, analysis settings, seed and name are used (`scorer`
     overrides its scorer); default scorer: the run's when adding, else `exact`.
+    normalize: `scorer.normalize` steps, comma-separated ("" for none), set on that scorer.
     allow_mixed: accept pools of different sizes (else a UserError naming the first odd item).
     Raises UserError (one line naming the file and line or field) on bad input; writes nothing
     then.
@@ -100,6 +103,8 @@ def import_pools(
     map_spec = load_spec(spec)
     the_suite = load_suite(suite) if suite is not None else None
     wanted = parse_scorer(scorer) if scorer else (the_suite.scorer if the_suite else None)
+    if normalize is not None and wanted is not None:
+        wanted = with_normalize(wanted, normalize)
 
     try:
         src = read(path, map_spec)
@@ -122,13 +127,14 @@ def import_pools(
     run_dir, manifest = rundir.resolve(Path(out), run_id, name)
     if manifest is not None:
         have = ScorerSpec.model_validate(manifest["suite"].get("scorer") or {})
+        wanted = wanted or with_normalize(have, normalize)
         if wanted is not None and wanted.model_dump() != have.model_dump():
             raise UserError(
                 f"{run_dir}: this run scores with {have.type!r} "
                 f"({have.model_dump(exclude_defaults=True)}); import with the same scorer"
             )
         wanted = have
-    sc_spec = wanted or ScorerSpec()
+    sc_spec = wanted or with_normalize(ScorerSpec(), normalize) or ScorerSpec()
     sc = make_scorer(sc_spec)
     model = src.model
     cfg = config or _slug((model or "").split("/")[-1] or src.name or path.stem)

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tts_bench.errors import UserError
 from tts_bench.scoring import Scorer, label_failure
+from tts_bench.scoring.normalize import parse_steps
 from tts_bench.scoring.voting import majority
 from tts_bench.store import sample_line
 from tts_bench.suite import ScorerSpec, read_yaml
@@ -123,6 +124,21 @@ def parse_scorer(text: str) -> ScorerSpec:
             f"--scorer {text!r}: expected numeric, exact, choice, set_f1 or regex:PATTERN"
         )
     return ScorerSpec(type=text)  # type: ignore[arg-type]
+
+
+def with_normalize(spec: ScorerSpec | None, normalize: str | None) -> ScorerSpec | None:
+    """`spec` (the default scorer when None) with `--normalize a,b` as its ordered steps
+    ("" clears them); `spec` unchanged when `normalize` is None. UserError when bad."""
+    if normalize is None:
+        return spec
+    steps = parse_steps(normalize)
+    try:
+        return ScorerSpec.model_validate(
+            {**(spec or ScorerSpec()).model_dump(), "normalize": steps}
+        )
+    except ValidationError as exc:
+        msg = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise UserError(f"--normalize {normalize!r}: {msg}") from None
 
 
 def file_sha256(path: Path) -> str:

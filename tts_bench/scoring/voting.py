@@ -1,8 +1,10 @@
 """Voting rules over a pool of answers, shared by the strategies, the importers and analysis.
 
 Plain functions over answers and two callables of the suite's scorer: `key` (an answer's
-identity, so 42 and 42.0 vote together and distinct wrong answers stay apart) and `extract`
-(text -> canonical answer). Nothing here calls a model or reads a run.
+identity, so 42 and 42.0 vote together and distinct wrong answers stay apart; under
+`scorer.normalize` it is the normalised form, so "a-b-c" and "abc" are one answer under
+`letters_only`) and `extract` (text -> canonical answer). Nothing here calls a model or reads
+a run.
 
 - `majority`: the most-voted identity; ties broken by `rng.choice` over the sorted tied keys
   (the rng is drawn from only when there is a tie), as the pooled estimators assume.
@@ -61,12 +63,13 @@ def majority(
 
 
 def elements(answer: str, key: Callable[[str], str]) -> dict[str, str]:
-    """Identity (`key` of the lone element) -> canonical element, for one set answer."""
+    """Identity (`key` of the lone element) -> canonical element, for one set answer.
+    Elements whose identity is empty (nothing left after normalisation) are dropped."""
     out: dict[str, str] = {}
     for part in answer.split(_SEP):
         part = part.strip()
-        if part:
-            out.setdefault(key(part), part)
+        if part and (k := key(part)):
+            out.setdefault(k, part)
     return out
 
 
