@@ -1,5 +1,7 @@
-"""Small-sample statistics: Wilson interval, exact McNemar, Holm, distribution-free quantile
-intervals from order statistics, and the power analysis of a paired delta."""
+"""Small-sample statistics: Wilson interval, Tango's paired score interval, the design effect
+of clustered items, exact McNemar, Holm, distribution-free quantile intervals from order
+statistics, and the normal-approximation power analysis of a continuous paired delta (the
+exact McNemar power is in `analysis.power`)."""
 
 from __future__ import annotations
 
@@ -33,6 +35,63 @@ def wilson(successes: float, n: int, confidence: float = 0.95) -> tuple[float, f
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
     return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def tango(
+    config_only: np.ndarray | float,
+    baseline_only: np.ndarray | float,
+    n: np.ndarray | float,
+    confidence: float = 0.95,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Tango's (1998) score interval for a paired difference of proportions, (b - c) / n as a
+    fraction, from the discordant counts b (right only under the config), c (right only under
+    the baseline) and the paired count n: the set of deltas D whose score statistic
+    (b - c - nD) / sqrt(n (2 q(D) + D (1 - D))) lies within +-z, q(D) the maximum-likelihood
+    P(baseline only) under D. Counts may be arrays (one interval each) and non-integer (an
+    effective count under a design effect). n = 0 gives NaN."""
+    b, c, m = (
+        np.asarray(x, dtype=float) for x in np.broadcast_arrays(config_only, baseline_only, n)
+    )
+    z = _z(0.5 + confidence / 2)
+    safe = np.where(m > 0, m, 1.0)
+
+    def score(d: np.ndarray) -> np.ndarray:
+        # restricted MLE of q = P(baseline only) given d: root of 2n q^2 + B q + C = 0
+        big_b = -b - c + (2 * safe - b + c) * d
+        big_c = -c * d * (1 - d)
+        q = (np.sqrt(np.maximum(big_b**2 - 8 * safe * big_c, 0.0)) - big_b) / (4 * safe)
+        var = np.maximum(safe * (2 * q + d * (1 - d)), 1e-300)
+        return (b - c - safe * d) / np.sqrt(var)
+
+    ends = []
+    for target in (z, -z):  # the score falls with d: lower limit at +z, upper at -z
+        lo, hi = np.full(b.shape, -1.0), np.full(b.shape, 1.0)
+        for _ in range(60):  # bisection to ~1e-18: the score is monotone in d
+            mid = (lo + hi) / 2
+            above = score(mid) > target
+            lo, hi = np.where(above, mid, lo), np.where(above, hi, mid)
+        ends.append(np.where(m > 0, (lo + hi) / 2, np.nan))
+    return ends[0], ends[1]
+
+
+def design_effect(d: np.ndarray, clusters: Sequence[object] | None) -> float:
+    """Variance inflation of the mean of d when items share a cluster: the cluster-robust
+    variance of the mean over the independent-items one (at least 1; 1 without clusters or
+    when d does not vary). Dividing every count by it gives the effective counts a score
+    interval takes."""
+    arr = np.asarray(d, dtype=float)
+    n = arr.size
+    if clusters is None or n < 2:
+        return 1.0
+    codes: dict[object, int] = {}
+    idx = np.array([codes.setdefault(k, len(codes)) for k in clusters])
+    g = len(codes)
+    var_iid = float(arr.var(ddof=1)) / n
+    if g < 2 or var_iid <= 0:
+        return 1.0
+    resid = np.bincount(idx, weights=arr - arr.mean(), minlength=g)
+    var_cl = g / (g - 1) * float(np.sum(resid**2)) / n**2
+    return max(1.0, var_cl / var_iid)
 
 
 def mcnemar_exact(a_only: int, b_only: int) -> float:
