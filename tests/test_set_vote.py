@@ -84,11 +84,15 @@ def test_min_share_rounds_up_and_min_votes_wins():
     assert res.answer == ""  # nothing reaches 5 votes: the empty set, a real answer
 
 
-def test_failed_and_unreadable_samples_abstain():
-    texts = [None, "I am not sure.", "Final answer: 4, 9", "Final answer: 9", "Final answer: none"]
+def test_unreadable_samples_abstain_and_a_failed_sample_fails_the_pool():
+    texts = ["I am not sure.", "Final answer: 4, 9", "Final answer: 9", "Final answer: none"]
     res, _, _ = vote_on(texts, min_share=0.5)  # 3 usable -> 2 votes needed
     assert res.info["usable"] == 3
     assert res.answer == "9"
+    # one failed call: no vote among the survivors, the pool is kept for the record
+    partial, _, _ = vote_on([None, *texts], min_share=0.5)
+    assert partial.answer is None and partial.status == "server_error"
+    assert partial.info["failed_samples"] == 1 and len(partial.samples) == 5
     all_failed, _, _ = vote_on([None, None])
     assert all_failed.answer is None and all_failed.status == "server_error"
 

@@ -26,19 +26,30 @@ def build_record(
 ) -> dict[str, Any]:
     """The records.jsonl line of one (item, config): the strategy's result scored against
     the target, its failure label, the pool, and cost, tokens and calls summed from its own
-    calls. `latency` is the critical path (the context's clock), `wall` as measured here."""
-    infra = res.status != "ok"
-    scored = None if infra else scorer.score(res.answer, loaded.target)
+    calls. `latency` is the critical path (the context's clock), `wall` as measured here.
+
+    A record any of whose calls failed for an infrastructure reason (after the client's
+    retries and the fallback model) is not scored, whatever the strategy made of the rest:
+    status and failure are that call's label, answer, correct and score are null, and the
+    samples that did succeed stay in `samples` (a resume replays them from the cache)."""
+    status = res.status if res.status != "ok" else (ctx.infra_status() or "ok")
+    infra = status != "ok"
+    answer = None if infra else res.answer
+    confidence = None if infra else res.confidence
+    scored = None if infra else scorer.score(answer, loaded.target)
     correct = None if scored is None else scored.correct
     failure = label_failure(
-        status=res.status,
-        answer=res.answer,
+        status=status,
+        answer=answer,
         text=res.text,
         finish_reason=res.finish_reason,
         correct=correct,
-        confidence=res.confidence,
+        confidence=confidence,
         wrong_label=suite.scorer.wrong_label,
     )
+    info = {**res.info, **ctx.info}
+    if ctx.failures:
+        info["failed_calls"] = len(ctx.failures)
     samples = None
     if res.samples is not None:
         memo: dict[str | None, Any] = {}  # a pool repeats few answers: score each once
@@ -60,13 +71,13 @@ def build_record(
         "strata": loaded.strata,
         "cluster": loaded.cluster,
         "target": scorer.target_text(loaded.target),
-        "answer": res.answer,
+        "answer": answer,
         "output": res.text,
         "correct": correct,
         "score": None if scored is None else scored.value,
         "metrics": {} if scored is None else scored.metrics,
         "failure": failure,
-        "status": res.status,
+        "status": status,
         "cost_usd": ctx.cost_of(calls),
         "latency_s": round(latency, 6),
         "wall_s": round(wall, 6),
@@ -75,8 +86,8 @@ def build_record(
         "reasoning_tokens": sum(c.reasoning_tokens for c in calls),
         "n_calls": len(calls),
         "cache_hits": sum(1 for c in calls if c.cache_hit),
-        "confidence": res.confidence,
+        "confidence": confidence,
         "simulated": any(c.simulated for c in calls),
-        "info": {**res.info, **ctx.info},
+        "info": info,
         "samples": samples,
     }

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import contextvars
 import inspect
+import math
 import random
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from tts_bench.errors import UserError
-from tts_bench.llm.types import CallRecord, Completion, ModelSpec
+from tts_bench.llm.types import FATAL_STATUSES, CallRecord, Completion, ModelSpec
 
 Messages = list[dict[str, str]]
 
@@ -68,6 +69,16 @@ class StrategyResult:
     confidence: float | None = None  # e.g. vote share, judge score
     samples: list[Sample] | None = None
     info: dict[str, Any] = field(default_factory=dict)  # route, nodes, stopped_at, ...
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A `Context.generate()` that came back failed (after the client's retries and the
+    fallback model): its role, sample index and call status."""
+
+    role: str
+    sample_index: int
+    status: str
 
 
 class Solve(Protocol):
@@ -162,6 +173,7 @@ class Context:
         self.model = model
         self.fallback = fallback
         self.calls: list[CallRecord] = []
+        self.failures: list[Failure] = []  # generate() calls that returned a failure
         self.info: dict[str, Any] = {}
         self.examples = examples or []
         self.rng = random.Random(f"{seed}:{config}:{item.id}")
@@ -198,7 +210,9 @@ class Context:
     ) -> Completion:
         """One counted model call. `params` override the config's model parameters
         (temperature, max_tokens, reasoning_effort, ...). Failures come back as data;
-        when a `fallback` model is set and the primary fails, the fallback answers."""
+        when a `fallback` model is set and the primary fails, the fallback answers. A call
+        that still fails is remembered in `failures`: it makes the whole record
+        infrastructure-failed (unscored), whatever the strategy does with it."""
         spec = (model or self.model).with_(**params) if params else (model or self.model)
         done = await self._client.generate(spec, messages, sample_index=sample_index)
         self._log(done, role, sample_index)
@@ -208,8 +222,24 @@ class Context:
             self._log(second, role, sample_index)
             if second.ok:
                 self.info["fallback_served"] = self.info.get("fallback_served", 0) + 1
-            return second
+            done = second
+        if not done.ok:
+            self.failures.append(Failure(role, sample_index, done.status))
         return done
+
+    def infra_status(self) -> str | None:
+        """The infrastructure status of this (item, config), or None when every call this
+        context made succeeded (a primary failure the fallback answered counts as success).
+
+        Several failures give one label independent of the order in which parallel calls
+        finished: a fatal status (auth_error, not_found) first, then the lowest sample index."""
+        if not self.failures:
+            return None
+        worst = min(
+            self.failures,
+            key=lambda f: (f.status not in FATAL_STATUSES, f.sample_index, f.role, f.status),
+        )
+        return worst.status
 
     def _log(self, c: Completion, role: str, sample_index: int) -> None:
         _clock.set(_clock.get() + c.latency_s)
@@ -250,8 +280,10 @@ class Context:
         return await self._delegate(name, self)
 
     def cost_of(self, calls: list[CallRecord]) -> float | None:
+        """Summed cost, None if any call's price is unknown. `math.fsum` is exactly rounded,
+        so the sum does not depend on the order in which parallel calls finished."""
         costs = [c.cost_usd for c in calls]
-        return None if any(c is None for c in costs) else float(sum(costs))  # type: ignore[arg-type]
+        return None if any(c is None for c in costs) else math.fsum(costs)  # type: ignore[arg-type]
 
 
 class _Timer:

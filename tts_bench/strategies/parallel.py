@@ -43,8 +43,28 @@ def usable(samples: list[Sample]) -> list[Sample]:
     return [s for s in samples if s.status == "ok" and s.answer is not None]
 
 
+def pool_failure(ctx: Context, samples: list[Sample]) -> StrategyResult | None:
+    """A pool is only voted on when every call it made succeeded. When a sample, a judge or
+    a selector call failed (after the client's retries and the fallback model), the result
+    is infrastructure-failed with that call's status, so the record is unscored rather than
+    a vote of the survivors; the pool is kept, and a resume replays the samples that
+    succeeded from the cache and re-draws only the missing ones. None when nothing failed."""
+    status = ctx.infra_status()
+    if status is None:
+        return None
+    return StrategyResult(
+        answer=None,
+        text="",
+        finish_reason=None,
+        status=status,
+        samples=samples,
+        info={"failed_samples": sum(1 for s in samples if s.status != "ok")},
+    )
+
+
 def no_answer(samples: list[Sample]) -> StrategyResult:
-    """Nothing usable: the infrastructure status if every sample failed, else a model miss."""
+    """Nothing usable: the infrastructure status if every sample failed, else a model miss
+    (strategies check `pool_failure` first, so a partly failed pool never gets here)."""
     failed = [s for s in samples if s.status != "ok"]
     status = failed[0].status if samples and len(failed) == len(samples) else "ok"
     last = samples[-1] if samples else None
@@ -69,7 +89,10 @@ def tally(ctx: Context, samples: list[Sample], weights: list[float] | None = Non
 
 def vote(ctx: Context, samples: list[Sample], weights: list[float] | None = None) -> StrategyResult:
     """Majority (or weighted) vote over extracted answers; ties broken at random, as the
-    pooled estimators assume. All samples failed for infrastructure → that status."""
+    pooled estimators assume. Any failed call → infrastructure-failed (`pool_failure`)."""
+    failed = pool_failure(ctx, samples)
+    if failed is not None:
+        return failed
     answers = [s.answer if s.status == "ok" else None for s in samples]
     won = voting.majority(answers, ctx.key, ctx.rng, weights)
     if won is None:
@@ -174,6 +197,9 @@ def best_of_n(
 
     async def solve(ctx: Context) -> StrategyResult:
         samples = await ctx.parallel(candidate(ctx, i) for i in range(size))
+        failed = pool_failure(ctx, samples)  # a failed sample or judge: never pick among the rest
+        if failed is not None:
+            return failed
         ok = usable(samples)
         if not ok:
             return no_answer(samples)

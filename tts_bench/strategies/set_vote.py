@@ -14,14 +14,18 @@ from collections import Counter
 
 from tts_bench.scoring.voting import canonical_answer, elements, threshold
 from tts_bench.strategies.base import Context, Sample, Solve, StrategyResult, strategy
-from tts_bench.strategies.parallel import draw_pool, no_answer, pool_size, usable
+from tts_bench.strategies.parallel import draw_pool, no_answer, pool_failure, pool_size, usable
 
 
 def vote_elements(
     ctx: Context, samples: list[Sample], min_votes: int | None, min_share: float
 ) -> StrategyResult:
     """Keep the elements contained in at least `threshold` usable samples. Confidence is the
-    share of usable samples whose whole set equals the voted set."""
+    share of usable samples whose whole set equals the voted set. A pool with a failed call
+    is not voted on (`pool_failure`)."""
+    failed = pool_failure(ctx, samples)
+    if failed is not None:
+        return failed
     ok = usable(samples)
     if not ok:
         return no_answer(samples)
