@@ -1,11 +1,16 @@
 """Per-stratum routing: for each value of the routing column, the cheapest operating point
 within epsilon points of the best accuracy in that stratum, among the points that meet the
-budgets (max cost per request, max P95 latency). The routed policy's blended figures (item
-share of each stratum x its figures) are compared with the best single point under the same
-budgets, and written as `recommended-policy.yaml`.
+budgets (max cost per request, max P95 latency), compared with the best single point under
+the same budgets, and written as `recommended-policy.yaml`.
 
-The choice is made on the same items it is scored on, so the routed gain is optimistic;
-the paired CI of routed - single says how much of it is noise.
+The routes are chosen on all items (analysis/crossfit.py). Their figures are out of sample:
+cross-fitted over k folds (chosen on k - 1 folds, read on the held-out one), for the routed
+policy and for the best single point alike, because a choice scored on the items that made
+it is optimistic. The in-sample figures are kept under `in_sample`, labelled as such.
+Intervals: routed and single accuracy, Wilson on the cross-fitted per-item outcomes (a
+percentile bootstrap over items for a non-binary metric); cost and routed - single, the
+percentile bootstrap of the cross-fitted per-item outcomes on the run's shared weights.
+A run without strata has no routing recommendation: only the best single point.
 """
 
 from __future__ import annotations
@@ -16,140 +21,190 @@ from typing import Any
 import numpy as np
 
 from tts_bench.analysis.bootstrap import MeanBatch, percentile_ci
+from tts_bench.analysis.crossfit import FOLDS, Outcomes, assign, choose, cross_fit
 from tts_bench.analysis.figures import fnum
 from tts_bench.analysis.frontier import Point
 from tts_bench.analysis.load import RunData
-from tts_bench.analysis.stats import quantile
+from tts_bench.analysis.stats import quantile, wilson
 
 MIN_STRATUM_ITEMS = 20  # below this a stratum's choice is flagged as thin
+NO_STRATA = "the dataset has no strata column: no routing recommendation (best single point only)"
 
 
-def _feasible(s: dict[str, Any], max_cost: float | None, max_p95: float | None) -> bool:
-    if s["accuracy"] is None:
-        return False
-    if max_cost is not None and (s["cost_usd"] is None or s["cost_usd"] > max_cost):
-        return False
-    return not (
-        max_p95 is not None and (s["latency_p95_s"] is None or s["latency_p95_s"] > max_p95)
-    )
-
-
-def _pick(cands: list[tuple[Point, dict[str, Any]]], eps: float) -> tuple[Point, dict] | None:
-    """Cheapest within eps (fraction) of the best accuracy; unknown cost counts as dearest."""
-    if not cands:
-        return None
-    best = max(s["accuracy"] for _, s in cands)
-    near = [(p, s) for p, s in cands if s["accuracy"] >= best - eps - 1e-12]
-    return min(
-        near,
-        key=lambda ps: (
-            np.inf if ps[1]["cost_usd"] is None else ps[1]["cost_usd"],
-            -ps[1]["accuracy"],
-        ),
-    )
-
-
-def _covering(cands: list[tuple[Point, dict[str, Any]]]) -> list[tuple[Point, dict[str, Any]]]:
-    """Candidates measured on at least half as many items as the best-covered one: in a
-    partial run a config that reached one item must not win on that one item."""
-    most = max((s["n_items"] or 0 for _, s in cands), default=0)
-    return [(p, s) for p, s in cands if (s["n_items"] or 0) * 2 >= most]
-
-
-def route(
-    data: RunData, pts: list[Point], w: np.ndarray, epsilon: float, confidence: float
-) -> dict[str, Any]:
-    """The routing table, blended figures of the routed policy and of the best single point."""
-    a = data.analysis
-    max_cost, max_p95 = a.max_cost_per_request, a.max_p95_latency_s
-    eps = epsilon / 100
-    col = next(iter(data.strata), None)
-    n = len(data.items)
-    labels = np.asarray(data.strata[col]) if col else np.array([""] * n)
-    values = data.strata_values[col] if col else [""]
-    share = {v: float((labels == v).mean()) for v in values}
-
-    def blended(choice: dict[str, Point]) -> dict[str, Any]:
-        acc = cost = 0.0
-        cost_known = True
-        lat = []
-        for v in values:
-            s = choice[v].stats(labels == v)
-            acc += share[v] * (s["accuracy"] or 0.0)
-            if s["cost_usd"] is None:
-                cost_known = False
-            else:
-                cost += share[v] * s["cost_usd"]
-            lat.append(choice[v].latency[(labels == v) & choice[v].present])
-        routed_lat = np.concatenate(lat) if lat else np.zeros(0)
-        return {
-            "accuracy": fnum(acc),
-            "cost_usd": fnum(cost) if cost_known else None,
-            # one routed item of unknown latency makes the blended P95 unknown
-            "latency_p95_s": None if np.isnan(routed_lat).any() else quantile(routed_lat, 0.95),
-        }
-
-    singles = _covering([(p, p.stats()) for p in pts])
-    single = _pick([(p, s) for p, s in singles if _feasible(s, max_cost, max_p95)], 0.0)
-    routes: dict[str, Any] = {}
-    choice: dict[str, Point] = {}
+def _blend(o: Outcomes, labels: np.ndarray, values: list[str], share: dict) -> dict[str, Any]:
+    """Blended figures: the item share of each stratum x its mean value and mean cost (over
+    the items whose cost is known), P95 over every routed item."""
+    acc = cost = 0.0
+    cost_known = True
     for v in values:
         m = labels == v
-        cands = _covering([(p, p.stats(m)) for p in pts])
-        ok = [(p, s) for p, s in cands if _feasible(s, max_cost, max_p95)]
-        picked = _pick(ok, eps)
-        if picked is None:  # nothing meets the budgets here: fall back to the single choice
-            picked = (single[0], single[0].stats(m)) if single else None
-        if picked is None:
-            continue
-        best = max(ok, key=lambda ps: ps[1]["accuracy"]) if ok else picked
-        choice[v] = picked[0]
-        routes[v] = {
-            "label": picked[0].label,
-            "config": picked[0].config,
-            "n": picked[0].n,
-            **picked[1],
-            "share": share[v],
-            "best_label": best[0].label,
-            "best_accuracy": best[1]["accuracy"],
-            "meets_budgets": bool(ok),
-            "thin": picked[1]["n_items"] < MIN_STRATUM_ITEMS,
-        }
-    out: dict[str, Any] = {
-        "by": col,
-        "epsilon_points": epsilon,
-        "budgets": {"max_cost_per_request": max_cost, "max_p95_latency_s": max_p95},
-        "routes": routes,
-        "routed": None,
-        "best_single": None,
-        "routed_vs_single": None,
+        sm, cm = m & o.scored, m & o.present & ~np.isnan(o.cost)
+        acc += share[v] * (o.value[sm].mean() if sm.any() else 0.0)
+        if cm.any():
+            cost += share[v] * o.cost[cm].mean()
+        else:
+            cost_known = False
+    lat = o.latency[o.present]
+    return {
+        "accuracy": fnum(acc) if o.scored.any() else None,
+        "cost_usd": fnum(cost) if cost_known else None,
+        # one routed item of unknown latency makes the blended P95 unknown
+        "latency_p95_s": None if np.isnan(lat).any() or not lat.size else quantile(lat, 0.95),
+        "n_items": int(o.scored.sum()),
     }
-    if single is None or len(choice) != len(values):
-        return out
-    out["routed"] = blended(choice)
-    out["best_single"] = {"label": single[0].label, "config": single[0].config, "n": single[0].n}
-    out["best_single"].update(blended(dict.fromkeys(values, single[0])))
-    routed_v = np.zeros(n)
-    routed_m = np.zeros(n, dtype=bool)
-    for v in values:
-        m = labels == v
-        routed_v[m] = choice[v].value[m]
-        routed_m[m] = choice[v].scored[m]
-    pair = routed_m & single[0].scored
-    d = np.where(pair, routed_v - single[0].value, 0.0)
+
+
+def _intervals(o: Outcomes, figs: dict[str, Any], w: np.ndarray, confidence: float) -> None:
+    """Adds accuracy_ci (Wilson for 0/1 values, else bootstrap) and cost_usd_ci in place."""
+    v = o.value[o.scored]
+    batch = MeanBatch(w)
+    ja = batch.add(o.value * o.scored, o.scored)
+    known = o.present & ~np.isnan(o.cost)
+    jc = batch.add(np.where(known, o.cost, 0.0), known)
+    res = batch.run()
+    if v.size and np.isin(v, (0.0, 1.0)).all():
+        lo_hi = wilson(float(figs["accuracy"]) * v.size, int(v.size), confidence)
+        figs["accuracy_ci"] = list(lo_hi) if lo_hi else [None, None]
+        figs["accuracy_interval"] = "wilson"
+    else:
+        figs["accuracy_ci"] = [fnum(x) for x in percentile_ci(res[:, ja], confidence)]
+        figs["accuracy_interval"] = "bootstrap"
+    ci = percentile_ci(res[:, jc], confidence) if figs["cost_usd"] is not None else (None, None)
+    figs["cost_usd_ci"] = [fnum(x) for x in ci]
+
+
+def _versus(
+    a: Outcomes, b: Outcomes, fa: dict, fb: dict, w: np.ndarray, confidence: float
+) -> dict[str, Any]:
+    """Paired routed - single on the items both score, with its bootstrap CI."""
+    pair = a.scored & b.scored
+    d = np.where(pair, a.value - b.value, 0.0)
     batch = MeanBatch(w)
     batch.add(d * pair, pair)
     lo, hi = percentile_ci(100 * batch.run()[:, 0], confidence)
-    out["routed_vs_single"] = {
+    return {
         "accuracy_points": {
             "value": fnum(100 * d[pair].mean()) if pair.any() else None,
             "ci": [lo, hi],
         },
         "n_paired": int(pair.sum()),
-        "cost_ratio": fnum(out["routed"]["cost_usd"] / out["best_single"]["cost_usd"])
-        if out["routed"]["cost_usd"] is not None and out["best_single"]["cost_usd"]
+        "cost_ratio": fnum(fa["cost_usd"] / fb["cost_usd"])
+        if fa["cost_usd"] is not None and fb["cost_usd"]
         else None,
     }
+
+
+def route(
+    data: RunData,
+    pts: list[Point],
+    w: np.ndarray,
+    epsilon: float,
+    confidence: float,
+    *,
+    folds: int = FOLDS,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The routing table, and out-of-sample (cross-fitted) figures of the routed policy and of
+    the best single point. folds: k of the cross-fitting; seed: its fold assignment."""
+    a = data.analysis
+    col = next(iter(data.strata), None)
+    n = len(data.items)
+    labels = np.asarray(data.strata[col]) if col else np.array([""] * n)
+    values = list(data.strata_values[col]) if col else [""]
+    return route_points(
+        pts,
+        labels,
+        values,
+        by=col,
+        epsilon=epsilon,
+        max_cost=a.max_cost_per_request,
+        max_p95=a.max_p95_latency_s,
+        w=w,
+        confidence=confidence,
+        folds=folds,
+        seed=seed,
+    )
+
+
+def route_points(
+    pts: list[Point],
+    labels: np.ndarray,
+    values: list[str],
+    *,
+    by: str | None,
+    epsilon: float,
+    max_cost: float | None,
+    max_p95: float | None,
+    w: np.ndarray,
+    confidence: float,
+    folds: int = FOLDS,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """`route` on plain arrays: labels (items,) stratum value per item, `values` in display
+    order, `by` the column's name (None: no strata, so no routes), budgets in USD and
+    seconds, w the (resamples, items) bootstrap weights."""
+    n = labels.size
+    eps = epsilon / 100
+    share = {v: float((labels == v).mean()) for v in values}
+    full = choose(pts, labels, values, np.ones(n, dtype=bool), eps, max_cost, max_p95)
+    out: dict[str, Any] = {
+        "by": by,
+        "epsilon_points": epsilon,
+        "budgets": {"max_cost_per_request": max_cost, "max_p95_latency_s": max_p95},
+        "routes": {},
+        "routed": None,
+        "best_single": None,
+        "routed_vs_single": None,
+        "cross_fit": None,
+        "in_sample": None,
+        "note": None if by else NO_STRATA,
+    }
+    if full.single is None:
+        return out
+    cf = cross_fit(pts, labels, values, eps, max_cost, max_p95, folds=folds, seed=seed)
+    if cf is None:
+        return out
+    routed_cf, single_cf, fold = cf
+    out["cross_fit"] = {"folds": int(fold.max()) + 1, "seed": seed}
+    sp = full.single[0]
+    single_is = Outcomes.empty(n)
+    single_is.take(sp, np.ones(n, dtype=bool))
+    head = {"label": sp.label, "config": sp.config, "n": sp.n}
+    out["best_single"] = {**head, **_blend(single_cf, labels, values, share)}
+    _intervals(single_cf, out["best_single"], w, confidence)
+    in_sample: dict[str, Any] = {"best_single": _blend(single_is, labels, values, share)}
+    out["in_sample"] = in_sample
+    if not by or len(full.routes) != len(values):
+        return out
+    routed_is = Outcomes.empty(n)
+    assign({v: pv[0] for v, pv in full.routes.items()}, labels, np.ones(n, bool), routed_is)
+    for v in values:
+        p, st = full.routes[v]
+        m = labels == v
+        oos = _blend(routed_cf, np.where(m, v, ""), [v], {v: 1.0})
+        out["routes"][v] = {
+            "label": p.label,
+            "config": p.config,
+            "n": p.n,
+            **st,
+            "accuracy": oos["accuracy"],
+            "cost_usd": oos["cost_usd"],
+            "share": share[v],
+            "best_label": full.best[v][0].label,
+            "best_accuracy": full.best[v][1]["accuracy"],
+            "meets_budgets": full.meets[v],
+            "thin": st["n_items"] < MIN_STRATUM_ITEMS,
+            "in_sample": {"accuracy": st["accuracy"], "cost_usd": st["cost_usd"]},
+        }
+    out["routed"] = _blend(routed_cf, labels, values, share)
+    _intervals(routed_cf, out["routed"], w, confidence)
+    out["routed_vs_single"] = _versus(
+        routed_cf, single_cf, out["routed"], out["best_single"], w, confidence
+    )
+    in_sample["routed"] = _blend(routed_is, labels, values, share)
+    in_sample["routed_vs_single"] = _versus(
+        routed_is, single_is, in_sample["routed"], in_sample["best_single"], w, confidence
+    )
     return out
 
 
@@ -168,7 +223,8 @@ def _knobs(data: RunData, config: str, n: int | None) -> dict[str, Any]:
 
 def policy(data: RunData, routing: dict[str, Any]) -> dict[str, Any]:
     """A small mapping a service can load: per stratum value the config, model, strategy and
-    knobs to use, with the expected accuracy, cost and P95 measured in this run."""
+    knobs to use, with the expected accuracy and cost (cross-fitted: out of sample) and P95
+    measured in this run."""
 
     def entry(label: str, config: str, n: int | None, figs: dict[str, Any]) -> dict[str, Any]:
         spec = data.config_specs.get(config, {})
@@ -210,7 +266,8 @@ def write_policy(path: Path, pol: dict[str, Any]) -> Path:
 
     head = (
         "# Recommended routing policy: per stratum, the cheapest setting within epsilon points\n"
-        "# of the best accuracy measured there (tts-bench summary; figures are in-sample).\n"
+        "# of the best accuracy measured there (tts-bench summary; expected accuracy and cost\n"
+        "# are cross-fitted: chosen on k-1 folds of the items, measured on the held-out fold).\n"
     )
     path.write_text(head + yaml.safe_dump(pol, sort_keys=False, allow_unicode=True), "utf-8")
     return path
