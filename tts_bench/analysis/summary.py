@@ -75,7 +75,7 @@ def _summary(
         if p is not None:
             pools[name] = p
     pts = points(data, pools)
-    routing = route(data, pts, w, epsilon, confidence)
+    routing = route(data, pts, w, epsilon, confidence, seed=seed)
     configs = []
     for name in data.configs:
         spec = data.config_specs.get(name, {})
