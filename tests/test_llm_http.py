@@ -127,13 +127,13 @@ def test_transient_fault_recovers(sim_server, transport, fault):
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_client_errors_are_not_retried(sim_server, transport):
+def test_unknown_model_is_not_found_and_not_retried(sim_server, transport):
     t0 = time.monotonic()
     bad = ModelSpec(
         "openai/no-such-model", params={"api_base": sim_server.url, "transport": transport}
     )
     c = run(limits(), lambda cl: cl.generate(bad, MESSAGES))
-    assert c.status == "bad_request" and c.retries == 0
+    assert c.status == "not_found" and c.retries == 0, c.error
     assert len(hits_for(sim_server, t0)) == 1
 
 

@@ -128,6 +128,8 @@ class Limits(Strict):
     retries: int = Field(default=4, ge=0)
     max_retry_wait_s: float = Field(default=60.0, ge=0)  # cap on any single Retry-After wait
     max_cost_usd: float | None = Field(default=None, ge=0)
+    # largest response body the direct HTTP transport reads; a bigger one fails as api_error
+    max_response_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
 
 
 class Price(Strict):

@@ -9,8 +9,10 @@
 `status` labels the failure (see types.CALL_STATUSES), with `retries` and `error`. It raises
 UserError only for configuration mistakes (e.g. `api_key_env` names an unset variable).
 
-Retries (limits.retries at most) cover 429, 5xx, timeouts, connection errors and malformed
-responses; other 4xx are final. Waits grow as `backoff_s * 2**attempt` with jitter, or follow
+Errors are labelled by llm.errors (docs/providers.md). Retries (limits.retries at most)
+cover 429, 5xx, timeouts, connection errors and malformed responses; credential, not-found
+and other 4xx errors are final, and `auth_error` / `not_found` are fatal for a config
+(types.FATAL_STATUSES). Error messages are stored with every API key masked (llm.redact). Waits grow as `backoff_s * 2**attempt` with jitter, or follow
 Retry-After when the provider sends one; any single wait is capped at limits.max_retry_wait_s.
 Each attempt has limits.timeout_s. A Completion's latency_s is what a user would have waited:
 the successful attempt plus earlier failed attempts and waits, excluding harness queueing
@@ -28,20 +30,22 @@ from typing import Any
 
 from tts_bench.errors import UserError
 from tts_bench.llm.backends import choose
-from tts_bench.llm.backends.base import CallError, Reply
+from tts_bench.llm.backends.base import CallError, Reply, clip
 from tts_bench.llm.backends.litellm_backend import LiteLLMBackend
-from tts_bench.llm.backends.openai_http import OpenAIHTTPBackend
+from tts_bench.llm.backends.openai_http import DEFAULT_MAX_RESPONSE_BYTES, OpenAIHTTPBackend
 from tts_bench.llm.backends.sim import SimBackend
 from tts_bench.llm.cache import ResponseCache, cache_key
 from tts_bench.llm.limits import RateLimiter, estimate_tokens
 from tts_bench.llm.pricing import PriceTable, cost_usd
+from tts_bench.llm.redact import register_key_env
 from tts_bench.llm.types import Completion, ModelSpec, Usage
 
 Messages = list[dict[str, str]]
 
 
 class Client:
-    """limits: suite Limits (concurrency, rpm, tpm, timeout_s, retries, max_retry_wait_s);
+    """limits: suite Limits (concurrency, rpm, tpm, timeout_s, retries, max_retry_wait_s,
+    max_response_bytes);
     pricing: {model: Price} overrides; cache_path: SQLite file or None (no cache);
     seed: the simulator seed (part of sim cache keys); sim_profiles: extra simulator profiles;
     backoff_s: base of the exponential backoff between retries."""
@@ -66,7 +70,9 @@ class Client:
         self._rate = RateLimiter(limits.rpm, limits.tpm)
         self._backends: dict[str, Any] = {
             "sim": SimBackend(seed, self.sim_profiles),
-            "direct": OpenAIHTTPBackend(),
+            "direct": OpenAIHTTPBackend(
+                getattr(limits, "max_response_bytes", DEFAULT_MAX_RESPONSE_BYTES)
+            ),
             "litellm": LiteLLMBackend(),
         }
         self._jitter = random.Random(seed)
@@ -140,6 +146,7 @@ class Client:
         name = spec.api_key_env
         if not name:
             return None
+        register_key_env(name)  # its value is masked in every error message from now on
         value = os.environ.get(name)
         if not value:
             raise UserError(f"model {spec.model}: api_key_env {name} is not set in the environment")
@@ -180,7 +187,7 @@ class Client:
                 except Exception as exc:
                     if kind == "sim":
                         raise  # a simulator bug, not a provider problem
-                    error = CallError("api_error", f"{type(exc).__name__}: {exc}")
+                    error = CallError("api_error", f"{type(exc).__name__}: {clip(str(exc))}")
                 else:
                     elapsed = time.perf_counter() - started
                     if est:
@@ -251,7 +258,7 @@ class Client:
             latency_s=waited,
             status=error.status,
             retries=attempt,
-            error=error.message[:500],
+            error=clip(error.message, 500),
             model=spec.model,
             simulated=kind == "sim",
         )

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-# Call status labels. "ok" is the only success; the others are infrastructure failures
-# except "bad_request" / "malformed" which are still not the model's wrong answers.
+# Call status labels (llm.errors maps provider errors to them; docs/providers.md). "ok" is the
+# only success. Every other label means no model answer: the record is unscored, never wrong.
 CALL_STATUSES = (
     "ok",
     "rate_limited",
@@ -23,6 +23,8 @@ CALL_STATUSES = (
     "api_error",
     "auth_error",
     "not_found",
+    "context_overflow",  # the prompt does not fit the model's context window
+    "content_filter",  # the provider's content policy rejected the request
 )
 
 # Errors that will repeat on every call of a config (a missing or rejected key, a model the

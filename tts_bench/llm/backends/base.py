@@ -6,9 +6,9 @@ import email.utils
 import time
 from dataclasses import dataclass
 
+from tts_bench.llm.errors import RETRYABLE as RETRYABLE  # re-exported
+from tts_bench.llm.redact import redact
 from tts_bench.llm.types import Usage
-
-RETRYABLE = frozenset({"rate_limited", "timeout", "server_error", "connection_error", "malformed"})
 
 
 @dataclass
@@ -25,10 +25,12 @@ class Reply:
 
 
 class CallError(Exception):
-    """A failed attempt. status: a label from types.CALL_STATUSES; retry_after: seconds the
-    provider asked us to wait (None when it did not say)."""
+    """A failed attempt. status: a label from types.CALL_STATUSES (see llm.errors);
+    message: what went wrong, with secrets masked here so no caller can forget it;
+    retry_after: seconds the provider asked us to wait (None when it did not say)."""
 
     def __init__(self, status: str, message: str, retry_after: float | None = None) -> None:
+        message = redact(message) or ""
         super().__init__(message)
         self.status = status
         self.message = message
@@ -39,17 +41,10 @@ class CallError(Exception):
         return self.status in RETRYABLE
 
 
-def status_for_http(code: int) -> str:
-    """Label an HTTP error status."""
-    if code == 429:
-        return "rate_limited"
-    if code == 408:
-        return "timeout"
-    if code >= 500:
-        return "server_error"
-    if 400 <= code < 500:
-        return "bad_request"
-    return "api_error"
+def clip(text: str, limit: int = 300) -> str:
+    """`text` with secrets masked, then cut to `limit` characters (in that order: a cut
+    through a key would leave a prefix that no longer matches it)."""
+    return (redact(text) or "")[:limit]
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -5,6 +5,10 @@ are the client's: each call passes `num_retries=0` and `max_retries=0`, so the o
 underneath never sleeps on its own (it would honour any Retry-After uncapped). For an
 `api_base` without `api_key_env`, a placeholder key is sent so litellm does not fall back to
 a real provider key from the environment and hand it to that endpoint.
+
+Errors are labelled by llm.errors, the same taxonomy as the direct transport. Response
+bodies are not capped here: litellm and the SDKs under it read a whole body into memory
+before handing it over (docs/providers.md).
 """
 
 from __future__ import annotations
@@ -15,13 +19,13 @@ from typing import Any
 from tts_bench.llm.backends.base import (
     CallError,
     Reply,
+    clip,
     parse_retry_after,
-    status_for_http,
     usage_from_openai,
 )
+from tts_bench.llm.errors import classify_exception
 from tts_bench.llm.types import ModelSpec
 
-_MALFORMED_MARKS = ("jsondecodeerror", "unterminated string", "expecting value", "expecting ','")
 _NOT_KWARGS = {"transport", "api_key", "num_retries", "max_retries", "timeout"}
 
 
@@ -81,7 +85,7 @@ class LiteLLMBackend:
         except TimeoutError:
             raise CallError("timeout", f"no response within {timeout_s:g} s") from None
         except Exception as exc:  # litellm maps provider errors to many classes
-            raise _classify(exc, litellm) from None
+            raise _classify(exc) from None
         return _parse(resp)
 
     async def aclose(self) -> None:
@@ -96,29 +100,13 @@ def _headers(exc: Exception) -> Any:
     return getattr(response, "headers", None) or {}
 
 
-def _classify(exc: Exception, litellm: Any) -> CallError:
+def _classify(exc: Exception) -> CallError:
     """Map a litellm exception to a status label (and Retry-After when given)."""
-    message = f"{type(exc).__name__}: {str(exc)[:300]}"
     if isinstance(exc, CallError):
         return exc
-    code = getattr(exc, "status_code", None)
+    label = classify_exception(exc)
     retry_after = parse_retry_after(_headers(exc).get("retry-after"))
-    if isinstance(exc, litellm.Timeout):
-        return CallError("timeout", message)
-    if isinstance(exc, litellm.RateLimitError):
-        return CallError("rate_limited", message, retry_after)
-    # litellm reports dropped connections and unparseable bodies as APIConnectionError or
-    # as a synthesized HTTP 500; only the message tells them apart from a real server error.
-    low = str(exc).lower()
-    if any(m in low for m in _MALFORMED_MARKS):
-        return CallError("malformed", message)
-    if isinstance(exc, litellm.APIConnectionError) or "connection error" in low:
-        return CallError("connection_error", message)
-    if isinstance(code, int) and code >= 400:
-        return CallError(status_for_http(code), message, retry_after)
-    if isinstance(exc, ValueError | TypeError | KeyError | AttributeError | IndexError):
-        return CallError("malformed", message)
-    return CallError("api_error", message)
+    return CallError(label.status, f"{type(exc).__name__}: {clip(str(exc))}", retry_after)
 
 
 def _parse(resp: Any) -> list[Reply]:

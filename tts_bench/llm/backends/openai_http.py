@@ -6,6 +6,11 @@ Used for `openai/<name>` models with `api_base` (vLLM, llama.cpp, Ollama, LM Stu
 transport knobs below goes into the JSON body (top_p, stop, seed, reasoning_effort, ...).
 `extra_headers` (a dict) is sent as HTTP headers. The sample index travels in the
 `X-Sample-Index` header, which real providers ignore and the simulator server reads.
+
+A response body is read as a stream and abandoned once it passes `max_response_bytes`
+(suite `limits.max_response_bytes`): the call fails as `api_error` and the connection is
+closed, so a runaway endpoint costs at most that much memory. Error bodies are read only up
+to `ERROR_BODY_BYTES`, enough to classify them (llm.errors).
 """
 
 from __future__ import annotations
@@ -19,22 +24,29 @@ import aiohttp
 from tts_bench.llm.backends.base import (
     CallError,
     Reply,
+    clip,
     mean_logprob,
     parse_retry_after,
-    status_for_http,
     usage_from_openai,
 )
+from tts_bench.llm.errors import body_text, classify_http
 from tts_bench.llm.types import ModelSpec
 
 # Params that steer the transport; never sent in the body.
 _NOT_BODY = {"api_base", "transport", "extra_headers", "api_key", "timeout", "num_retries"}
 
+DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+ERROR_BODY_BYTES = 64 * 1024
+_CHUNK = 64 * 1024
+
 
 class OpenAIHTTPBackend:
-    """One aiohttp session for the client's lifetime, created in the running loop."""
+    """One aiohttp session for the client's lifetime, created in the running loop.
+    max_response_bytes: the largest response body accepted."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES) -> None:
         self._session: aiohttp.ClientSession | None = None
+        self.max_response_bytes = max_response_bytes
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -80,13 +92,14 @@ class OpenAIHTTPBackend:
                 async with session.post(
                     f"{base}/chat/completions", json=body, headers=headers
                 ) as resp:
-                    raw = await resp.read()
                     if resp.status >= 400:
+                        raw = await _read_prefix(resp, ERROR_BODY_BYTES)
                         raise CallError(
-                            status_for_http(resp.status),
-                            f"HTTP {resp.status}: {_error_text(raw)}",
+                            classify_http(resp.status, raw).status,
+                            f"HTTP {resp.status}: {clip(body_text(raw))}",
                             parse_retry_after(resp.headers.get("Retry-After")),
                         )
+                    raw = await _read_capped(resp, self.max_response_bytes)
         except TimeoutError:
             raise CallError("timeout", f"no response within {timeout_s:g} s") from None
         except aiohttp.ClientError as exc:
@@ -99,21 +112,43 @@ class OpenAIHTTPBackend:
         self._session = None
 
 
-def _error_text(raw: bytes) -> str:
-    try:
-        data = json.loads(raw)
-        err = data.get("error", data) if isinstance(data, dict) else data
-        msg = err.get("message") if isinstance(err, dict) else None
-        return str(msg or err)[:300]
-    except (ValueError, AttributeError):
-        return raw[:300].decode("utf-8", "replace")
+async def _read_prefix(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    """At most the first `limit` bytes of the body (an error body only needs its start)."""
+    buf = bytearray()
+    while len(buf) < limit:
+        chunk = await resp.content.read(limit - len(buf))
+        if not chunk:
+            break
+        buf += chunk
+    return bytes(buf)
+
+
+async def _read_capped(resp: aiohttp.ClientResponse, cap: int) -> bytes:
+    """The whole body, or CallError("api_error") as soon as it passes `cap` bytes; a
+    Content-Length above the cap fails before anything is read."""
+    announced = resp.content_length
+    if announced is not None and announced > cap:
+        raise CallError("api_error", _too_big(cap, f"Content-Length {announced}"))
+    buf = bytearray()
+    async for chunk in resp.content.iter_chunked(_CHUNK):
+        buf += chunk
+        if len(buf) > cap:
+            raise CallError("api_error", _too_big(cap, f"more than {cap} bytes"))
+    return bytes(buf)
+
+
+def _too_big(cap: int, seen: str) -> str:
+    return (
+        f"response body too large ({seen}); limits.max_response_bytes is {cap}: "
+        "raise it if this endpoint really sends responses that big"
+    )
 
 
 def _parse(raw: bytes) -> list[Reply]:
     try:
         data = json.loads(raw)
-    except ValueError:
-        raise CallError("malformed", f"response is not JSON: {raw[:80]!r}") from None
+    except (ValueError, RecursionError):
+        raise CallError("malformed", f"response is not JSON: {clip(repr(raw[:200]), 80)}") from None
     choices = data.get("choices") if isinstance(data, dict) else None
     if not choices or not isinstance(choices, list):
         raise CallError("malformed", "response has no choices")
