@@ -1,26 +1,45 @@
 """Run a suite: every (item, config) pair through its strategy, scored and written as it lands.
 
 Items are processed in a seeded shuffled order with every config of an item scheduled
-together, so a partial run is still a representative, paired sample. The run survives
-Ctrl-C (status `interrupted`), a budget stop (`budget_exceeded`) and SIGKILL: a resume skips
-finished pairs and the cache replays the calls of unfinished ones without paying again.
+together, so a partial run is still a representative, paired sample. One process writes a
+run directory at a time (`fsutil.RunLock`, held for the whole run). The manifest is written
+before any call, so a run survives Ctrl-C (status `interrupted`), a budget stop
+(`budget_exceeded`) and SIGKILL at any point: a resume skips finished pairs and the cache
+replays the calls of unfinished ones without paying again; resuming a complete run changes
+nothing. A config whose calls fail fatally (a missing key, an unknown model) stops early and
+the run ends `failed` (see run_state.py for every status).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import signal
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tts_bench.errors import UserError
+from tts_bench.fsutil import LOCK, RunLock
 from tts_bench.records import build_record
 from tts_bench.resolve import ResolvedSuite
-from tts_bench.store import RunWriter, new_run_id, now_iso, read_manifest, write_manifest
+from tts_bench.run_state import Budget, ConfigHealth, Progress, settle
+from tts_bench.store import (
+    CALLS,
+    MANIFEST,
+    RECORDS,
+    RunWriter,
+    check_run_id,
+    load_records,
+    new_run_id,
+    now_iso,
+    read_manifest,
+    write_manifest,
+)
 from tts_bench.strategies.base import Context, Item, StrategyResult, reset_clock
 from tts_bench.suite import Suite
 
@@ -34,6 +53,8 @@ class RunResult:
     records: list[dict[str, Any]] = field(default_factory=list)
     spent_usd: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    error: str | None = None  # why a `failed` run failed, one self-contained line
+    already_complete: bool = False  # a resume that found nothing to do (nothing written)
 
 
 def _order(item_ids: list[str], seed: int) -> list[str]:
@@ -57,7 +78,14 @@ def _stratified_subset(items: list[Any], limit: int, seed: int) -> list[Any]:
 
 
 class Runner:
-    """Executes a resolved suite into a run directory. Use `run()` for the whole thing."""
+    """Executes a resolved suite into a run directory. Use `run()` for the whole thing.
+
+    out_dir: parent of run directories; run_id: the run's name (one path component; an
+    existing run of that name is resumed); resume_dir: a run directory to finish; use_cache /
+    cache_path: the response cache (default `<out>/.cache/llm-cache.sqlite`); max_cost: USD
+    cap (default the suite's `limits.max_cost_usd`); progress: called after every pair;
+    limit: a stratified subset of that many items; where: the suite's name in messages.
+    Nothing is written before `run()`, which takes the run directory's lock first."""
 
     def __init__(
         self,
@@ -77,6 +105,8 @@ class Runner:
         from tts_bench.llm.offline import setup_offline_env
         from tts_bench.scoring import make_scorer
 
+        if run_id is not None:
+            check_run_id(run_id)
         # the Python API is offline by default too, not only the CLI
         setup_offline_env(allow_hub=suite.dataset.source.startswith("hf:"))
         self.suite = suite
@@ -84,6 +114,7 @@ class Runner:
         self.items, self.fingerprint = load_items(suite.dataset, where=f"{where}: dataset")
         if limit is not None:
             self.items = _stratified_subset(self.items, limit, suite.seed)
+        self.limit = limit
         self.scorer = make_scorer(suite.scorer)
         self.scorer.check_targets(self.items, where=f"{where}: dataset")
         first = self.items[0]
@@ -92,35 +123,22 @@ class Runner:
         self._preflight(where)
         self.progress = progress
         self.warnings: set[str] = set()
-        self._first_errors: list[Any] = []  # a few failed calls, to explain a failing run
-        if (
-            resume_dir is None
-            and run_id is not None
-            and (out_dir / run_id / "manifest.json").exists()
-        ):
-            resume_dir = out_dir / run_id
-        self.resuming = resume_dir is not None
-        self.run_dir = resume_dir or out_dir / (run_id or new_run_id(suite.name))
-        if self.resuming:
-            old = read_manifest(self.run_dir)
-            if old.get("dataset_fingerprint") != self.fingerprint:
-                raise UserError(
-                    f"{self.run_dir}: the dataset differs from the one this run started with"
-                )
-            self.manifest = old
-            self.manifest["suite"] = suite.model_dump(mode="json")
+        if resume_dir is not None:
+            if not any((resume_dir / n).is_file() for n in (CALLS, LOCK)):
+                read_manifest(resume_dir)  # "not a run directory" unless it is one
+            self.run_dir = resume_dir
         else:
-            if self.run_dir.exists() and any(self.run_dir.iterdir()):
-                raise UserError(f"{self.run_dir}: already exists and is not a run to resume")
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            self.manifest = self.resolved.manifest(self.run_dir.name, self.fingerprint, self.items)
+            self.run_dir = out_dir / (run_id or new_run_id(suite.name))
+        self._check_not_foreign()
+        self.resuming = False
+        self.manifest: dict[str, Any] = {}
         self.cache_path = None
         if use_cache:
             # beside the run directory, so `--resume DIR` finds it whatever --out says
             self.cache_path = cache_path or self.run_dir.parent / ".cache" / "llm-cache.sqlite"
-            self.cache_path.parent.mkdir(parents=True, exist_ok=True)
-        self.manifest["limit"] = limit
         self.by_id = {it.id: it for it in self.items}
+        self._ended = "complete"
+        self._last_flush = 0.0
 
     def _preflight(self, where: str) -> None:
         """Problems that would otherwise surface at the first call: unknown simulated
@@ -194,25 +212,72 @@ class Runner:
         )
         return ctx, record
 
-    async def _run(self) -> RunResult:
-        from tts_bench.llm import Client
+    # -- the run directory ------------------------------------------------------------------
+    def _check_not_foreign(self) -> None:
+        """Refuse a directory holding anything but a run: a manifest, or what a run killed
+        before its manifest leaves (its lock, temp files, an older version's JSONL files)."""
+        d = self.run_dir
+        if not d.is_dir() or (d / MANIFEST).is_file():
+            return
+        leftovers = {CALLS, RECORDS, LOCK}
+        if any(p.name not in leftovers and not p.name.endswith(".tmp") for p in d.iterdir()):
+            raise UserError(f"{d}: already exists and is not a run to resume")
 
-        writer, done = RunWriter.open(self.run_dir, resume=self.resuming)
-        prior_spend = float(self.manifest.get("spent_usd") or 0.0)
-        self.manifest["status"] = "running"
-        self.manifest["finished_at"] = None
-        self.manifest.setdefault("sessions", []).append(
-            {"started_at": now_iso(), "resumed": self.resuming}
-        )
-        write_manifest(self.run_dir, self.manifest)
+    def _open(self) -> None:
+        """Under the lock: resume the run the directory holds, or start a new one whose
+        manifest is written before any call (so a kill at any point leaves it resumable)."""
+        self._check_not_foreign()
+        if (self.run_dir / MANIFEST).is_file():
+            old = read_manifest(self.run_dir)
+            if old.get("dataset_fingerprint") != self.fingerprint:
+                raise UserError(
+                    f"{self.run_dir}: the dataset differs from the one this run started with"
+                )
+            configs = self.resolved.manifest("", "", self.items)["configs"]
+            if json.loads(json.dumps(configs, default=str)) != old.get("configs"):
+                raise UserError(
+                    f"{self.run_dir}: the suite's configs differ from the ones this run "
+                    "started with (start a new run for changed configs)"
+                )
+            self.resuming = True
+            self.manifest = old
+            self.manifest["suite"] = self.suite.model_dump(mode="json")
+        else:
+            if any((self.run_dir / n).exists() for n in (CALLS, RECORDS)):
+                # An older version was killed before writing the manifest: without it the
+                # records cannot be trusted, so the run starts again (cached calls are free).
+                self.warnings.add(
+                    f"{self.run_dir} had calls but no {MANIFEST} (killed before it was "
+                    "written): started again; its cached calls replay for free"
+                )
+                for name in (CALLS, RECORDS):
+                    (self.run_dir / name).unlink(missing_ok=True)
+            self.manifest = self.resolved.manifest(self.run_dir.name, self.fingerprint, self.items)
+            self.manifest["limit"] = self.limit
+            write_manifest(self.run_dir, self.manifest)
+        self.manifest["limit"] = self.limit
+        if self.cache_path is not None:
+            self.cache_path.parent.mkdir(parents=True, exist_ok=True)
 
-        pairs = [
+    def _pairs(self, done: set[tuple[str, str]]) -> list[tuple[str, str]]:
+        return [
             (i, c.name)
             for i in _order(list(self.by_id), self.suite.seed)
             for c in self.suite.configs
             if (i, c.name) not in done
         ]
-        total = len(pairs) + len(done)
+
+    # -- the loop -------------------------------------------------------------------------
+    async def _run(self) -> RunResult:
+        from tts_bench.llm import Client
+
+        writer, done = RunWriter.open(self.run_dir, resume=self.resuming)
+        self.manifest.update(status="running", finished_at=None)
+        self.manifest.setdefault("sessions", []).append(
+            {"started_at": now_iso(), "resumed": self.resuming}
+        )
+        write_manifest(self.run_dir, self.manifest)
+        pairs = self._pairs(done)
         client = Client(
             limits=self.suite.limits,
             pricing=self.suite.pricing,
@@ -220,94 +285,97 @@ class Runner:
             seed=self.suite.seed,
             sim_profiles=self.suite.sim_profiles,
         )
+        budget = Budget(
+            self.max_cost, float(self.manifest.get("spent_usd") or 0.0), lambda: client.spent_usd
+        )
+        progress = Progress(len(done), len(pairs) + len(done), self.progress)
+        configs = [c.name for c in self.suite.configs]
+        health = ConfigHealth(
+            {n: (self.resolved.specs[n], self.resolved.fallbacks[n]) for n in configs},
+            scored={c for _, c in done},
+        )
+        queue = deque(pairs)
         stop = asyncio.Event()
-        status = {"value": "complete"}
-        state = {"done": len(done), "errors": 0, "inflight": 0, "per_pair": {}}
-        queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
-        for p in pairs:
-            queue.put_nowait(p)
-
-        def spent() -> float:
-            return prior_spend + client.spent_usd
-
-        probing: set[str] = set()
-        last_flush = [time.monotonic()]
-
-        def flush_spend() -> None:
-            # Keep the manifest's spend near-current so a SIGKILLed run still knows it.
-            if time.monotonic() - last_flush[0] > 1.0:
-                self.manifest["spent_usd"] = round(spent(), 10)
-                write_manifest(self.run_dir, self.manifest)
-                last_flush[0] = time.monotonic()
-
-        def would_exceed(config: str) -> bool:
-            if self.max_cost is None:
-                return False
-            est = state["per_pair"].get(config, 0.0)
-            return spent() + est * (state["inflight"] + 1) > self.max_cost
 
         async def worker() -> None:
-            while not stop.is_set():
-                try:
-                    item_id, config = queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    return
-                if self.max_cost is not None and config not in state["per_pair"]:
-                    # No cost estimate for this config yet: run one pair alone to learn it.
-                    if config in probing:
-                        queue.put_nowait((item_id, config))
-                        await asyncio.sleep(0.005)
-                        continue
-                    probing.add(config)
-                if would_exceed(config):
-                    status["value"] = "budget_exceeded"
+            while queue and not stop.is_set():
+                item_id, config = queue.popleft()
+                if config in health.stopped:  # a fatal error: its other pairs would fail alike
+                    progress.drop(budget.spent())
+                    continue
+                if budget.must_wait(config):
+                    queue.append((item_id, config))
+                    await asyncio.sleep(0.005)
+                    continue
+                if budget.would_exceed(config):
+                    self._ended = "budget_exceeded"
                     stop.set()
                     return
-                state["inflight"] += 1
+                budget.inflight += 1
                 try:
                     ctx, record = await self._run_pair(client, item_id, config)
                 finally:
-                    state["inflight"] -= 1
-                # What this pair would cost uncached (cache hits are free now, but a pair
-                # with no cached calls may follow).
-                live = sum(c.cost_usd or 0.0 for c in ctx.calls)
-                if self.max_cost is not None and any(c.cost_usd is None for c in ctx.calls):
-                    unpriced = sorted({c.model for c in ctx.calls if c.cost_usd is None})
-                    self.warnings.add(
-                        f"--max-cost cannot count calls to {', '.join(unpriced)}: no known "
-                        "price (add `pricing:` to the suite)"
-                    )
-                prev = state["per_pair"].get(config)
-                state["per_pair"][config] = (
-                    live if prev is None else max(prev, live, 0.5 * (prev + live))
-                )
-                if record["status"] != "ok" and len(self._first_errors) < 3:
-                    self._first_errors.extend(c for c in ctx.calls if c.status != "ok")
+                    budget.inflight -= 1
+                warning = budget.learn(config, ctx.calls)
+                if warning:
+                    self.warnings.add(warning)
+                ok = record["status"] == "ok"
+                health.observe(config, ctx.calls, ok)
                 writer.write_pair(ctx.calls, record)
-                flush_spend()
-                state["done"] += 1
-                state["errors"] += record["status"] != "ok"
-                if self.progress:
-                    self.progress(
-                        {
-                            "done": state["done"],
-                            "total": total,
-                            "errors": state["errors"],
-                            "spent_usd": spent(),
-                        }
-                    )
+                self._flush_spend(budget)
+                progress.advance(ok, budget.spent())
 
+        error: str | None = None
+        try:
+            await self._drive(worker, len(pairs), stop)
+        except BaseException as exc:
+            if self._ended == "complete":
+                self._ended = "failed"
+                error = f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            writer.close()
+            await client.aclose()
+            records = load_records(self.run_dir)
+            status = self._ended
+            if error is None:
+                status, error = settle(status, health, progress, configs, records)
+            self.manifest.update(
+                status=status,
+                error=error,
+                warnings=sorted(self.warnings),
+                finished_at=now_iso(),
+                spent_usd=round(budget.spent(), 10),
+            )
+            self.manifest["sessions"][-1].update(
+                finished_at=now_iso(),
+                status=status,
+                live_calls=client.n_calls - client.n_cache_hits,
+                cache_hits=client.n_cache_hits,
+            )
+            write_manifest(self.run_dir, self.manifest)
+        self._warn_failures(records, status)
+        return RunResult(
+            self.run_dir, status, records, budget.spent(), sorted(self.warnings), error
+        )
+
+    async def _drive(self, worker: Callable[[], Any], n_pairs: int, stop: asyncio.Event) -> None:
+        """Run the workers until the queue is empty or `stop` is set; Ctrl-C / SIGTERM set
+        it (status `interrupted`, in-flight pairs cancelled), a budget stop lets them end."""
         loop = asyncio.get_running_loop()
+
+        def interrupt() -> None:
+            self._ended = "interrupted"
+            stop.set()
+
         installed = []
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
-                loop.add_signal_handler(
-                    sig, lambda: (status.__setitem__("value", "interrupted"), stop.set())
-                )
+                loop.add_signal_handler(sig, interrupt)
                 installed.append(sig)
             except (NotImplementedError, RuntimeError, ValueError):
                 pass
-        width = max(1, min(len(pairs), self.suite.limits.concurrency * 2))
+        width = max(1, min(n_pairs, self.suite.limits.concurrency * 2))
         tasks = [asyncio.create_task(worker()) for _ in range(width)]
         stopper = asyncio.create_task(stop.wait())
         try:
@@ -321,14 +389,12 @@ class Runner:
                     if t is not stopper and t.exception() is not None:
                         raise t.exception()  # type: ignore[misc]
                 if stopper in finished:
-                    if status["value"] == "interrupted":
+                    if self._ended == "interrupted":
                         for t in pending:
                             t.cancel()
                     await asyncio.gather(*pending, return_exceptions=True)
                     break
         except BaseException:
-            if status["value"] == "complete":
-                status["value"] = "failed"
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -337,44 +403,43 @@ class Runner:
             stopper.cancel()
             for sig in installed:
                 loop.remove_signal_handler(sig)
-            writer.close()
-            await client.aclose()
-            if status["value"] == "complete" and state["done"] and state["errors"] == len(pairs):
-                status["value"] = "failed"  # not one answer: a dead endpoint or a bad key
-            self.manifest["status"] = status["value"]
-            self.manifest["warnings"] = sorted(self.warnings)
-            self.manifest["finished_at"] = now_iso()
-            self.manifest["spent_usd"] = round(spent(), 10)
-            self.manifest["sessions"][-1].update(
-                finished_at=now_iso(),
-                status=status["value"],
-                live_calls=client.n_calls - client.n_cache_hits,
-                cache_hits=client.n_cache_hits,
-            )
-            write_manifest(self.run_dir, self.manifest)
-        from tts_bench.store import load_records
 
-        records = load_records(self.run_dir)
+    def _flush_spend(self, budget: Budget) -> None:
+        # Keep the manifest's spend near-current so a SIGKILLed run still knows it.
+        if time.monotonic() - self._last_flush > 1.0:
+            self.manifest["spent_usd"] = round(budget.spent(), 10)
+            write_manifest(self.run_dir, self.manifest)
+            self._last_flush = time.monotonic()
+
+    def _warn_failures(self, records: list[dict[str, Any]], status: str) -> None:
+        """A warning when at least half the records failed for infrastructure reasons (a
+        failed run says why in its error line instead)."""
         infra = [r for r in records if r.get("status", "ok") != "ok"]
-        if infra and len(infra) * 2 >= len(records):
-            first = next((c.error for c in self._first_errors if c.error), None)
+        if status != "failed" and infra and len(infra) * 2 >= len(records):
             self.warnings.add(
-                f"{len(infra)} of {len(records)} requests failed ({infra[0]['status']})"
-                + (f": {first}" if first else "")
-                + "; fix the cause, then --resume retries them"
+                f"{len(infra)} of {len(records)} requests failed ({infra[0]['status']}); "
+                "fix the cause, then --resume retries them"
             )
-        return RunResult(self.run_dir, status["value"], records, spent(), sorted(self.warnings))
 
+    # -- entry point ----------------------------------------------------------------------
     def run(self) -> RunResult:
+        """Take the run directory's lock, then run (or resume) to the end; the lock is held
+        until the manifest's final status is written."""
+        lock = RunLock(self.run_dir).acquire()
         try:
-            return asyncio.run(self._run())
-        except KeyboardInterrupt:
-            self.manifest["status"] = "interrupted"
-            self.manifest["finished_at"] = now_iso()
-            write_manifest(self.run_dir, self.manifest)
-            from tts_bench.store import load_records
-
-            return RunResult(self.run_dir, "interrupted", load_records(self.run_dir))
+            self._open()
+            if self.resuming and not self._pairs(RunWriter.finished(self.run_dir)):
+                if self.manifest.get("status") == "complete":
+                    records = load_records(self.run_dir)
+                    return RunResult(self.run_dir, "complete", records, already_complete=True)
+            try:
+                return asyncio.run(self._run())
+            except KeyboardInterrupt:
+                self.manifest.update(status="interrupted", finished_at=now_iso())
+                write_manifest(self.run_dir, self.manifest)
+                return RunResult(self.run_dir, "interrupted", load_records(self.run_dir))
+        finally:
+            lock.release()
 
 
 def run(suite: Suite, *, out_dir: Path | str = "results", **kw: Any) -> RunResult:

@@ -9,7 +9,7 @@ the cache). A half-written last line (power loss) is ignored by every reader.
 from __future__ import annotations
 
 import json
-import os
+import re
 import secrets
 import time
 from collections.abc import Iterator
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tts_bench.errors import UserError
+from tts_bench.fsutil import atomic_write_text
 from tts_bench.llm.types import CallRecord
 
 MANIFEST = "manifest.json"
@@ -31,9 +32,25 @@ def now_iso() -> str:
 
 
 def new_run_id(suite_name: str) -> str:
+    """A fresh run id: the suite name (ASCII letters, digits, `-`, `_`), a UTC stamp and a
+    random tag, so it is always one safe path component (see `check_run_id`)."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in suite_name)[:40]
-    return f"{slug}-{stamp}-{secrets.token_hex(2)}"
+    slug = "".join(c if (c.isascii() and c.isalnum()) or c in "-_" else "-" for c in suite_name)
+    return f"{slug[:40]}-{stamp}-{secrets.token_hex(2)}"
+
+
+_RUN_ID = re.compile(r"[A-Za-z0-9._-]+")
+
+
+def check_run_id(run_id: str) -> str:
+    """`run_id` if it is one path component of letters, digits, `.`, `_`, `-` (not `.` or
+    `..`), so a run directory never lands outside `--out`; UserError otherwise."""
+    if not _RUN_ID.fullmatch(run_id) or run_id in (".", ".."):
+        raise UserError(
+            f"--run-id {run_id!r}: use one name of letters, digits, '.', '_' and '-' "
+            "(no '/', not '.' or '..')"
+        )
+    return run_id
 
 
 def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
@@ -70,9 +87,7 @@ def read_manifest(run_dir: Path | str) -> dict[str, Any]:
 
 def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:
     """Atomic replace, so a crash never leaves a half manifest."""
-    tmp = run_dir / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, run_dir / MANIFEST)
+    atomic_write_text(run_dir / MANIFEST, json.dumps(manifest, indent=2, default=str) + "\n")
 
 
 # Field types every reader relies on (design.md's record contract); a record file edited by
@@ -154,18 +169,28 @@ def sample_line(answer: str | None, scored: Any, s: Any) -> dict[str, Any]:
 
 
 class RunWriter:
-    """Appends calls and records to a run directory, flushing every line."""
+    """Appends calls and records to a run directory, flushing every line. The caller holds
+    the run directory's lock (`fsutil.RunLock`): nothing else appends to these files."""
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = run_dir
         self._calls = (run_dir / CALLS).open("a", encoding="utf-8")
         self._records = (run_dir / RECORDS).open("a", encoding="utf-8")
 
+    @staticmethod
+    def finished(run_dir: Path) -> set[tuple[str, str]]:
+        """The (item, config) pairs with a scored (status ok) record; reads only."""
+        return {
+            (str(r["item_id"]), str(r["config"]))
+            for r in load_records(run_dir)
+            if r.get("status", "ok") == "ok"
+        }
+
     @classmethod
     def open(cls, run_dir: Path, *, resume: bool) -> tuple[RunWriter, set[tuple[str, str]]]:
         """Open for appending; on resume, return the finished (item, config) pairs after
         dropping torn lines, records of infrastructure failures and the calls of every pair
-        not finished."""
+        not finished. A new run starts from empty files."""
         run_dir.mkdir(parents=True, exist_ok=True)
         done: set[tuple[str, str]] = set()
         if resume:
@@ -180,6 +205,9 @@ class RunWriter:
                 if (str(c.get("item_id")), str(c.get("config"))) in done
             ]
             _rewrite(run_dir / CALLS, calls)
+        else:
+            for name in (CALLS, RECORDS):
+                (run_dir / name).unlink(missing_ok=True)
         return cls(run_dir), done
 
     def write_pair(self, calls: list[CallRecord], record: dict[str, Any]) -> None:
@@ -195,8 +223,5 @@ class RunWriter:
 
 
 def _rewrite(path: Path, rows: list[dict[str, Any]]) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, default=str) + "\n")
-    os.replace(tmp, path)
+    """Replace `path` atomically with `rows` as JSONL (a temp file and a rename)."""
+    atomic_write_text(path, "".join(json.dumps(row, default=str) + "\n" for row in rows))
