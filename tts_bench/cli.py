@@ -95,7 +95,10 @@ def run(
         Path, typer.Option("--out", "-o", help="Parent folder of run directories.")
     ] = Path("results"),
     run_id: Annotated[
-        str | None, typer.Option("--run-id", help="Name the run (re-using one resumes it).")
+        str | None,
+        typer.Option(
+            "--run-id", help="Name the run: letters, digits, . _ - (re-using one resumes it)."
+        ),
     ] = None,
     resume: Annotated[
         Path | None, typer.Option("--resume", help="Finish this run directory.")
@@ -136,12 +139,15 @@ def run(
     result = runner.run() if progress is None else progress.run(runner)
     configs = [c.name for c in s.configs]
     print_table(result.records, configs, f"{s.name} — {result.status}")
+    if result.already_complete:  # nothing run, nothing written (reports included)
+        typer.echo(f"run {result.run_dir}: already complete, nothing to do")
+        return
     typer.echo(f"run directory: {result.run_dir}")
     typer.echo(f"spent: ${result.spent_usd:.4f} (live calls; cache hits are free)")
     for w in result.warnings:
         typer.echo(f"warning: {w}", err=True)
     if result.status == "failed":
-        raise UserError(f"{result.run_dir}: every request failed; see the warning above")
+        raise UserError(f"run {result.run_dir} failed: {result.error}")
     if not no_report and result.records:
         _write_reports(result.run_dir)
     if result.status == "interrupted":
