@@ -70,7 +70,9 @@ def adaptive_consistency(
     the top answer holds ≥ `share` of the usable votes, after at least 3 samples); `beta` and
     `majority` also stop once the last `window` samples all abstained (no answer, or failed);
     `batch` — samples per parallel batch (default 4;
-    `window` for esc); `cot` — CoT prompt. `info.stopped_at` = samples drawn.
+    `window` for esc); `cot` — CoT prompt. `info.stopped_at` = samples drawn. A batch with
+    a failed call ends the sampling: the record is infrastructure-failed, and a resume
+    replays the cached samples and re-draws the rest.
     """
     if rule not in RULES:
         raise ValueError(f"rule must be one of {', '.join(RULES)}, got {rule!r}")
@@ -87,6 +89,8 @@ def adaptive_consistency(
             size = min(step, n_max - len(pool))
             pool.extend(await draw_pool(ctx, size, cot=cot, start=len(pool)))
             batches += 1
+            if ctx.infra_status() is not None:
+                break  # the record is infrastructure-failed (see vote): draw no more
             if should_stop(rule, pool, ctx, threshold=threshold, share=share, window=window):
                 break
         result = vote(ctx, pool)
