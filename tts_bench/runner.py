@@ -13,7 +13,6 @@ the run ends `failed` (see run_state.py for every status).
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import signal
 import time
@@ -27,11 +26,10 @@ from tts_bench.errors import UserError
 from tts_bench.fsutil import LOCK, RunLock
 from tts_bench.records import build_record
 from tts_bench.resolve import ResolvedSuite
+from tts_bench.run_open import check_not_foreign, open_run
 from tts_bench.run_state import Budget, ConfigHealth, Progress, settle
 from tts_bench.store import (
     CALLS,
-    MANIFEST,
-    RECORDS,
     RunWriter,
     check_run_id,
     load_records,
@@ -129,7 +127,7 @@ class Runner:
             self.run_dir = resume_dir
         else:
             self.run_dir = out_dir / (run_id or new_run_id(suite.name))
-        self._check_not_foreign()
+        check_not_foreign(self.run_dir)
         self.resuming = False
         self.manifest: dict[str, Any] = {}
         self.cache_path = None
@@ -211,53 +209,6 @@ class Runner:
             wall=wall,
         )
         return ctx, record
-
-    # -- the run directory ------------------------------------------------------------------
-    def _check_not_foreign(self) -> None:
-        """Refuse a directory holding anything but a run: a manifest, or what a run killed
-        before its manifest leaves (its lock, temp files, an older version's JSONL files)."""
-        d = self.run_dir
-        if not d.is_dir() or (d / MANIFEST).is_file():
-            return
-        leftovers = {CALLS, RECORDS, LOCK}
-        if any(p.name not in leftovers and not p.name.endswith(".tmp") for p in d.iterdir()):
-            raise UserError(f"{d}: already exists and is not a run to resume")
-
-    def _open(self) -> None:
-        """Under the lock: resume the run the directory holds, or start a new one whose
-        manifest is written before any call (so a kill at any point leaves it resumable)."""
-        self._check_not_foreign()
-        if (self.run_dir / MANIFEST).is_file():
-            old = read_manifest(self.run_dir)
-            if old.get("dataset_fingerprint") != self.fingerprint:
-                raise UserError(
-                    f"{self.run_dir}: the dataset differs from the one this run started with"
-                )
-            configs = self.resolved.manifest("", "", self.items)["configs"]
-            if json.loads(json.dumps(configs, default=str)) != old.get("configs"):
-                raise UserError(
-                    f"{self.run_dir}: the suite's configs differ from the ones this run "
-                    "started with (start a new run for changed configs)"
-                )
-            self.resuming = True
-            self.manifest = old
-            self.manifest["suite"] = self.suite.model_dump(mode="json")
-        else:
-            if any((self.run_dir / n).exists() for n in (CALLS, RECORDS)):
-                # An older version was killed before writing the manifest: without it the
-                # records cannot be trusted, so the run starts again (cached calls are free).
-                self.warnings.add(
-                    f"{self.run_dir} had calls but no {MANIFEST} (killed before it was "
-                    "written): started again; its cached calls replay for free"
-                )
-                for name in (CALLS, RECORDS):
-                    (self.run_dir / name).unlink(missing_ok=True)
-            self.manifest = self.resolved.manifest(self.run_dir.name, self.fingerprint, self.items)
-            self.manifest["limit"] = self.limit
-            write_manifest(self.run_dir, self.manifest)
-        self.manifest["limit"] = self.limit
-        if self.cache_path is not None:
-            self.cache_path.parent.mkdir(parents=True, exist_ok=True)
 
     def _pairs(self, done: set[tuple[str, str]]) -> list[tuple[str, str]]:
         return [
@@ -427,7 +378,13 @@ class Runner:
         until the manifest's final status is written."""
         lock = RunLock(self.run_dir).acquire()
         try:
-            self._open()
+            self.manifest, self.resuming, warning = open_run(
+                self.run_dir, self.resolved, self.fingerprint, self.items, self.limit
+            )
+            if warning:
+                self.warnings.add(warning)
+            if self.cache_path is not None:
+                self.cache_path.parent.mkdir(parents=True, exist_ok=True)
             if self.resuming and not self._pairs(RunWriter.finished(self.run_dir)):
                 if self.manifest.get("status") == "complete":
                     records = load_records(self.run_dir)
