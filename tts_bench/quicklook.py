@@ -21,8 +21,10 @@ def table_rows(records: list[dict[str, Any]], configs: list[str]) -> list[dict[s
         values = [
             r["score"] if r.get("score") is not None else float(bool(r["correct"])) for r in scored
         ]
-        costs = [r["cost_usd"] for r in recs if r.get("cost_usd") is not None]
-        lat = [r["latency_s"] for r in recs if r.get("latency_s") is not None]
+        # no scored record: no cost or latency (those of failed calls are not the config's)
+        basis = recs if scored else []
+        costs = [r["cost_usd"] for r in basis if r.get("cost_usd") is not None]
+        lat = [r["latency_s"] for r in basis if r.get("latency_s") is not None]
         fails = Counter(r["failure"] for r in recs if r.get("failure"))
         rows.append(
             {
@@ -31,7 +33,7 @@ def table_rows(records: list[dict[str, Any]], configs: list[str]) -> list[dict[s
                 "scored": len(scored),
                 "accuracy": float(np.mean(values)) if values else None,
                 "cost_per_request": float(np.mean(costs))
-                if costs and len(costs) == len(recs)
+                if costs and len(costs) == len(basis)
                 else None,
                 "p50_latency_s": quantile(lat, 0.5),
                 "p95_latency_s": quantile(lat, 0.95),

@@ -126,7 +126,10 @@ def config_figures(data: RunData, w: np.ndarray, confidence: float) -> dict[str,
                 j = cols[(c, g)]
                 ci = (fnum(lo_all[j]), fnum(hi_all[j])) if n_scored else None
                 method = "bootstrap"
-            known = present & ~np.isnan(data.cost[c])
+            # A group with no scored record has no cost, tokens or latency: those of
+            # failed calls are not the config's (null, shown as "—", never $0).
+            basis = present if n_scored else np.zeros_like(present)
+            known = basis & ~np.isnan(data.cost[c])
             block: dict[str, Any] = {
                 "n_items": n_items,
                 "n_scored": n_scored,
@@ -144,12 +147,12 @@ def config_figures(data: RunData, w: np.ndarray, confidence: float) -> dict[str,
                     "n_unknown": n_items - int(known.sum()),
                 },
                 "tokens": {
-                    "input_mean": _mean(data.input_tokens[c], present),
-                    "output_mean": _mean(data.output_tokens[c], present),
-                    "reasoning_mean": _mean(data.reasoning_tokens[c], present),
+                    "input_mean": _mean(data.input_tokens[c], basis),
+                    "output_mean": _mean(data.output_tokens[c], basis),
+                    "reasoning_mean": _mean(data.reasoning_tokens[c], basis),
                 },
-                "calls_per_request": _mean(data.n_calls[c], present),
-                "latency": latency_block(data.latency[c][present], confidence),
+                "calls_per_request": _mean(data.n_calls[c], basis),
+                "latency": latency_block(data.latency[c][basis], confidence),
                 "failures": failure_block(data.records[c], present),
             }
             if not binary:
