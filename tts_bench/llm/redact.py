@@ -85,7 +85,8 @@ def secret_values() -> list[str]:
         if len(value) < MIN_SECRET_LEN:
             continue
         forms.add(value)
-        forms.add(json.dumps(value)[1:-1])
+        escaped = json.dumps(value)[1:-1]
+        forms.update((escaped, escaped.replace("/", "\\/")))  # some servers escape "/"
         forms.add(quote(value, safe=""))
     return sorted((f for f in forms if len(f) >= MIN_SECRET_LEN), key=len, reverse=True)
 
