@@ -11,6 +11,7 @@ See docs/import.md and `importers.rundir` for where the run directory is.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Callable
@@ -87,8 +88,9 @@ def import_pools(
     Raises UserError (one line naming the file and line or field) on bad input; writes nothing
     then.
     """
+    from tts_bench.fsutil import locked
     from tts_bench.scoring import make_scorer
-    from tts_bench.store import CALLS, RECORDS, load_records, now_iso, write_manifest
+    from tts_bench.store import load_records, now_iso
     from tts_bench.suite import FieldMap, ScorerSpec
     from tts_bench.suite import load as load_suite
 
@@ -125,88 +127,136 @@ def import_pools(
     from tts_bench.importers import rundir
 
     run_dir, manifest = rundir.resolve(Path(out), run_id, name)
-    if manifest is not None:
-        have = ScorerSpec.model_validate(manifest["suite"].get("scorer") or {})
-        wanted = wanted or with_normalize(have, normalize)
-        if wanted is not None and wanted.model_dump() != have.model_dump():
+    with contextlib.ExitStack() as held:
+        if manifest is not None:
+            # Into an existing run: hold its lock from reading the run to swapping the new
+            # files in, and read it again under the lock.
+            held.enter_context(locked(run_dir))
+            run_dir, manifest = rundir.resolve(Path(out), run_id, name)
+        if manifest is not None:
+            have = ScorerSpec.model_validate(manifest["suite"].get("scorer") or {})
+            wanted = wanted or with_normalize(have, normalize)
+            if wanted is not None and wanted.model_dump() != have.model_dump():
+                raise UserError(
+                    f"{run_dir}: this run scores with {have.type!r} "
+                    f"({have.model_dump(exclude_defaults=True)}); import with the same scorer"
+                )
+            wanted = have
+        sc_spec = wanted or with_normalize(ScorerSpec(), normalize) or ScorerSpec()
+        sc = make_scorer(sc_spec)
+        model = src.model
+        cfg = config or _slug((model or "").split("/")[-1] or src.name or path.stem)
+        if not cfg or any(c in cfg for c in "/\\\n"):
             raise UserError(
-                f"{run_dir}: this run scores with {have.type!r} "
-                f"({have.model_dump(exclude_defaults=True)}); import with the same scorer"
+                f"--config {cfg!r}: config names must be non-empty, without / or newline"
             )
-        wanted = have
-    sc_spec = wanted or with_normalize(ScorerSpec(), normalize) or ScorerSpec()
-    sc = make_scorer(sc_spec)
-    model = src.model
-    cfg = config or _slug((model or "").split("/")[-1] or src.name or path.stem)
-    if not cfg or any(c in cfg for c in "/\\\n"):
-        raise UserError(f"--config {cfg!r}: config names must be non-empty, without / or newline")
-    existing = load_records(run_dir) if manifest is not None else []
-    old_ids: dict[str, set[str]] = {}
-    for r in existing:
-        old_ids.setdefault(str(r["config"]), set()).add(str(r["item_id"]))
-    if manifest is not None and (cfg in old_ids or cfg in {c["name"] for c in manifest["configs"]}):
-        raise UserError(f"{run_dir}: already has a config {cfg!r}; name this import with --config")
+        existing_run = manifest is not None
+        existing = load_records(run_dir) if existing_run else []
+        old_ids: dict[str, set[str]] = {}
+        for r in existing:
+            old_ids.setdefault(str(r["config"]), set()).add(str(r["item_id"]))
+        if manifest is not None and (
+            cfg in old_ids or cfg in {c["name"] for c in manifest["configs"]}
+        ):
+            raise UserError(
+                f"{run_dir}: already has a config {cfg!r}; name this import with --config"
+            )
 
-    known = {str(r["item_id"]): r for r in existing}
-    seed = the_suite.seed if the_suite else int((manifest or {}).get("seed") or 0)
-    built = []
-    for it in src.items:
-        check_item(it, sc)
-        prior = known.get(it.id)
-        if prior is not None:  # same item in another config: keep its strata and cluster
-            it.strata = it.strata or dict(prior.get("strata") or {})
-            it.cluster = it.cluster if it.cluster is not None else prior.get("cluster")
-        built.append(build_record(it, config=cfg, scorer=sc, model=it.model or model, seed=seed))
+        known = {str(r["item_id"]): r for r in existing}
+        seed = the_suite.seed if the_suite else int((manifest or {}).get("seed") or 0)
+        built = []
+        for it in src.items:
+            check_item(it, sc)
+            prior = known.get(it.id)
+            if prior is not None:  # same item in another config: keep its strata and cluster
+                it.strata = it.strata or dict(prior.get("strata") or {})
+                it.cluster = it.cluster if it.cluster is not None else prior.get("cluster")
+            built.append(
+                build_record(it, config=cfg, scorer=sc, model=it.model or model, seed=seed)
+            )
 
-    warnings = list(src.warnings)
-    warnings += rundir.coverage_warnings(cfg, {it.id for it in src.items}, old_ids)
-    if allow_mixed and len(set(sizes)) > 1:
-        warnings.append(
-            f"{path}: pool sizes differ ({min(sizes)}..{max(sizes)}); curves use the "
-            f"first {min(sizes)} samples of every item"
-        )
+        warnings = list(src.warnings)
+        warnings += rundir.coverage_warnings(cfg, {it.id for it in src.items}, old_ids)
+        if allow_mixed and len(set(sizes)) > 1:
+            warnings.append(
+                f"{path}: pool sizes differ ({min(sizes)}..{max(sizes)}); curves use the "
+                f"first {min(sizes)} samples of every item"
+            )
 
-    if manifest is None:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        fields = FieldMap(id=map_spec.id, target=map_spec.target)
-        manifest = rundir.new_manifest(
-            run_dir=run_dir,
-            name=name,
-            source=str(path.resolve()),
-            scorer=sc_spec,
-            fields=fields,
-            analysis=the_suite.analysis if the_suite else None,
-            seed=seed,
+        if manifest is None:
+            fields = FieldMap(id=map_spec.id, target=map_spec.target)
+            manifest = rundir.new_manifest(
+                run_dir=run_dir,
+                name=name,
+                source=str(path.resolve()),
+                scorer=sc_spec,
+                fields=fields,
+                analysis=the_suite.analysis if the_suite else None,
+                seed=seed,
+                model=model,
+            )
+        provenance: dict[str, Any] = {
+            "format": fmt,
+            "source": str(path.resolve()),
+            "sha256": file_sha256(path),
+            "imported_at": now_iso(),
+            "tool": f"tts-bench {manifest['tool_version']}",
+            "items": len(built),
+            "pool_size": max(sizes),
+            "model": model,
+        }
+        records = [b.record for b in built]
+        rundir.add_config(
+            manifest,
+            config=cfg,
             model=model,
+            pool=max(sizes),
+            provenance=provenance,
+            records=records,
+            all_records=existing + records,
         )
-    provenance: dict[str, Any] = {
-        "format": fmt,
-        "source": str(path.resolve()),
-        "sha256": file_sha256(path),
-        "imported_at": now_iso(),
-        "tool": f"tts-bench {manifest['tool_version']}",
-        "items": len(built),
-        "pool_size": max(sizes),
-        "model": model,
+        _commit(run_dir, manifest, [c for b in built for c in b.calls], records, existing_run)
+        unscored = sum(1 for r in records if r["status"] != "ok")
+        if unscored:
+            warnings.append(
+                f"{unscored} of {len(records)} pools of {cfg!r} have a failed sample: "
+                "they are unscored, as in a native run"
+            )
+        return ImportResult(
+            run_dir=run_dir, config=cfg, n_items=len(built), pool_size=max(sizes), warnings=warnings
+        )
+
+
+def _commit(
+    run_dir: Path,
+    manifest: dict[str, Any],
+    calls: list[dict[str, Any]],
+    records: list[dict[str, Any]],
+    adding: bool,
+) -> None:
+    """Append `calls` and `records` to the run (`adding`) or start it, with its new manifest,
+    all at once (`rundir.commit`); the new run must read back before it replaces the old."""
+    from tts_bench.fsutil import atomic_write_bytes
+    from tts_bench.importers import rundir
+    from tts_bench.store import CALLS, RECORDS, load_records, read_manifest, write_manifest
+
+    new = {
+        CALLS: "".join(json.dumps(c) + "\n" for c in calls).encode("utf-8"),
+        RECORDS: "".join(json.dumps(r) + "\n" for r in records).encode("utf-8"),
     }
-    records = [b.record for b in built]
-    with (run_dir / CALLS).open("a", encoding="utf-8") as fh:
-        fh.writelines(json.dumps(c) + "\n" for b in built for c in b.calls)
-    with (run_dir / RECORDS).open("a", encoding="utf-8") as fh:
-        fh.writelines(json.dumps(r) + "\n" for r in records)
-    rundir.add_config(
-        manifest,
-        config=cfg,
-        model=model,
-        pool=max(sizes),
-        provenance=provenance,
-        records=records,
-        all_records=existing + records,
-    )
-    write_manifest(run_dir, manifest)
-    return ImportResult(
-        run_dir=run_dir, config=cfg, n_items=len(built), pool_size=max(sizes), warnings=warnings
-    )
+
+    def write(stage: Path) -> None:
+        for name, data in new.items():
+            old = (run_dir / name).read_bytes() if adding and (run_dir / name).exists() else b""
+            old = old[: old.rfind(b"\n") + 1]  # a torn last line is dropped, as readers do
+            atomic_write_bytes(stage / name, old + data)
+        write_manifest(stage, manifest)
+
+    def check(stage: Path) -> None:
+        read_manifest(stage)
+        load_records(stage)
+
+    rundir.commit(run_dir, write, keep=adding, check=check)
 
 
 __all__ = ["FORMATS", "ImportResult", "import_pools"]

@@ -253,11 +253,15 @@ def build_record(
 
     won = majority(answers, key, random.Random(f"import:{seed}:{config}:{item.id}"))
     chosen = None if won is None else won.index
-    confidence = 0.0 if won is None else won.confidence
+    confidence: float | None = 0.0 if won is None else won.confidence
+    # A pool with a failed sample is not scored, as in a native run (the first failed
+    # sample's status names it); the samples that succeeded keep their entries.
     failed = [s for s in item.samples if s.status != "ok"]
-    status = failed[0].status if failed and len(failed) == len(item.samples) else "ok"
+    status = failed[0].status if failed else "ok"
     shown = item.samples[chosen] if chosen is not None else item.samples[-1]
-    answer = answers[chosen] if chosen is not None else None
+    answer = answers[chosen] if chosen is not None and not failed else None
+    if failed:
+        confidence = None
     scored = None if status != "ok" else scorer.score(answer, target)
     correct = None if scored is None else scored.correct
     failure = label_failure(

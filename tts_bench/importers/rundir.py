@@ -4,11 +4,21 @@ Run directory: with `run_id`, `OUT/RUN_ID` (as `tts-bench run --out OUT --run-id
 without, `OUT` itself when it is an imported run (the config is added), missing or empty (it
 is created), else `OUT/<generated run id>` (OUT is a parent folder such as `results/`).
 A native run cannot receive imports: its configs were produced by the runner.
+
+An import is all or nothing (`commit`): the new run directory is built beside the run, as
+`.<run>.import-<pid>` (new files written, the others hard-linked), checked, and swapped in
+with one rename; a crash or an error before the swap leaves the run byte for byte as it was.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import errno
+import os
 import platform
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -167,3 +177,126 @@ def coverage_warnings(config: str, new_ids: set[str], old: dict[str, set[str]]) 
                     "they are left out of paired deltas"
                 )
     return out
+
+
+# -- all-or-nothing writes ------------------------------------------------------------------
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+def exchange(a: Path, b: Path) -> None:
+    """Swap two directories in one step (Linux `renameat2(RENAME_EXCHANGE)`). Where that is
+    unavailable, three renames: a reader may then miss `b` for an instant, a crash between
+    them leaves the old run under `a`'s name (still byte-identical, found by its name)."""
+    fn = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if fn is not None:
+        fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+        if fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+            return
+        err = ctypes.get_errno()
+        if err not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+            raise OSError(err, os.strerror(err), str(b))
+    aside = a.with_name(a.name + ".old")
+    os.rename(b, aside)
+    os.rename(a, b)
+    os.rename(aside, a)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _stage_prefix(run_dir: Path) -> str:
+    return f".{run_dir.name}.import-"
+
+
+def clear_stale(run_dir: Path) -> None:
+    """Remove the staging directories of imports into `run_dir` whose process is gone (a
+    SIGKILL before or just after the swap leaves one beside the run)."""
+    prefix = _stage_prefix(run_dir)
+    if not run_dir.parent.is_dir():
+        return
+    for entry in run_dir.parent.iterdir():
+        pid = entry.name[len(prefix) :].split(".")[0]
+        if entry.name.startswith(prefix) and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:  # a file system without hard links
+        shutil.copy2(src, dst)
+
+
+def _keep(src: Path, dst: Path) -> None:
+    """`src` of the old run into the staging directory, sharing its data (hard links)."""
+    if src.is_symlink():
+        os.symlink(os.readlink(src), dst)
+    elif src.is_dir():
+        shutil.copytree(src, dst, symlinks=True, copy_function=_link_or_copy)
+    else:
+        _link_or_copy(str(src), str(dst))
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def commit(
+    run_dir: Path,
+    write: Callable[[Path], None],
+    *,
+    keep: bool,
+    check: Callable[[Path], None] | None = None,
+) -> None:
+    """Write a run directory all at once. `write(stage)` writes the new files into a staging
+    directory beside `run_dir`; with `keep` (an existing run, whose lock the caller holds),
+    every other file of the run is kept by hard link, the lock file included, so the lock
+    stays held across the swap; `check(stage)` may refuse the result (raise). Then the
+    staging directory replaces the run in one rename. Any error or crash before that leaves
+    `run_dir` untouched; the staging directory is removed (or, after a SIGKILL, by the next
+    import). A new `run_dir` that another process created meanwhile is a UserError."""
+    parent = run_dir.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    clear_stale(run_dir)
+    stage = parent / f"{_stage_prefix(run_dir)}{os.getpid()}"
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir()
+    try:
+        write(stage)
+        if keep:
+            for entry in run_dir.iterdir():
+                leftover = entry.name.startswith(".") and entry.name.endswith(".tmp")
+                if not leftover and not (stage / entry.name).exists():
+                    _keep(entry, stage / entry.name)
+        if check is not None:
+            check(stage)
+        _fsync_dir(stage)
+        if keep:
+            exchange(stage, run_dir)
+        else:
+            try:
+                os.rename(stage, run_dir)
+            except OSError as exc:
+                if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
+                    raise
+                raise UserError(
+                    f"{run_dir}: was created by another process meanwhile; import again"
+                ) from None
+        _fsync_dir(parent)
+    finally:
+        # before the swap: the unfinished new run; after it: the old run
+        shutil.rmtree(stage, ignore_errors=True)
