@@ -123,3 +123,18 @@ def test_extract_then_score_end_to_end() -> None:
     s = scorer(type="numeric")
     text = "Each box has 12, so 12 * 3 = 36.\nFinal answer: $36"
     assert s.score(s.extract(text), 36).correct is True
+
+
+def test_without_normalize_exact_compares_the_text_as_written() -> None:
+    # only whitespace, a trailing period and (by default) case are ignored; see
+    # test_scoring_normalize for the `normalize` steps that widen this
+    sc = scorer(type="exact")
+    assert sc.normalize == []
+    assert [sc.score(a, "éa").correct for a in ("ÉA.", " éa ", "ea", "e\u0301a", "é-a")] == [
+        True,
+        True,
+        False,
+        False,
+        False,
+    ]
+    assert sc.key("É  A.") == "é a"

@@ -45,3 +45,24 @@ def test_set_pieces():
     assert threshold(9, 4, 0.3) == 4
     assert canonical_answer(["C7", "C3"], ids.extract) == ids.extract("Final answer: C7, C3")
     assert canonical_answer([], ids.extract) == ids.extract("Final answer: none")
+
+
+def test_majority_pools_answers_equal_under_the_scorers_normalisation():
+    answers = ["a-b", "ab", "A B!", "xy", "xy"]
+    plain = make_scorer(ScorerSpec(type="exact"))
+    won = majority(answers, plain.key, random.Random(0))
+    assert won is not None and won.key == "xy" and won.votes[won.key] == 2  # "ab" split 3 ways
+    letters = make_scorer(ScorerSpec(type="exact", normalize=["letters_only", "casefold"]))
+    won = majority(answers, letters.key, random.Random(0))
+    assert won is not None and (won.key, won.index, won.confidence) == ("ab", 0, 3 / 5)
+    assert dict(won.votes) == {"ab": 3, "xy": 2}
+
+
+def test_set_elements_pool_under_normalisation_and_empty_ones_drop():
+    sc = make_scorer(ScorerSpec(type="set_f1", normalize=["strip_punct"]))
+    assert elements("C-3, C3, c12", sc.key) == {"c3": "C-3", "c12": "c12"}
+    assert elements("C3, -", make_scorer(ScorerSpec(type="set_f1")).key) == {
+        "c3": "C3",
+        "-": "-",
+    }
+    assert elements("C3, -", sc.key) == {"c3": "C3"}  # "-" normalises to nothing

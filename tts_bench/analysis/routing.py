@@ -264,10 +264,13 @@ def policy(data: RunData, routing: dict[str, Any]) -> dict[str, Any]:
 def write_policy(path: Path, pol: dict[str, Any]) -> Path:
     import yaml
 
+    from tts_bench.fsutil import atomic_write_text
+
     head = (
         "# Recommended routing policy: per stratum, the cheapest setting within epsilon points\n"
         "# of the best accuracy measured there (tts-bench summary; expected accuracy and cost\n"
         "# are cross-fitted: chosen on k-1 folds of the items, measured on the held-out fold).\n"
     )
-    path.write_text(head + yaml.safe_dump(pol, sort_keys=False, allow_unicode=True), "utf-8")
+    text = head + yaml.safe_dump(pol, sort_keys=False, allow_unicode=True)
+    atomic_write_text(path, text)  # temp file + rename: never a half-written policy
     return path

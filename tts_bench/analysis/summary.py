@@ -197,11 +197,14 @@ def summarize_with_policy(run_dir: Path | str, **kw: Any) -> tuple[dict[str, Any
 
 
 def write(run_dir: Path | str, **kw: Any) -> Path:
+    """Write summary.json and recommended-policy.yaml, each atomically (temp file in the run
+    directory + rename; the temp file is removed on failure), so a crash or a full disk
+    leaves the previous file, never a half-written one."""
+    from tts_bench.fsutil import atomic_write_text
+
     summary, pol = summarize_with_policy(run_dir, **kw)
     rd = Path(run_dir)
     path = rd / SUMMARY
-    tmp = rd / (SUMMARY + ".tmp")
-    tmp.write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_text(path, json.dumps(summary, indent=2, allow_nan=False) + "\n")
     write_policy(rd / POLICY, pol)
     return path
