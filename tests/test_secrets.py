@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import cli, demo_suite, write_suite
+from tests.echoserver import ScriptedServer
 from tts_bench.sim.server import ServerThread
 
 CANARY = "sk-canary-7f3a9c1e5b2d4f60"
@@ -49,3 +50,53 @@ def test_canary_key_appears_in_no_file(tmp_path: Path, transport: str):
     for p in files:  # ...and never written anywhere
         assert CANARY.encode() not in p.read_bytes(), p
     assert CANARY not in proc.stdout + proc.stderr
+
+
+ECHOED = "sk-echoed-c0ffee9d2b7a41e8"
+
+
+@pytest.mark.parametrize("transport", ["direct", "litellm"])
+def test_key_echoed_by_the_endpoint_is_masked_everywhere(tmp_path: Path, transport: str):
+    """An endpoint that puts the key (and the Authorization header) into its 401 and 500
+    bodies: the error messages are kept, the key is not, in no file and on no stream."""
+    data = demo_suite()
+    data["dataset"]["sample"]["size"] = 6
+    data["configs"] = [
+        {"name": "single", "strategy": "single"},
+        {"name": "denied", "strategy": "single", "model": "openai/echo-401"},
+    ]
+    data["gates"] = []
+    data["limits"] = {"concurrency": 4, "timeout_s": 5, "retries": 1, "max_retry_wait_s": 0.1}
+    with ScriptedServer() as srv:
+        data["defaults"] = {
+            "model": "openai/echo-500",
+            "api_base": srv.url,
+            "api_key_env": "TTS_ECHO_KEY",
+            "transport": transport,
+            "temperature": 0.0,
+            "max_tokens": 64,
+        }
+        suite = write_suite(tmp_path / "suite.yaml", data)
+        proc = cli(
+            "run",
+            str(suite),
+            "--out",
+            str(tmp_path / "out"),
+            "--run-id",
+            "r",
+            env={"TTS_ECHO_KEY": ECHOED},
+        )
+        hits = set(srv.hits)
+    assert hits == {"echo-401", "echo-500"}, hits  # both error bodies were really served
+    run_dir = tmp_path / "out" / "r"
+    names = {p.name for p in run_dir.rglob("*") if p.is_file()}
+    assert {"calls.jsonl", "manifest.json"} <= names, names
+    calls = (run_dir / "calls.jsonl").read_text()
+    assert "Incorrect API key provided: ***" in calls  # the 401 echo, masked
+    assert "Upstream failed: ***" in calls  # the 500 echo, masked
+    for p in run_dir.rglob("*"):
+        if p.is_file():
+            assert ECHOED.encode() not in p.read_bytes(), p
+            assert ECHOED[:12].encode() not in p.read_bytes(), p
+    assert ECHOED not in proc.stdout + proc.stderr
+    assert ECHOED[:12] not in proc.stdout + proc.stderr
