@@ -9,9 +9,11 @@ naming the file or field. `datasets` is imported lazily, and local files are rea
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,9 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from tts_bench.errors import UserError
+from tts_bench.inputcheck import MAX_JSON_DEPTH, decode_line, json_depth, parse_json
 
 LOCAL_FORMATS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
 _TRUE = {"1", "true", "yes", "on"}
+BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True)
@@ -74,21 +78,18 @@ def _one_line(exc: BaseException) -> str:
 
 def iter_jsonl_strict(path: Path) -> Iterator[tuple[int, dict]]:
     """Yield `(line number, object)` for each non-blank line of a JSON-lines file, read with
-    the stdlib so the first bad line is named: UserError "<path>: line N: invalid JSON (...)"
-    or "... expected a JSON object, got list". A non-UTF-8 file raises UnicodeDecodeError
-    (callers word that themselves)."""
-    with Path(path).open(encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
+    the stdlib so the first bad line is named: UserError "<path>: line N: invalid JSON (...)",
+    "... not UTF-8 text (...)", "... JSON nested deeper than 100 levels" or "... expected a
+    JSON object, got list". A UTF-8 byte-order mark on the first line is allowed."""
+    with Path(path).open("rb") as f:
+        for n, raw in enumerate(f, 1):
+            where = f"{path}: line {n}"
+            line = decode_line(raw[3:] if n == 1 and raw.startswith(BOM) else raw, where)
             if not line.strip():
                 continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UserError(f"{path}: line {n}: invalid JSON ({exc.msg})") from None
+            row = parse_json(line, where)
             if not isinstance(row, dict):
-                raise UserError(
-                    f"{path}: line {n}: expected a JSON object, got {type(row).__name__}"
-                )
+                raise UserError(f"{where}: expected a JSON object, got {type(row).__name__}")
             yield n, row
 
 
@@ -103,6 +104,42 @@ def _first_char_is(path: Path, char: str) -> bool:
     return head[:1] == char.encode()
 
 
+def _check_file(path: Path) -> None:
+    """A dataset path must name a readable, non-empty regular file (a symlink loop, a dangling
+    link, a directory or a FIFO is named as such rather than failing inside a parser)."""
+    try:
+        st = path.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UserError(f"{path}: a symbolic link loop") from None
+        if exc.errno == errno.ENOENT:
+            broken = path.is_symlink()
+            raise UserError(
+                f"{path}: {'a broken symbolic link' if broken else 'dataset file not found'}"
+            ) from None
+        raise UserError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise UserError(f"{path}: is a directory, not a dataset file")
+    if not stat.S_ISREG(st.st_mode):
+        raise UserError(f"{path}: not a regular file")
+    if st.st_size == 0:
+        raise UserError(f"{path}: empty dataset (0 bytes)")
+    try:
+        path.open("rb").close()
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def _check_text(path: Path) -> None:
+    """Every line UTF-8 and free of NUL bytes (datasets' messages for either are opaque)."""
+    with path.open("rb") as f:
+        for n, raw in enumerate(f, 1):
+            where = f"{path}: line {n}"
+            decode_line(raw[3:] if n == 1 and raw.startswith(BOM) else raw, where)
+            if b"\x00" in raw:
+                raise UserError(f"{where}: a NUL byte (a binary or UTF-16 file?)")
+
+
 def _read_local(path: Path) -> list[dict]:
     fmt = LOCAL_FORMATS.get(path.suffix.lower())
     if fmt is None:
@@ -110,19 +147,18 @@ def _read_local(path: Path) -> list[dict]:
             f"{path}: unsupported file type {path.suffix or '(none)'!r} "
             f"(use {', '.join(LOCAL_FORMATS)}, hf:owner/name or builtin:<name>)"
         )
-    if not path.is_file():
-        raise UserError(
-            f"{path}: {'is a directory' if path.is_dir() else 'dataset file not found'}"
-        )
-    if path.stat().st_size == 0:
-        raise UserError(f"{path}: empty dataset (0 bytes)")
-    try:
-        if fmt == "csv":
-            path.read_text(encoding="utf-8")  # datasets' message for non-UTF-8 is opaque
-    except UnicodeDecodeError:
-        raise UserError(f"{path}: not a UTF-8 text file") from None
-    if path.suffix.lower() == ".jsonl" and not _first_char_is(path, "{"):
-        return _scan_jsonl(path)  # names the offending line (or finds no rows)
+    _check_file(path)
+    scanned: list[dict] | None = None
+    if path.suffix.lower() == ".jsonl":
+        # Every line is checked here (UTF-8, depth, size of numbers) before pyarrow sees it:
+        # it crashes on values nested thousands deep.
+        scanned = _scan_jsonl(path)
+        if not _first_char_is(path, "{"):
+            return scanned  # (or finds no rows)
+    elif fmt in ("csv", "json"):
+        _check_text(path)
+        if fmt == "json" and json_depth(path.read_text(encoding="utf-8-sig")) > MAX_JSON_DEPTH:
+            raise UserError(f"{path}: JSON nested deeper than {MAX_JSON_DEPTH} levels")
     datasets = _datasets()
     with tempfile.TemporaryDirectory(prefix="tts-bench-ds-") as cache:
         try:
@@ -131,9 +167,9 @@ def _read_local(path: Path) -> list[dict]:
             )
             return ds.to_list()
         except Exception as exc:  # datasets / pyarrow raise many types for bad files
-            if path.suffix.lower() == ".jsonl":
+            if scanned is not None:
                 # Valid JSON whose column types vary between rows is still usable data.
-                return _scan_jsonl(path)
+                return scanned
             if path.stat().st_size == 0 or "corresponds to no data" in str(exc):
                 raise UserError(f"{path}: the dataset is empty (no rows)") from None
             raise UserError(f"{path}: cannot read {fmt} file: {_one_line(exc)}") from None

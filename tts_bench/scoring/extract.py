@@ -14,6 +14,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from tts_bench.inputcheck import MAX_JSON_DEPTH, json_depth
+
 _MD = r"(?:\*\*|__|\*|_)?"
 # "Final answer: X", "**Answer:** X", "Answer - X", "The final answer is X", "My answer is: X".
 _MARKER = re.compile(
@@ -92,9 +94,10 @@ def numbers(text: str) -> list[float]:
             continue
         den = m.group("den")
         if den is not None:
-            if int(den) == 0:
+            # float, not int: a 5,000-digit denominator must not raise (int's digit limit)
+            if float(den) == 0:
                 continue
-            value /= int(den)
+            value /= float(den)
         if (m.group("sign") in "-−–" and m.group("sign")) or m.group("sign2"):
             value = -value
         if math.isfinite(value):
@@ -116,8 +119,10 @@ def parse_number(s: Any) -> float | None:
     """A single number from a value: int/float as is, strings via `numbers` (the last one)."""
     if isinstance(s, bool):
         return None
-    if isinstance(s, (int, float)):
-        return float(s) if math.isfinite(s) else None
+    if isinstance(s, int):
+        return float(s) if abs(s) < 1e308 else None  # float() of a longer int overflows
+    if isinstance(s, float):
+        return s if math.isfinite(s) else None
     found = numbers(str(s))
     return found[-1] if found else None
 
@@ -211,12 +216,14 @@ def choice(text: str, choices: Sequence[str] | None = None) -> str | None:
 def json_value(text: str) -> Any | None:
     """The "answer" field of the last JSON object in the text (```json blocks first); a bare
     JSON list or scalar in a ```json block is returned as is. None when there is none."""
+    if json_depth(text) > MAX_JSON_DEPTH:
+        return None  # not an answer; and decoding from every bracket would take minutes
     dec = json.JSONDecoder()
     blocks = re.findall(r"```(?:json)?\s*\n?(.*?)```", text, re.DOTALL | re.IGNORECASE)
     for block in reversed(blocks):
         try:
             value = json.loads(block)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON, too deep, or an over-long integer
             continue
         got = _answer_field(value)
         if got is not None:
@@ -226,7 +233,7 @@ def json_value(text: str) -> Any | None:
     for pos in reversed([m.start() for m in re.finditer(r"[{\[]", text)]):
         try:
             value, _ = dec.raw_decode(text, pos)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             continue
         got = _answer_field(value)
         if got is not None:
@@ -299,7 +306,12 @@ def id_set(text: str) -> list[str] | None:
 
 
 def _natural(s: str) -> tuple:
-    return tuple(int(t) if t.isdigit() else t.casefold() for t in re.split(r"(\d+)", s))
+    # a digit run sorts by (significant digits, digits): numeric order without int(), which
+    # refuses runs of more than 4,300 digits
+    return tuple(
+        (len(t.lstrip("0")), t.lstrip("0")) if t.isdigit() else t.casefold()
+        for t in re.split(r"(\d+)", s)
+    )
 
 
 def canonical_set(ids: Any) -> list[str]:

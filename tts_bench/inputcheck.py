@@ -1,0 +1,98 @@
+"""Limits on what is read from files a user hands over, checked before the parsers see it.
+
+`parse_json(text, where)` refuses JSON nested deeper than `MAX_JSON_DEPTH` (found by a cheap
+bracket scan, so neither the stdlib's recursive decoder nor pyarrow's ever sees a 200,000-deep
+value), integers longer than Python converts (`MAX_INT_DIGITS`), and, with
+`allow_nonfinite=False`, the NaN / Infinity literals Python's json accepts. `decode_line`
+names the line of a non-UTF-8 byte. `check_number` is the one rule for figures read back
+(cost, latency, tokens): a finite, non-negative number of the right type.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import sys
+from typing import Any
+
+from tts_bench.errors import UserError
+
+# Deeper than any dataset row, record or log we read; far below the stdlib decoder's
+# recursion limit and pyarrow's crash.
+MAX_JSON_DEPTH = 100
+# Python refuses to convert longer digit strings to int (sys.set_int_max_str_digits).
+MAX_INT_DIGITS = sys.get_int_max_str_digits() or 4300
+
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def json_depth(text: str) -> int:
+    """The deepest bracket nesting of a JSON text (brackets inside strings do not count)."""
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return text.count("[") + text.count("{")  # an upper bound is enough below the limit
+    depth = deepest = 0
+    for m in _BRACKET.finditer(_STRING.sub("", text)):
+        if m.group() in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
+def _big_int(s: str) -> int:
+    if len(s.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError(f"an integer of {len(s.lstrip('-'))} digits (at most {MAX_INT_DIGITS})")
+    return int(s)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def parse_json(text: str, where: str, *, allow_nonfinite: bool = True) -> Any:
+    """json.loads with the limits above; UserError "<where>: <problem>" on any failure."""
+    if json_depth(text) > MAX_JSON_DEPTH:
+        raise UserError(f"{where}: JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        if allow_nonfinite:
+            return json.loads(text, parse_int=_big_int)
+        return json.loads(text, parse_int=_big_int, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{where}: invalid JSON ({exc.msg})") from None
+    except (ValueError, RecursionError) as exc:
+        raise UserError(f"{where}: invalid JSON ({exc})") from None
+
+
+def decode_line(raw: bytes, where: str) -> str:
+    """`raw` as UTF-8 text, or UserError "<where>: not UTF-8 text (byte 0x.. at column N)"."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(
+            f"{where}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})"
+        ) from None
+
+
+def check_number(value: Any, *, integer: bool = False) -> str | None:
+    """Why `value` is not a finite, non-negative number (an int when `integer`), else None.
+    None (unknown) is fine: figures that are not known stay null."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"must be a number, got {type(value).__name__}"
+    if integer and not (isinstance(value, int) or float(value).is_integer()):
+        return f"must be a whole number, got {value!r}"
+    if not math.isfinite(value):
+        return f"must be finite, got {value!r}"
+    if value < 0:
+        return f"must not be negative, got {value!r}"
+    return None
+
+
+def short(value: Any, limit: int = 60) -> str:
+    """repr(value) cut to `limit` characters, for error messages about huge values."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 5]}...{text[-2:]} ({len(text)} chars)"
