@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tts_bench.errors import UserError
+from tts_bench.inputcheck import short
 from tts_bench.scoring import extract as ex
 from tts_bench.scoring.normalize import pipeline
 
@@ -172,9 +173,9 @@ class Scorer:
         if target is None:
             return "target is null"
         if self.type == "numeric" and ex.parse_number(target) is None:
-            return f"target {target!r} is not a number"
+            return f"target {short(target)} is not a number"
         if self.type == "choice" and self._choice(target) is None:
-            return f"target {target!r} is not one of the choices {', '.join(self._choices)}"
+            return f"target {short(target)} is not one of the choices {', '.join(self._choices)}"
         if self.type == "regex" and self._pattern is None:
             try:
                 re.compile(str(target))
@@ -211,7 +212,7 @@ class Scorer:
     def _numeric(self, answer: str, target: Any) -> ScoreResult:
         a, t = ex.parse_number(answer), ex.parse_number(target)
         if t is None:
-            raise UserError(f"numeric scorer: target {target!r} is not a number")
+            raise UserError(f"numeric scorer: target {short(target)} is not a number")
         if a is None:
             return _binary(False)
         diff = abs(a - t)
@@ -220,7 +221,7 @@ class Scorer:
     def _choice_score(self, answer: str, target: Any) -> ScoreResult:
         t = self._choice(target)
         if t is None:
-            raise UserError(f"choice scorer: target {target!r} is not one of the choices")
+            raise UserError(f"choice scorer: target {short(target)} is not one of the choices")
         return _binary(self._choice(answer) == t)
 
     def _regex(self, answer: str, target: Any) -> ScoreResult:
