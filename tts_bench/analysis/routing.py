@@ -21,14 +21,14 @@ from typing import Any
 import numpy as np
 
 from tts_bench.analysis.bootstrap import MeanBatch, percentile_ci
-from tts_bench.analysis.crossfit import FOLDS, Outcomes, assign, choose, cross_fit
+from tts_bench.analysis.crossfit import FOLDS, Outcomes, assign, choose, cross_fit, inflation
 from tts_bench.analysis.figures import fnum
 from tts_bench.analysis.frontier import Point
 from tts_bench.analysis.load import RunData
 from tts_bench.analysis.stats import quantile, wilson
 
 MIN_STRATUM_ITEMS = 20  # below this a stratum's choice is flagged as thin
-NO_STRATA = "the dataset has no strata column: no routing recommendation (best single point only)"
+NO_STRATA = "the dataset has no strata column to route by"
 
 
 def _blend(o: Outcomes, labels: np.ndarray, values: list[str], share: dict) -> dict[str, Any]:
@@ -54,38 +54,60 @@ def _blend(o: Outcomes, labels: np.ndarray, values: list[str], share: dict) -> d
     }
 
 
-def _intervals(o: Outcomes, figs: dict[str, Any], w: np.ndarray, confidence: float) -> None:
-    """Adds accuracy_ci (Wilson for 0/1 values, else bootstrap) and cost_usd_ci in place."""
+def _widen(est: float | None, ci: tuple[Any, Any], factor: float) -> list[Any]:
+    """A percentile interval's two arms each stretched by sqrt(factor) about the estimate."""
+    lo, hi = ci
+    if est is None or lo is None or hi is None:
+        return [None, None]
+    f = float(np.sqrt(factor))
+    return [fnum(est - f * (est - lo)), fnum(est + f * (hi - est))]
+
+
+def _intervals(
+    o: Outcomes, figs: dict[str, Any], w: np.ndarray, confidence: float, factor: float
+) -> None:
+    """Adds accuracy_ci and cost_usd_ci in place, for cross-fitted outcomes whose variance is
+    `factor` x that of independent items: accuracy, Wilson at the effective size
+    n / factor (0/1 values), else the widened bootstrap; cost, the widened bootstrap."""
     v = o.value[o.scored]
     batch = MeanBatch(w)
     ja = batch.add(o.value * o.scored, o.scored)
     known = o.present & ~np.isnan(o.cost)
     jc = batch.add(np.where(known, o.cost, 0.0), known)
     res = batch.run()
+    acc = figs["accuracy"]
     if v.size and np.isin(v, (0.0, 1.0)).all():
-        lo_hi = wilson(float(figs["accuracy"]) * v.size, int(v.size), confidence)
+        n_eff = v.size / factor
+        lo_hi = wilson(float(acc) * n_eff, n_eff, confidence)  # type: ignore[arg-type]
         figs["accuracy_ci"] = list(lo_hi) if lo_hi else [None, None]
         figs["accuracy_interval"] = "wilson"
     else:
-        figs["accuracy_ci"] = [fnum(x) for x in percentile_ci(res[:, ja], confidence)]
+        figs["accuracy_ci"] = _widen(acc, percentile_ci(res[:, ja], confidence), factor)
         figs["accuracy_interval"] = "bootstrap"
-    ci = percentile_ci(res[:, jc], confidence) if figs["cost_usd"] is not None else (None, None)
-    figs["cost_usd_ci"] = [fnum(x) for x in ci]
+    cost = figs["cost_usd"]
+    figs["cost_usd_ci"] = _widen(cost, percentile_ci(res[:, jc], confidence), factor)
 
 
 def _versus(
-    a: Outcomes, b: Outcomes, fa: dict, fb: dict, w: np.ndarray, confidence: float
+    a: Outcomes,
+    b: Outcomes,
+    fa: dict,
+    fb: dict,
+    w: np.ndarray,
+    confidence: float,
+    factor: float = 1.0,
 ) -> dict[str, Any]:
-    """Paired routed - single on the items both score, with its bootstrap CI."""
+    """Paired routed - single on the items both score, with its bootstrap CI (each arm
+    stretched by sqrt(factor), the variance factor of cross-fitted outcomes)."""
     pair = a.scored & b.scored
     d = np.where(pair, a.value - b.value, 0.0)
     batch = MeanBatch(w)
     batch.add(d * pair, pair)
-    lo, hi = percentile_ci(100 * batch.run()[:, 0], confidence)
+    value = fnum(100 * d[pair].mean()) if pair.any() else None
     return {
         "accuracy_points": {
-            "value": fnum(100 * d[pair].mean()) if pair.any() else None,
-            "ci": [lo, hi],
+            "value": value,
+            "ci": _widen(value, percentile_ci(100 * batch.run()[:, 0], confidence), factor),
         },
         "n_paired": int(pair.sum()),
         "cost_ratio": fnum(fa["cost_usd"] / fb["cost_usd"])
@@ -165,13 +187,15 @@ def route_points(
     if cf is None:
         return out
     routed_cf, single_cf, fold = cf
-    out["cross_fit"] = {"folds": int(fold.max()) + 1, "seed": seed}
+    k = int(fold.max()) + 1
+    factor = inflation(k)
+    out["cross_fit"] = {"folds": k, "seed": seed, "variance_factor": factor}
     sp = full.single[0]
     single_is = Outcomes.empty(n)
     single_is.take(sp, np.ones(n, dtype=bool))
     head = {"label": sp.label, "config": sp.config, "n": sp.n}
     out["best_single"] = {**head, **_blend(single_cf, labels, values, share)}
-    _intervals(single_cf, out["best_single"], w, confidence)
+    _intervals(single_cf, out["best_single"], w, confidence, factor)
     in_sample: dict[str, Any] = {"best_single": _blend(single_is, labels, values, share)}
     out["in_sample"] = in_sample
     if not by or len(full.routes) != len(values):
@@ -197,9 +221,9 @@ def route_points(
             "in_sample": {"accuracy": st["accuracy"], "cost_usd": st["cost_usd"]},
         }
     out["routed"] = _blend(routed_cf, labels, values, share)
-    _intervals(routed_cf, out["routed"], w, confidence)
+    _intervals(routed_cf, out["routed"], w, confidence, factor)
     out["routed_vs_single"] = _versus(
-        routed_cf, single_cf, out["routed"], out["best_single"], w, confidence
+        routed_cf, single_cf, out["routed"], out["best_single"], w, confidence, factor
     )
     in_sample["routed"] = _blend(routed_is, labels, values, share)
     in_sample["routed_vs_single"] = _versus(
