@@ -302,7 +302,7 @@ def test_routing_is_bold_only_with_a_demonstrated_gain(run: Path) -> None:
         ([None, None], False, f": no demonstrated gain over {label}."),
         ([0.0, 0.0], False, f": no demonstrated gain over {label}."),
         ([-4.0, -0.5], False, f": worse than {label}."),
-        ([0.4, 3.1], True, "chosen and scored on the same items)."),
+        ([0.4, 3.1], True, "out of sample, 5-fold cross-fitted)."),
     ):
         s = copy.deepcopy(summary)
         s["routing"]["routed_vs_single"] = {
@@ -315,7 +315,7 @@ def test_routing_is_bold_only_with_a_demonstrated_gain(run: Path) -> None:
         assert line.startswith("**") == bold, line
         assert "; routed − best single: " in line and line.rstrip("*").endswith(tail), line
         if ci[0] is not None:
-            assert f"(95% CI {fmt.pts(ci[0])}..{fmt.pts(ci[1])}; chosen and scored" in line
+            assert f"(95% CI {fmt.pts(ci[0])}..{fmt.pts(ci[1])}; out of sample" in line
         html = render_html(s, man, [], [])
         div = html.split('id="routing-sentence"')[0].rsplit("<div", 1)[1]
         assert ("recommended" in div) == bold

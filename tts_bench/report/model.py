@@ -201,6 +201,7 @@ def build(summary: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:
         "configs": configs,
         "strata": strata_view(entries),
         "routing": routing_view(summary.get("routing"), as_run),
+        "routing_note": get(summary, "routing", "note"),  # why there is no routing
         "pareto": pareto_view(summary.get("frontier"), as_run),
         "epsilon": meta.get("epsilon_points"),
         "confidence": meta.get("confidence") or 0.95,
@@ -260,6 +261,8 @@ def routing_view(r: Any, as_run: dict[str, str] | None = None) -> dict[str, Any]
     shows: "demonstrated" (above 0), "worse" (below 0) or "none" (contains 0, or unknown)."""
     if not isinstance(r, dict) or not isinstance(r.get("routes"), dict) or not r["routes"]:
         return None
+    if not r.get("by"):  # no strata column: nothing to route by, only one policy to compare
+        return None
     lab = as_run or {}
     rows = []
     for val, e in r["routes"].items():
@@ -282,16 +285,27 @@ def routing_view(r: Any, as_run: dict[str, str] | None = None) -> dict[str, Any]
     best = r.get("best_single") or {}
     vs = r.get("routed_vs_single") or {}
     d, d_lo, d_hi = _ci(vs.get("accuracy_points"))
+    ins = r.get("in_sample") or {}
+    acc_ci = routed.get("accuracy_ci") or [None, None]
+    best_ci = best.get("accuracy_ci") or [None, None]
     return {
         "column": r.get("by"),
         "epsilon": r.get("epsilon_points"),
         "budgets": r.get("budgets") or {},
         "rows": rows,
         "acc": routed.get("accuracy"),
+        "acc_lo": acc_ci[0],
+        "acc_hi": acc_ci[1],
         "cost": routed.get("cost_usd"),
         "p95": routed.get("latency_p95_s"),
+        # out of sample (cross-fitted) when `folds` is set; the in-sample figures beside them
+        "folds": get(r, "cross_fit", "folds"),
+        "acc_in_sample": get(ins, "routed", "accuracy"),
+        "best_acc_in_sample": get(ins, "best_single", "accuracy"),
         "best_config": _label(best.get("label") or best.get("config"), lab),
         "best_acc": best.get("accuracy"),
+        "best_acc_lo": best_ci[0],
+        "best_acc_hi": best_ci[1],
         "best_cost": best.get("cost_usd"),
         "best_p95": best.get("latency_p95_s"),
         "delta": d,

@@ -79,27 +79,38 @@ def saturation_clause(sat: dict[str, Any] | None) -> str:
 
 
 def routing_sentence(r: dict[str, Any] | None) -> str | None:
-    """'Route difficulty: easy → single, hard → sc@9: 81.2% at $0.0011/request, P95 2.10 s
-    (best single config sc@9: 82.0% at $0.0020); routed − best single: −0.8 pts (95% CI
-    −2.1..+0.5; chosen and scored on the same items): no demonstrated gain over sc@9.'
+    """'Route difficulty: easy → single, hard → sc@9: 81.2% (95% CI 77.0–85.0%) at
+    $0.0011/request, P95 2.10 s (best single config sc@9: 82.0% at $0.0020); routed − best
+    single: −0.8 pts (95% CI −2.1..+0.5; out of sample, 5-fold cross-fitted): no demonstrated
+    gain over sc@9.'
 
-    Whether to present it as a recommendation (bold) is `r["gain"] == "demonstrated"`: the
-    paired CI of routed − best single lies above 0."""
+    Figures are out of sample when `r["folds"]` is set (cross-fitted); a summary without it
+    was scored on the items that chose the routes, and the sentence says so. Whether to
+    present it as a recommendation (bold) is `r["gain"] == "demonstrated"`: the paired CI of
+    routed − best single lies above 0. No strata (no view): no sentence."""
     if not r or not r["rows"]:
         return None
     routes = ", ".join(f"{x['value']} → {x['label']}" for x in r["rows"])
     col = f" {r['column']}" if r.get("column") else ""
-    s = f"Route{col}: {routes}: {fmt.pct(r['acc'])} at {fmt.usd(r['cost'])}/request"
+    s = f"Route{col}: {routes}: {fmt.pct(r['acc'])}"
+    if fmt.ok(r.get("acc_lo")) and fmt.ok(r.get("acc_hi")):
+        s += f" (95% CI {fmt.ci(r['acc_lo'], r['acc_hi'])})"
+    s += f" at {fmt.usd(r['cost'])}/request"
     if fmt.ok(r.get("p95")):
         s += f", P95 {fmt.secs(r['p95'])}"
     best = r.get("best_config")
     if best:
         s += f" (best single config {best}: {fmt.pct(r['best_acc'])} at {fmt.usd(r['best_cost'])})"
+    folds = r.get("folds")
+    how = (
+        f"out of sample, {folds}-fold cross-fitted"
+        if fmt.ok(folds)
+        else "chosen and scored on the same items"
+    )
     if fmt.ok(r.get("delta")):
         s += (
             f"; routed − best single: {fmt.pts(r['delta'])} pts (95% CI "
-            f"{fmt.ci(r.get('delta_lo'), r.get('delta_hi'), fmt.pts)}; "
-            "chosen and scored on the same items)"
+            f"{fmt.ci(r.get('delta_lo'), r.get('delta_hi'), fmt.pts)}; {how})"
         )
     if best and r.get("gain") == "worse":
         s += f": worse than {best}"
