@@ -197,3 +197,21 @@ def test_numeric_is_untouched() -> None:
     assert scorer(type="numeric").normalize == []
     with pytest.raises(ValueError, match="numeric scorer"):
         ScorerSpec(type="numeric", normalize=["digits_only"])
+
+
+def test_a_native_runs_manifest_records_the_steps() -> None:
+    from tts_bench.resolve import ResolvedSuite
+
+    suite = parse(
+        {
+            "name": "x",
+            "dataset": {"source": "d.jsonl"},
+            "scorer": {"type": "exact", "normalize": ["nfkd", "letters_only", "casefold"]},
+            "configs": [{"name": "a", "strategy": "cot"}],
+        },
+        "s.yaml",
+    )
+    manifest = ResolvedSuite(suite).manifest("r", "fp", [])
+    assert manifest["suite"]["scorer"]["normalize"] == ["nfkd", "letters_only", "casefold"]
+    # and the analysis reads the scorer (so its vote key) back from there
+    assert ScorerSpec.model_validate(manifest["suite"]["scorer"]) == suite.scorer
