@@ -9,10 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from scipy.special import betainc
 
-from tests.analysis_fixtures import Cfg, make_run
-from tts_bench.analysis import summarize
+from tests.analysis_fixtures import Cfg, edit_records, make_run
+from tts_bench.analysis import summarize, write_summary
 from tts_bench.analysis.adaptive import (
     ABSTAIN_WINDOW,
     BETA_THRESHOLDS,
@@ -206,3 +207,47 @@ def test_judge_cost_scales_with_k(tmp_path: Path) -> None:
     assert sat["selector"] == "best_of_k"
     assert cost[0] == pytest.approx(cost[-1] / 4)
     assert cost[1] == pytest.approx(cost[-1] / 2)
+
+
+def test_routing_figures_are_cross_fitted_and_the_policy_carries_them(tmp_path: Path) -> None:
+    s = _routing_run(tmp_path, {"epsilon": 2.0})
+    r = s["routing"]
+    assert r["cross_fit"]["folds"] == 5 and r["cross_fit"]["seed"] == 0
+    for fig in (r["routed"], r["best_single"]):
+        lo, hi = fig["accuracy_ci"]
+        assert lo < fig["accuracy"] < hi and fig["accuracy_interval"] == "wilson"
+    ins = r["in_sample"]
+    assert {"routed", "best_single", "routed_vs_single"} <= set(ins)
+    for v, e in r["routes"].items():  # per stratum: out of sample, in-sample beside it
+        assert e["in_sample"]["accuracy"] is not None and e["accuracy"] is not None, v
+    write_summary(r_dir := next(tmp_path.glob("run-*")), resamples=200)
+    pol = yaml.safe_load((r_dir / "recommended-policy.yaml").read_text())
+    again = summarize(r_dir, resamples=200)["routing"]
+    assert pol["expected_blended"]["accuracy"] == again["routed"]["accuracy"]
+    assert pol["default"]["expected"]["accuracy"] == again["best_single"]["accuracy"]
+    assert "cross-fitted" in (r_dir / "recommended-policy.yaml").read_text()
+
+
+def test_no_strata_means_no_routing_recommendation(tmp_path: Path) -> None:
+    from tts_bench import store
+    from tts_bench.report import render_markdown
+    from tts_bench.report.html import render_html
+
+    run = make_run(tmp_path, n_items=80, infra_rate=0.0)
+
+    def drop(rec: dict) -> dict:
+        rec.pop("strata", None)
+        return rec
+
+    edit_records(run, drop)
+    s = summarize(run, resamples=200)
+    r = s["routing"]
+    assert r["by"] is None and r["routes"] == {} and r["routed"] is None
+    assert r["routed_vs_single"] is None and "no strata" in r["note"]
+    assert r["best_single"]["accuracy_ci"][0] is not None  # the best single is still scored
+    man = store.read_manifest(run)
+    md = render_markdown(s, man)
+    assert "Routing" not in md and "None" not in md and "Route" not in md
+    html = render_html(s, man, [], [])
+    assert "No routing recommendation (the dataset has no strata column to route by)" in html
+    assert "+0.0..+0.0" not in html and "Routing by" not in html
