@@ -1,6 +1,8 @@
-"""The paired delta of one config between two runs (analysis/crossrun.py): CIs against
-scipy.stats.bootstrap, every figure against a brute-force pairing of a small example, the
-latency and test rules, strata, and the gate / compare wrappers reading the same numbers."""
+"""The paired delta of one config between two runs (analysis/crossrun.py): the 0/1 delta's CI
+against Tango's score equation solved numerically, the bootstrap CIs against an explicit
+resample-by-resample computation, every figure against a brute-force pairing of a small
+example, the latency and test rules, strata, and the gate / compare wrappers reading the
+same numbers."""
 
 from __future__ import annotations
 
@@ -30,34 +32,87 @@ def _scipy_ci(x: np.ndarray, y: np.ndarray, stat, seed: int) -> tuple[float, flo
     return ref.confidence_interval.low, ref.confidence_interval.high
 
 
-def test_delta_ci_agrees_with_scipy_bootstrap() -> None:
+def tango_score(b: int, c: int, n: int, d: float) -> float:
+    """Tango's score statistic at delta d, its nuisance parameter maximised numerically."""
+    from scipy.optimize import minimize_scalar
+
+    def nll(q: float) -> float:
+        cells = (q + d, q, 1 - 2 * q - d)
+        return -sum(
+            k * math.log(max(p, 1e-300)) for k, p in zip((b, c, n - b - c), cells, strict=True)
+        )
+
+    q = minimize_scalar(
+        nll,
+        bounds=(max(0.0, -d) + 1e-12, (1 - d) / 2 - 1e-12),
+        method="bounded",
+        options={"xatol": 1e-12},
+    ).x
+    return (b - c - n * d) / math.sqrt(n * (2 * q + d * (1 - d)))
+
+
+def studentized_ref(d: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+    """Bootstrap-t CI of mean(d), one resample at a time by explicit repetition."""
+    se = d.std(ddof=1) / math.sqrt(d.size)
+    ts = []
+    for row in w.astype(int):
+        x = np.repeat(d, row)
+        ts.append((x.mean() - d.mean()) / (x.std(ddof=1) / math.sqrt(d.size)))
+    t_lo, t_hi = percentile_ci(np.array(ts))
+    return d.mean() - t_hi * se, d.mean() - t_lo * se
+
+
+def log_ratio_ref(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+    """Studentized CI of mean(a) / mean(b) on the log scale (delta-method se), explicitly."""
+
+    def stat(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+        n = a.size
+        cov = np.cov(x, y, ddof=1)
+        var = cov[0, 0] / x.mean() ** 2 + cov[1, 1] / y.mean() ** 2
+        var -= 2 * cov[0, 1] / (x.mean() * y.mean())
+        return math.log(x.mean() / y.mean()), math.sqrt(var / n)
+
+    lr, se = stat(a, b)
+    ts = []
+    for row in w.astype(int):
+        lr_r, se_r = stat(np.repeat(a, row), np.repeat(b, row))
+        ts.append((lr_r - lr) / se_r)
+    t_lo, t_hi = percentile_ci(np.array(ts))
+    return math.exp(lr - t_hi * se), math.exp(lr - t_lo * se)
+
+
+def test_binary_delta_ci_is_tangos_score_interval() -> None:
     rng = np.random.default_rng(3)
     ref = (rng.random(150) < 0.7).astype(float)
     new = np.where(rng.random(150) < 0.8, ref, 1 - ref)
-    out = paired_arrays((ref, new), (NAN, NAN), (NAN, NAN), resamples=10_000, seed=1)
-    lo, hi = _scipy_ci(ref, new, lambda x, y, axis: 100 * np.mean(y - x, axis=axis), seed=2)
+    out = paired_arrays((ref, new), (NAN, NAN), (NAN, NAN), resamples=1000, seed=1)
     assert out["delta"] == pytest.approx(100 * np.mean(new - ref))
-    # Monte-Carlo error of a 2.5% quantile at 10,000 resamples is well under 1 point here
-    assert out["delta_lo"] == pytest.approx(lo, abs=1.0)
-    assert out["delta_hi"] == pytest.approx(hi, abs=1.0)
+    b, c = int(((new == 1) & (ref == 0)).sum()), int(((new == 0) & (ref == 1)).sum())
+    z = 1.959963984540054
+    # the score statistic is exactly +z at the lower limit and -z at the upper one
+    assert tango_score(b, c, 150, out["delta_lo"] / 100) == pytest.approx(z, abs=1e-6)
+    assert tango_score(b, c, 150, out["delta_hi"] / 100) == pytest.approx(-z, abs=1e-6)
     assert out["delta_hi"] - out["delta_lo"] > 10  # not a degenerate interval
 
 
-def test_continuous_delta_and_cost_ratio_agree_with_scipy_bootstrap() -> None:
+def test_continuous_delta_and_cost_ratio_are_studentized_bootstraps() -> None:
     rng = np.random.default_rng(5)
     ref = rng.beta(2, 2, 150)  # F1-like values
     new = np.clip(ref + rng.normal(0.05, 0.2, 150), 0, 1)
     cost_ref = rng.gamma(2.0, 0.01, 150)
     cost_new = cost_ref * rng.uniform(1.5, 2.5, 150)
-    out = paired_arrays((ref, new), (cost_ref, cost_new), (NAN, NAN), resamples=10_000, seed=4)
-    lo, hi = _scipy_ci(ref, new, lambda x, y, axis: 100 * np.mean(y - x, axis=axis), seed=6)
-    assert (out["delta_lo"], out["delta_hi"]) == pytest.approx((lo, hi), abs=0.5)
+    out = paired_arrays((ref, new), (cost_ref, cost_new), (NAN, NAN), resamples=2000, seed=4)
+    w = weight_matrix(150, resamples=2000, seed=4)
+    lo, hi = studentized_ref(100 * (new - ref), w)
+    assert (out["delta_lo"], out["delta_hi"]) == pytest.approx((lo, hi), abs=1e-4)  # float32 sums
     assert out["test"] == "wilcoxon"
-    lo, hi = _scipy_ci(
-        cost_ref, cost_new, lambda x, y, axis: np.mean(y, axis=axis) / np.mean(x, axis=axis), 7
-    )
+    # and close to scipy's percentile interval at this n (both are consistent)
+    p_lo, p_hi = _scipy_ci(ref, new, lambda x, y, axis: 100 * np.mean(y - x, axis=axis), seed=6)
+    assert (lo, hi) == pytest.approx((p_lo, p_hi), abs=1.0)
+    lo, hi = log_ratio_ref(cost_new, cost_ref, w)
     assert out["cost_ratio"] == pytest.approx(cost_new.sum() / cost_ref.sum())
-    assert (out["cost_ratio_lo"], out["cost_ratio_hi"]) == pytest.approx((lo, hi), abs=0.02)
+    # (the bootstrap sums are float32 products: agreement to ~1e-5, not to the last digit)
+    assert (out["cost_ratio_lo"], out["cost_ratio_hi"]) == pytest.approx((lo, hi), rel=1e-4)
     assert out["cost_ratio_lo"] < out["cost_ratio"] < out["cost_ratio_hi"]
 
 
@@ -115,22 +170,28 @@ def test_every_figure_matches_a_brute_force_pairing() -> None:
     assert (out["p95_a"], out["p95_b"]) == pytest.approx((pa, pb))
     assert out["p95_ratio"] == pytest.approx(pb / pa)
 
-    # the CIs: resample the same item counts by explicit repetition, one resample at a time
+    # the delta's CI: Tango's score interval from the discordant counts
+    b, c = int((d > 0).sum()), int((d < 0).sum())
+    for key, z in (("delta_lo", 1.959963984540054), ("delta_hi", -1.959963984540054)):
+        assert tango_score(b, c, d.size, out[key] / 100) == pytest.approx(z, abs=1e-6)
+    # the P95 ratio's CI: resample by explicit repetition, one resample at a time
     w = weight_matrix(len(common), resamples=3000, seed=5).astype(int)
-    deltas, ratios, p95s = [], [], []
+    p95s = []
     for row in w:
         pick = [i for i, n in zip(common, row, strict=True) for _ in range(n)]
-        ds = [float(new[i]["correct"]) - float(ref[i]["correct"]) for i in pick if i in scored]
-        deltas.append(100 * np.mean(ds) if ds else np.nan)
-        cs = [i for i in pick if i in costed]
-        ratios.append(sum(new[i]["cost_usd"] for i in cs) / sum(ref[i]["cost_usd"] for i in cs))
         qa = np.quantile([ref[i]["latency_s"] for i in pick], 0.95, method="inverted_cdf")
         qb = np.quantile([new[i]["latency_s"] for i in pick], 0.95, method="inverted_cdf")
         p95s.append(qb / qa)
-    for key, samples in (("delta", deltas), ("cost_ratio", ratios), ("p95_ratio", p95s)):
-        lo, hi = percentile_ci(np.array(samples))
-        assert out[f"{key}_lo"] == pytest.approx(lo) and out[f"{key}_hi"] == pytest.approx(hi)
-        assert lo < hi
+    lo, hi = percentile_ci(np.array(p95s))
+    assert out["p95_ratio_lo"] == pytest.approx(lo) and out["p95_ratio_hi"] == pytest.approx(hi)
+    # the cost ratio's CI: the studentized log-ratio bootstrap over the costed items
+    keep = np.array([i in costed for i in common])
+    a_new = np.array([new[i]["cost_usd"] for i in costed])
+    a_ref = np.array([ref[i]["cost_usd"] for i in costed])
+    lo, hi = log_ratio_ref(a_new, a_ref, w[:, keep])
+    # (the bootstrap sums are float32 products: agreement to ~1e-5, not to the last digit)
+    assert (out["cost_ratio_lo"], out["cost_ratio_hi"]) == pytest.approx((lo, hi), rel=1e-4)
+    assert lo < out["cost_ratio"] < hi
 
 
 def test_latency_ratio_is_null_when_any_paired_latency_is_unknown() -> None:
@@ -158,18 +219,21 @@ def test_scorer_value_and_test_choice() -> None:
 
 
 def test_strata_are_kept_in_every_resample() -> None:
-    # stratum a: every item gains a point; stratum b: none does. Resampled within strata,
-    # every resample has half its items gaining: the CI is the point itself.
-    ref = {f"i{k:02d}": _rec(False, stratum="ab"[k % 2]) for k in range(40)}
+    # F1 scores (a bootstrap interval). Stratum a: every item gains half a point; stratum b:
+    # none does. Resampled within strata, every resample has half its items gaining: the
+    # studentized CI is the point itself.
+    ref = {f"i{k:02d}": _rec(False, score=0.0, stratum="ab"[k % 2]) for k in range(40)}
     new = {
-        i: _rec(r["strata"]["level"] == "a", stratum=r["strata"]["level"]) for i, r in ref.items()
+        i: _rec(True, score=0.5 if r["strata"]["level"] == "a" else 0.0, stratum="ab"[k % 2])
+        for k, (i, r) in enumerate(ref.items())
     }
     labels = strata_labels(ref, new)
     assert labels is not None and set(labels.values()) == {"a", "b"}
     out = paired_delta(ref, new, strata=labels, resamples=2000)
-    assert out["delta"] == 50 and (out["delta_lo"], out["delta_hi"]) == (50, 50)
+    assert out["delta"] == 25 and out["delta_lo"] == pytest.approx(25)
+    assert out["delta_hi"] == pytest.approx(25)
     loose = paired_delta(ref, new, resamples=2000)
-    assert loose["delta_lo"] < 45 and loose["delta_hi"] > 55
+    assert loose["delta_lo"] < 22 and loose["delta_hi"] > 28
 
 
 def test_strata_labels_follow_the_analysis_rule() -> None:

@@ -15,6 +15,7 @@ from scipy.stats import binomtest
 
 from tests.analysis_fixtures import Cfg, make_run
 from tts_bench.analysis import summarize, write_summary
+from tts_bench.analysis.power import exact_power
 from tts_bench.errors import UserError
 
 
@@ -91,7 +92,9 @@ def test_per_config_figures(summary: dict, run: Path) -> None:
         for val, blk in f["strata"]["difficulty"].items():
             sub = g[g.strata.map(lambda s: s["difficulty"]) == val].correct.dropna()
             assert blk["accuracy"]["value"] == pytest.approx(sub.astype(float).mean())
-            assert blk["accuracy"]["method"] == ("wilson" if len(sub) < 100 else "bootstrap")
+            assert blk["accuracy"]["method"] == "wilson"  # at every n
+            ci = binomtest(int(sub.astype(bool).sum()), len(sub)).proportion_ci(method="wilson")
+            assert blk["accuracy"]["ci"] == pytest.approx([ci.low, ci.high], abs=1e-9)
 
 
 def test_paired_deltas(summary: dict, run: Path) -> None:
@@ -122,13 +125,18 @@ def test_paired_deltas(summary: dict, run: Path) -> None:
             )
             assert d[key]["value"] == pytest.approx(want)
             assert d[key]["ci"][0] < want < d[key]["ci"][1]
+        # power of the exact McNemar test at the observed discordance psi: the reported MDE
+        # and items for the 5-point target reach 80% exactly, and no fewer items do
+        pw = figs[name]["power"]
+        psi = float((a ^ b).mean())
+        assert pw["method"] == "exact_mcnemar" and pw["discordance"] == pytest.approx(psi)
+        m = pw["mde"] / 100
+        assert exact_power(len(pair), (psi + m) / 2, (psi - m) / 2) == pytest.approx(0.8, abs=1e-3)
         var = np.var(100 * (a.astype(float) - b.astype(float)), ddof=1)
-        mde = np.sqrt(7.849 * var / len(pair))
-        assert figs[name]["power"]["mde"] == pytest.approx(mde, rel=1e-3)
-        assert (
-            figs[name]["power"]["n_for_target"] == int(np.ceil(7.849 * var / 25))
-            or abs(figs[name]["power"]["n_for_target"] - 7.849 * var / 25) <= 1
-        )
+        assert pw["mde"] > np.sqrt(7.849 * var / len(pair))  # the normal formula is optimistic
+        need = pw["n_for_target"]
+        assert exact_power(need, (psi + 0.05) / 2, (psi - 0.05) / 2) >= 0.8
+        assert exact_power(need - 1, (psi + 0.05) / 2, (psi - 0.05) / 2) < 0.8
     order = sorted(ps, key=ps.get)
     holm = [min(1.0, (3 - r) * ps[n]) for r, n in enumerate(order)]
     holm = np.maximum.accumulate(holm)

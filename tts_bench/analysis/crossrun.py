@@ -2,13 +2,15 @@
 ids both ran, the figures `tts-bench compare` shows and `gate --against` judges.
 
 On the common items, new − reference: the scorer's value (`score` when the record has one,
-else `correct` as 1/0; unscored records left out) as a delta in **points** with a percentile
-bootstrap CI and a p-value (exact McNemar when every paired value is 0/1, else Wilcoxon
-signed-rank); the ratio of mean costs (items whose cost is known in both) with a CI; the P95
-latency ratio with a CI, null (value and CI) when any common item's latency is unknown in
-either run, as in the analysis. Every CI reads one bootstrap weight matrix over the common
-items, drawn within strata (`strata_labels`: the analysis' rule applied to the reference's
-records). Knobs: `resamples` (10,000), `seed` (0), `confidence` (0.95), `strata`.
+else `correct` as 1/0; unscored records left out) as a delta in **points** with a CI (Tango's
+paired score interval when every paired value is 0/1, else a studentized bootstrap) and a
+p-value (exact McNemar when every paired value is 0/1, else Wilcoxon signed-rank); the ratio
+of mean costs (items whose cost is known in both) with a studentized log-ratio bootstrap CI;
+the P95 latency ratio with a percentile bootstrap CI, null (value and CI) when any common
+item's latency is unknown in either run, as in the analysis. Every bootstrap reads one weight
+matrix over the common items, drawn within strata (`strata_labels`: the analysis' rule
+applied to the reference's records). Knobs: `resamples` (10,000), `seed` (0), `confidence`
+(0.95), `strata`.
 """
 
 from __future__ import annotations
@@ -22,11 +24,14 @@ import numpy as np
 
 from tts_bench.analysis.bootstrap import (
     MeanBatch,
+    add_ratio,
     percentile_ci,
+    ratio_ci,
+    studentized_ci,
     weight_matrix,
     weighted_quantiles,
 )
-from tts_bench.analysis.stats import mcnemar_exact, quantile
+from tts_bench.analysis.stats import mcnemar_exact, quantile, tango
 
 Record = Mapping[str, Any]
 
@@ -157,8 +162,9 @@ def paired_arrays(
     pair = ~np.isnan(va) & ~np.isnan(vb)
     known = ~np.isnan(ca) & ~np.isnan(cb)
     batch = MeanBatch(w)
-    j_acc = batch.add(np.where(pair, vb - va, 0.0), pair)
-    j_cost = batch.add(np.where(known, cb, 0.0), np.where(known, ca, 0.0))
+    diff = np.where(pair, vb - va, 0.0)
+    j_acc = [batch.add(diff, pair), batch.add(diff * diff, pair)]
+    j_cost = add_ratio(batch, cb, ca, known)
     res = batch.run()
     d = (vb - va)[pair]
     sum_a = float(ca[known].sum())
@@ -166,8 +172,8 @@ def paired_arrays(
         n_paired=int(pair.sum()), n_cost=int(known.sum()), n_cost_unknown=int((~known).sum())
     )
     if d.size:
-        lo, hi = percentile_ci(100 * res[:, j_acc], confidence)
         test, p = p_value(va[pair], vb[pair])
+        lo, hi = _delta_ci(d, res, j_acc, test == "mcnemar_exact", confidence)
         out.update(
             acc_a=float(va[pair].mean()),
             acc_b=float(vb[pair].mean()),
@@ -178,11 +184,26 @@ def paired_arrays(
             p_value=p,
         )
     if known.any() and sum_a:
-        lo, hi = percentile_ci(res[:, j_cost], confidence)
+        lo, hi = ratio_ci(res, j_cost, cb, ca, known, confidence)
         out.update(cost_ratio=float(cb[known].sum() / sum_a), cost_ratio_lo=lo, cost_ratio_hi=hi)
     if out["n_latency_unknown"] == 0:
         out.update(_p95_ratio(w, la, lb, confidence))
     return out
+
+
+def _delta_ci(
+    d: np.ndarray, res: np.ndarray, cols: list[int], binary: bool, confidence: float
+) -> tuple[float | None, float | None]:
+    """CI in points of mean(d): Tango's score interval from the discordant counts for 0/1
+    values, else the studentized bootstrap from the resampled mean and mean square."""
+    if binary:
+        lo, hi = tango(int((d > 0).sum()), int((d < 0).sum()), d.size, confidence)
+    else:
+        lo, hi = studentized_ci(
+            res[:, cols[:1]], res[:, cols[1:]], [d.mean()], [(d * d).mean()], [d.size], confidence
+        )
+    ends = [100 * float(np.ravel(x)[0]) for x in (lo, hi)]
+    return ends[0] if np.isfinite(ends[0]) else None, ends[1] if np.isfinite(ends[1]) else None
 
 
 def _p95_ratio(w: np.ndarray, la: np.ndarray, lb: np.ndarray, confidence: float) -> dict[str, Any]:

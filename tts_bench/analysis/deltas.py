@@ -1,17 +1,31 @@
-"""Paired deltas against the baseline: accuracy difference (points), cost ratio, P50/P95
-latency ratios, each with a percentile CI from the shared bootstrap matrix; exact McNemar
-(Wilcoxon signed-rank for a continuous score) and Holm across configs; power analysis."""
+"""Paired deltas against the baseline: accuracy difference (points) with Tango's score
+interval for 0/1 scores (a studentized bootstrap for F1), the cost ratio with a studentized
+log-ratio bootstrap and P50/P95 latency ratios with percentile CIs, both from the shared
+bootstrap matrix; exact McNemar (Wilcoxon
+signed-rank for a continuous score); Holm across configs overall and across every config x
+stratum cell of the strata table; power of the test actually used."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from tts_bench.analysis.bootstrap import MeanBatch, percentile_ci, weighted_quantiles
+from tts_bench.analysis.bootstrap import (
+    MeanBatch,
+    add_ratio,
+    percentile_ci,
+    ratio_ci,
+    studentized_ci,
+    weighted_quantiles,
+)
 from tts_bench.analysis.figures import fnum, groups
 from tts_bench.analysis.load import RunData
-from tts_bench.analysis.stats import holm, mcnemar_exact, power, quantile
+from tts_bench.analysis.stats import design_effect, holm, mcnemar_exact, power, quantile, tango
+
+# how the accuracy delta's interval is made, by metric (summary meta.ci_method says the same)
+DELTA_CI = {"accuracy": "tango", "f1": "studentized_bootstrap"}
 
 
 def _test(data: RunData, d: np.ndarray, a: np.ndarray, b: np.ndarray) -> dict[str, Any]:
@@ -33,6 +47,21 @@ def _test(data: RunData, d: np.ndarray, a: np.ndarray, b: np.ndarray) -> dict[st
     return {"test": "wilcoxon", "p_value": float(wilcoxon(nz).pvalue), "discordant": None}
 
 
+def delta_interval(
+    d: np.ndarray, clusters: Sequence[object] | None, confidence: float
+) -> tuple[float | None, float | None, str]:
+    """(lo, hi, method) in points of the mean of per-item differences d in {-1, 0, 1}:
+    Tango's score interval from the discordant counts; with clusters the counts are divided
+    by the design effect first (effective counts)."""
+    if d.size == 0:
+        return None, None, "tango"
+    deff = design_effect(d, clusters)
+    b, c = float((d > 0).sum()) / deff, float((d < 0).sum()) / deff
+    lo, hi = tango(b, c, d.size / deff, confidence)
+    method = "tango" if deff == 1.0 else "tango_design_effect"
+    return fnum(100 * lo), fnum(100 * hi), method
+
+
 def paired_deltas(
     data: RunData, w: np.ndarray, confidence: float, *, alpha: float = 0.05
 ) -> dict[str, dict[str, Any]]:
@@ -41,13 +70,16 @@ def paired_deltas(
     b = data.index(data.baseline)
     others = [c for c in range(len(data.configs)) if c != b]
     grp = groups(data)
+    binary = data.metric == "accuracy"
     batch = MeanBatch(w)
-    acc_col: dict[tuple[int, int], int] = {}
-    cost_col: dict[tuple[int, int], int] = {}
+    acc_col: dict[tuple[int, int], tuple[int, int]] = {}
+    cost_col: dict[tuple[int, int], list[int]] = {}
     for c in others:
         for g, (_, _, gm) in enumerate(grp):
             pair = data.scored[c] & data.scored[b] & gm
-            acc_col[(c, g)] = batch.add((data.value[c] - data.value[b]) * pair, pair)
+            if not binary:  # mean and mean square of d, for the studentized bootstrap
+                diff = np.nan_to_num(data.value[c] - data.value[b]) * pair
+                acc_col[(c, g)] = (batch.add(diff, pair), batch.add(diff * diff, pair))
             known = (
                 data.present[c]
                 & data.present[b]
@@ -55,9 +87,9 @@ def paired_deltas(
                 & ~np.isnan(data.cost[c])
                 & ~np.isnan(data.cost[b])
             )
-            cost_col[(c, g)] = batch.add(data.cost[c] * known, data.cost[b] * known)
+            cost_col[(c, g)] = add_ratio(batch, data.cost[c], data.cost[b], known)
     res = batch.run()
-    lo, hi = percentile_ci(res, confidence)
+    clusters = np.asarray(data.clusters, dtype=object) if data.clusters else None
     out: dict[str, dict[str, Any]] = {}
     base_q: dict[bytes, Any] = {}
     for c in others:
@@ -68,23 +100,44 @@ def paired_deltas(
             known = data.present[c] & data.present[b] & gm
             known &= ~np.isnan(data.cost[c]) & ~np.isnan(data.cost[b])
             base_cost = float(np.sum(data.cost[b][known]))
-            j, k = acc_col[(c, g)], cost_col[(c, g)]
+            if binary:
+                d_lo, d_hi, how = delta_interval(
+                    d, None if clusters is None else clusters[pair].tolist(), confidence
+                )
+            else:
+                j, j2 = acc_col[(c, g)]
+                s_lo, s_hi = studentized_ci(
+                    res[:, [j]],
+                    res[:, [j2]],
+                    [d.mean() if d.size else np.nan],
+                    [(d * d).mean() if d.size else np.nan],
+                    [d.size],
+                    confidence,
+                )
+                d_lo, d_hi, how = fnum(100 * s_lo[0]), fnum(100 * s_hi[0]), DELTA_CI["f1"]
             block: dict[str, Any] = {
                 "n_paired": int(pair.sum()),
                 "accuracy_points": {
                     "value": fnum(100 * d.mean()) if d.size else None,
-                    "ci": [fnum(100 * lo[j]), fnum(100 * hi[j])] if d.size else [None, None],
+                    "ci": [d_lo, d_hi] if d.size else [None, None],
+                    "method": how,
                 },
                 **_test(data, d, data.value[c][pair], data.value[b][pair]),
                 "cost_ratio": {
                     "value": fnum(np.sum(data.cost[c][known]) / base_cost) if base_cost else None,
-                    "ci": [fnum(lo[k]), fnum(hi[k])] if base_cost else [None, None],
+                    "ci": list(
+                        ratio_ci(
+                            res, cost_col[(c, g)], data.cost[c], data.cost[b], known, confidence
+                        )
+                    )
+                    if base_cost
+                    else [None, None],
                     "n": int(known.sum()),
                 },
             }
             if col is None:
                 block.update(_latency_ratios(data, w, c, b, confidence, base_q))
-                block["power"] = _power(100 * d, alpha, data.analysis.target_delta)
+                block["power"] = power_block(100 * d, alpha, data.analysis.target_delta, binary)
                 entry["overall"] = block
             else:
                 entry["strata"].setdefault(col, {})[val] = block
@@ -126,28 +179,69 @@ def _latency_ratios(
     return out
 
 
-def _power(d: np.ndarray, alpha: float, target: float | None) -> dict[str, Any]:
-    """Power analysis in points: MDE at the current n, items for the suite's target delta and
-    for the observed delta (80% power, two-sided alpha); all null, with a `note`, below
-    stats.MIN_POWER_ITEMS paired items or when sd(d) = 0."""
+def power_block(d: np.ndarray, alpha: float, target: float | None, binary: bool) -> dict[str, Any]:
+    """Power analysis in points at 80% power, two-sided alpha: the MDE at the current n and
+    the items needed for the suite's target delta and for the observed delta. For 0/1 scores
+    from the exact McNemar test's exact power (`analysis.power`, discordance held at the
+    observed share); for F1 from the normal approximation of a paired mean. All null, with a
+    `note`, below stats.MIN_POWER_ITEMS paired items or when sd(d) = 0."""
     p = power(d, alpha=alpha, target_delta=target)
     observed = float(d.mean()) if d.size else 0.0
-    need_obs = (
-        power(d, alpha=alpha, target_delta=abs(observed))["n_for_target"] if observed else None
-    )
-    return {**p, "n_for_observed": need_obs}  # sd_d, mde, target_delta: all in points
+    if not binary or p["note"] is not None:
+        need_obs = (
+            power(d, alpha=alpha, target_delta=abs(observed))["n_for_target"] if observed else None
+        )
+        method = "normal" if not binary else "exact_mcnemar"
+        return {**p, "n_for_observed": need_obs, "method": method, "discordance": None}
+    from tts_bench.analysis import power as exact
+
+    n = int(d.size)
+    psi = float(np.mean(d != 0))
+    level = float(p["power"])  # type: ignore[arg-type]
+    mde = exact.mde(n, psi, alpha=alpha, power=level)
+    out: dict[str, Any] = {
+        **p,
+        "mde": None if mde is None else 100 * mde,
+        "n_for_target": exact.items_needed(target / 100, psi, alpha=alpha, power=level)
+        if target
+        else None,
+        "n_for_observed": exact.items_needed(abs(observed) / 100, psi, alpha=alpha, power=level)
+        if observed
+        else None,
+        "method": "exact_mcnemar",
+        "discordance": psi,
+    }
+    if mde is None:
+        out["note"] = (
+            f"no delta reaches {level:.0%} power with {n} paired items at the observed "
+            f"discordance ({psi:.0%} of items differ)"
+        )
+    return out
+
+
+def holm_families(families: dict[Any, list[float | None]]) -> dict[Any, list[float | None]]:
+    """Holm-adjusted p-values within each family (None entries stay None)."""
+    return {key: holm(ps) for key, ps in families.items()}
 
 
 def _holm(out: dict[str, dict[str, Any]], alpha: float) -> None:
-    """Holm across configs, separately overall and within each stratum value."""
-    blocks: dict[tuple[str | None, str | None], list[dict[str, Any]]] = {}
+    """Holm across configs overall (family "configs"), and across every config x stratum cell
+    of the strata table, all strata columns together (family "configs_x_strata"): a starred
+    cell anywhere in that table keeps the family-wise error at alpha. Each block records its
+    family and the family's size (`holm_family`, `holm_m`)."""
+    blocks: dict[str, list[dict[str, Any]]] = {"configs": [], "configs_x_strata": []}
     for entry in out.values():
-        blocks.setdefault((None, None), []).append(entry["overall"])
-        for col, vals in entry["strata"].items():
-            for val, blk in vals.items():
-                blocks.setdefault((col, val), []).append(blk)
-    for family in blocks.values():
-        adj = holm([blk["p_value"] if blk["n_paired"] else None for blk in family])
-        for blk, p in zip(family, adj, strict=True):
+        blocks["configs"].append(entry["overall"])
+        for vals in entry["strata"].values():
+            blocks["configs_x_strata"].extend(vals.values())
+    pvals = {
+        k: [blk["p_value"] if blk["n_paired"] else None for blk in fam] for k, fam in blocks.items()
+    }
+    adjusted = holm_families(pvals)
+    for key, family in blocks.items():
+        size = sum(p is not None for p in pvals[key])
+        for blk, p in zip(family, adjusted[key], strict=True):
             blk["p_holm"] = p
             blk["significant"] = bool(p is not None and p < alpha)
+            blk["holm_family"] = key
+            blk["holm_m"] = size

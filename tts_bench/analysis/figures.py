@@ -1,5 +1,6 @@
-"""Per-config figures, overall and per stratum: the scorer's mean with its CI, cost, tokens,
-calls, latency quantiles with order-statistic CIs, failure modes, unscored rate."""
+"""Per-config figures, overall and per stratum: the scorer's mean with its CI (Wilson for 0/1
+scores, a studentized bootstrap for F1), cost, tokens, calls, latency quantiles with
+order-statistic CIs, failure modes, unscored rate."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from typing import Any
 
 import numpy as np
 
-from tts_bench.analysis.bootstrap import MeanBatch, percentile_ci
+from tts_bench.analysis.bootstrap import MeanBatch, studentized_ci
 from tts_bench.analysis.load import INFRA, RunData
-from tts_bench.analysis.stats import quantile, quantile_ci, wilson
+from tts_bench.analysis.stats import design_effect, quantile, quantile_ci, wilson
 
-WILSON_BELOW = 100  # scored items: below this a single proportion gets a Wilson interval
+# how a config's mean gets its interval, by metric (summary meta.ci_method says the same)
+ACCURACY_CI = {"accuracy": "wilson", "f1": "studentized_bootstrap"}
 QUANTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
 
 
@@ -98,19 +100,44 @@ def failure_block(recs: list[dict[str, Any] | None], mask: np.ndarray) -> dict[s
     }
 
 
+def _wilson(
+    x: np.ndarray, clusters: np.ndarray | None, mask: np.ndarray, confidence: float
+) -> tuple[tuple[float, float] | None, str]:
+    """Wilson on the 0/1 values x; with clusters, on effective counts (successes and n
+    divided by the design effect of the clustered mean)."""
+    deff = design_effect(x, None if clusters is None else clusters[mask].tolist())
+    ci = wilson(float(x.sum()) / deff, x.size / deff, confidence)
+    return ci, "wilson" if deff == 1.0 else "wilson_design_effect"
+
+
+def _studentized(
+    res: np.ndarray, cols: tuple[int, int], x: np.ndarray, confidence: float
+) -> tuple[tuple[float | None, float | None] | None, str]:
+    if not x.size:
+        return None, ACCURACY_CI["f1"]
+    lo, hi = studentized_ci(
+        res[:, [cols[0]]], res[:, [cols[1]]], [x.mean()], [(x * x).mean()], [x.size], confidence
+    )
+    return (fnum(lo[0]), fnum(hi[0])), ACCURACY_CI["f1"]
+
+
 def config_figures(data: RunData, w: np.ndarray, confidence: float) -> dict[str, dict]:
-    """{config: {"overall": block, "strata": {col: {value: block}}}} with the scorer's mean
-    CI from the shared bootstrap matrix `w` (Wilson for binary scores below 100 items)."""
+    """{config: {"overall": block, "strata": {col: {value: block}}}}. The scorer's mean gets a
+    Wilson interval for 0/1 scores at every n (counts divided by the design effect when items
+    share a cluster), a studentized bootstrap from the shared matrix `w` for F1."""
     binary = data.metric == "accuracy"
     grp = groups(data)
     batch = MeanBatch(w)
-    cols: dict[tuple[int, int], int] = {}
+    cols: dict[tuple[int, int], tuple[int, int]] = {}
     for c in range(len(data.configs)):
         for g, (_, _, gm) in enumerate(grp):
+            if binary:
+                continue
             m = data.scored[c] & gm
-            cols[(c, g)] = batch.add(data.value[c] * m, m)
+            x = np.nan_to_num(data.value[c]) * m
+            cols[(c, g)] = (batch.add(x, m), batch.add(x * x, m))
     res = batch.run()
-    lo_all, hi_all = percentile_ci(res, confidence)
+    clusters = np.asarray(data.clusters, dtype=object) if data.clusters else None
     out: dict[str, dict] = {}
     for c, name in enumerate(data.configs):
         entry: dict[str, Any] = {"overall": None, "strata": {}}
@@ -119,13 +146,10 @@ def config_figures(data: RunData, w: np.ndarray, confidence: float) -> dict[str,
             scored = data.scored[c] & gm
             n_items, n_scored = int(present.sum()), int(scored.sum())
             point = _mean(data.value[c], scored)
-            if binary and n_scored < WILSON_BELOW:
-                ci = wilson(float(np.nansum(data.value[c][scored])), n_scored, confidence)
-                method = "wilson"
+            if binary:
+                ci, method = _wilson(data.value[c][scored], clusters, scored, confidence)
             else:
-                j = cols[(c, g)]
-                ci = (fnum(lo_all[j]), fnum(hi_all[j])) if n_scored else None
-                method = "bootstrap"
+                ci, method = _studentized(res, cols[(c, g)], data.value[c][scored], confidence)
             # A group with no scored record has no cost, tokens or latency: those of
             # failed calls are not the config's (null, shown as "—", never $0).
             basis = present if n_scored else np.zeros_like(present)

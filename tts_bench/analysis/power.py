@@ -26,14 +26,14 @@ def _critical(m: np.ndarray, alpha: float) -> np.ndarray:
     the test rejects when min(X, m - X) <= k."""
     from scipy.special import bdtr, ndtri
 
-    mf = m.astype(float)
+    mf = m.astype(float)  # for the arithmetic; bdtr takes the integer counts
     # normal-approximation start, then integer steps onto the exact boundary
     k = np.floor(mf / 2 + ndtri(alpha / 2) * np.sqrt(mf) / 2 - 0.5).astype(int)
     top = np.maximum(m // 2, 0)
     k = np.clip(k, -1, top)
     for _ in range(50):
-        up = (k + 1 <= top) & (2 * bdtr(k + 1, mf, 0.5) < alpha)
-        down = (k >= 0) & (2 * bdtr(np.maximum(k, 0), mf, 0.5) >= alpha)
+        up = (k + 1 <= top) & (2 * bdtr(k + 1, m, 0.5) < alpha)
+        down = (k >= 0) & (2 * bdtr(np.maximum(k, 0), m, 0.5) >= alpha)
         if not (up.any() or down.any()):
             break
         k = k + up.astype(int) - down.astype(int)
@@ -67,11 +67,10 @@ def exact_power(n: int, p10: float, p01: float, alpha: float = 0.05) -> float:
         pmf = (m == n).astype(float)
     k = _critical(m, alpha)
     share = p10 / psi
-    mf, kf = m.astype(float), k.astype(float)
     ok = k >= 0
-    low_tail = np.where(ok, bdtr(np.maximum(kf, 0), mf, share), 0.0)
+    low_tail = np.where(ok, bdtr(np.maximum(k, 0), m, share), 0.0)
     # P(X >= m - k) = P(X > m - k - 1)
-    high_tail = np.where(ok, bdtrc(np.maximum(mf - kf - 1, 0), mf, share), 0.0)
+    high_tail = np.where(ok, bdtrc(np.maximum(m - k - 1, 0), m, share), 0.0)
     return float(min(1.0, np.sum(pmf * (low_tail + high_tail))))
 
 

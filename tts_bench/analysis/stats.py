@@ -25,8 +25,9 @@ def _binom_cdf(n: int, q: float) -> np.ndarray:
     return np.asarray(bdtr(np.arange(n + 1), n, q), dtype=float)
 
 
-def wilson(successes: float, n: int, confidence: float = 0.95) -> tuple[float, float] | None:
-    """Wilson score interval for a proportion (None when n == 0)."""
+def wilson(successes: float, n: float, confidence: float = 0.95) -> tuple[float, float] | None:
+    """Wilson score interval for a proportion (None when n == 0); n may be an effective,
+    non-integer count."""
     if n <= 0:
         return None
     z = _z(0.5 + confidence / 2)

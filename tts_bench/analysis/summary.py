@@ -14,7 +14,7 @@ from tts_bench.analysis.adaptive import replay
 from tts_bench.analysis.bootstrap import weight_matrix
 from tts_bench.analysis.curves import build_pools, withheld
 from tts_bench.analysis.deltas import paired_deltas
-from tts_bench.analysis.figures import WILSON_BELOW, config_figures
+from tts_bench.analysis.figures import config_figures
 from tts_bench.analysis.frontier import pareto, points
 from tts_bench.analysis.load import RunData, load_run
 from tts_bench.analysis.routing import policy, route, write_policy
@@ -40,6 +40,39 @@ def resample_strata(data: RunData) -> tuple[list[str], list[str] | None]:
         if min(labels.count(v) for v in set(labels)) >= 2:
             return cand, labels
     return [], None
+
+
+def ci_methods(metric: str) -> dict[str, str]:
+    """How each interval is made (text; docs/analysis.md has their measured coverage)."""
+    binary = metric == "accuracy"
+    return {
+        "accuracy": "wilson score interval at every n (effective counts when items share a cluster)"
+        if binary
+        else "studentized bootstrap",
+        "deltas": "tango paired score interval from the discordant counts (effective counts "
+        "when items share a cluster)"
+        if binary
+        else "paired studentized bootstrap",
+        "cost_ratio": "paired studentized bootstrap of the log ratio of means",
+        "latency_ratios": "paired percentile bootstrap of weighted order statistics",
+        "latency_quantiles": "order statistics (binomial), distribution-free",
+    }
+
+
+def multiplicity(deltas: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """How the stars are corrected: Holm across configs (overall) and across every config x
+    stratum cell of the strata table; the intervals beside them are not adjusted."""
+    m_overall = m_strata = 0
+    for entry in deltas.values():
+        m_overall = max(m_overall, entry["overall"].get("holm_m") or 0)
+        for vals in entry["strata"].values():
+            for blk in vals.values():
+                m_strata = max(m_strata, blk.get("holm_m") or 0)
+    return {
+        "overall": {"method": "holm", "family": "configs", "m": m_overall},
+        "strata": {"method": "holm", "family": "configs_x_strata", "m": m_strata},
+        "intervals": "unadjusted",
+    }
 
 
 def clean(obj: Any) -> Any:
@@ -132,11 +165,8 @@ def _summary(
         "confidence": confidence,
         "epsilon_points": epsilon,
         "target_delta_points": data.analysis.target_delta,
-        "ci_method": {
-            "accuracy": f"wilson below {WILSON_BELOW} scored items (0/1 scores), else percentile bootstrap",
-            "deltas": "paired percentile bootstrap",
-            "latency_quantiles": "order statistics (binomial), distribution-free",
-        },
+        "ci_method": ci_methods(data.metric),
+        "multiplicity": multiplicity(deltas),
         "resample_strata": cols,
         "cluster_column": data.cluster_column,
         "n_clusters": len(set(data.clusters)) if data.clusters else None,
