@@ -211,3 +211,15 @@ def test_redact_masks_named_and_provider_variables(monkeypatch):
 def test_redact_leaves_unregistered_variables_alone(monkeypatch):
     monkeypatch.setenv("TTS_NOT_A_SECRET_VAR", "hello-world-value")
     assert redact("hello-world-value") == "hello-world-value"
+
+
+def test_every_failed_status_is_an_unscored_infrastructure_failure():
+    from tts_bench.scoring.failures import INFRA_FAILURES, label_failure
+
+    for status in CALL_STATUSES:
+        if status == "ok":
+            continue
+        label = label_failure(
+            status=status, answer="4", text="Final answer: 4", finish_reason="stop", correct=None
+        )
+        assert label in INFRA_FAILURES, status
