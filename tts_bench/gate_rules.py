@@ -113,7 +113,8 @@ def load_rules(suite_rules: list[GateRule] | None, rules_file: Path | None) -> l
             mark = getattr(exc, "problem_mark", None)
             line = f" line {mark.line + 1}" if mark else ""
             raise UserError(
-                f"{p}:{line}: not a readable YAML file ({type(exc).__name__})"
+                f"{p}:{line}: not a readable YAML file "
+                f"({getattr(exc, 'problem', None) or type(exc).__name__})"
             ) from None
         rules = parse_rules(data, str(p))
     else:
