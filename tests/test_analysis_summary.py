@@ -164,7 +164,7 @@ def test_pool_curves_endpoints(summary: dict, run: Path) -> None:
     assert curves["cost_usd"][-1] == pytest.approx(pools.cost_usd.mean())  # NaN-skipping
     assert curves["cost_unknown_items"] == int(pools.cost_usd.isna().sum())
     y = np.array(curves["majority"]["mean"])
-    n = sat["saturation_point"]
+    n = sat["in_sample"]["saturation_point"]  # the design's rule on all items
     assert (y[-1] - y[n - 1 :]).max() <= sat["epsilon_points"] / 100 + 1e-9
     if n > 1:
         assert y[-1] - y[n - 2] > sat["epsilon_points"] / 100

@@ -20,7 +20,8 @@ import numpy as np
 
 from tts_bench.analysis.bootstrap import MeanBatch, percentile_ci
 
-# a half's choice from its mean curve: 1-based (a, b), the per-item value read is y[b] - y[a]
+# a half's choice from its per-item rows (items of the half, K): 1-based (a, b), the per-item
+# value then read on the other half is y[b] - y[a]
 Chooser = Callable[[np.ndarray], tuple[int, int]]
 
 
@@ -70,14 +71,14 @@ def crossfit(
     """Cross-fitted mean of y[:, b] - y[:, a] with (a, b) chosen on the other half.
 
     y: (items, K) per-item curve (rows outside both halves are ignored); halves: from
-    `split_halves`; w: (resamples, items) bootstrap counts; choose: maps a half's mean curve to
+    `split_halves`; w: (resamples, items) bootstrap counts; choose: maps a half's rows to
     1-based (a, b); confidence: of the percentile interval. Returns None when a half is empty,
     else {"value", "ci", "choices": [[a, b] of half 0, [a, b] of half 1]} (value and ci in
     y's units)."""
     masks = [halves == h for h in (0, 1)]
     if not all(m.any() for m in masks):
         return None
-    choices = [choose(np.nanmean(y[m], axis=0)) for m in masks]
+    choices = [choose(y[m]) for m in masks]
     batch = MeanBatch(w)
     parts = []
     value = 0.0
