@@ -143,7 +143,10 @@ def render_markdown(summary: dict[str, Any], manifest: dict[str, Any] | None = N
                     *cells,
                 ]
             )
-        lines += [f"**By stratum** ({metric}; Δ pts vs baseline):", ""]
+        m = vm.get("strata_holm_m")
+        star = f"over all {m} config × stratum cells" if m else "within each stratum value"
+        head = f"**By stratum** ({metric}; Δ pts vs baseline; * significant at α 0.05 after Holm"
+        lines += [f"{head} correction {star}):", ""]
         lines += _table(["stratum", "items", *names], srows) + [""]
     r = vm["routing"]
     if r:

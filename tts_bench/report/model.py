@@ -205,6 +205,9 @@ def build(summary: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:
         "pareto": pareto_view(summary.get("frontier"), as_run),
         "epsilon": meta.get("epsilon_points"),
         "confidence": meta.get("confidence") or 0.95,
+        # the strata table's stars: Holm over every config x stratum cell (m of them); None
+        # in summaries written before the family spanned the whole table
+        "strata_holm_m": get(meta, "multiplicity", "strata", "m"),
         "meta": meta,
     }
 

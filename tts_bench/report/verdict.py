@@ -39,7 +39,7 @@ def config_sentence(
     else:
         head = f"{name}: {fmt.pts(c['delta'])} pts (95% CI {fmt.ci(c['delta_lo'], c['delta_hi'], fmt.pts)}"
         if c["significant"] is False:
-            # the CI is the unadjusted bootstrap interval; significance is the Holm-adjusted test
+            # the CI is the unadjusted interval; significance is the Holm-adjusted test
             head += ", not significant after Holm correction"
             if fmt.ok(c.get("p_holm")):
                 p = fmt.pvalue(c["p_holm"])
@@ -121,7 +121,9 @@ def routing_sentence(r: dict[str, Any] | None) -> str | None:
 
 def power_sentence(vm: dict[str, Any]) -> str | None:
     """The minimum detectable effect at the current item count (first config with a power
-    block), and the items needed for the target delta when one is set."""
+    block), and the items needed for the target delta when one is set. For 0/1 scores both
+    come from the exact power of the exact McNemar test the report uses, at the observed
+    share of items on which the two configs differ; for F1 from a normal approximation."""
     for c in vm["configs"]:
         p = c.get("power")
         if not p or not fmt.ok(p.get("mde")):
@@ -129,10 +131,18 @@ def power_sentence(vm: dict[str, Any]) -> str | None:
         power = p.get("power") if fmt.ok(p.get("power")) else 0.8
         alpha = p.get("alpha") if fmt.ok(p.get("alpha")) else 0.05
         n = p.get("n") if fmt.ok(p.get("n")) else fmt.NA
+        psi = p.get("discordance")
+        if p.get("method") == "exact_mcnemar":
+            how = "the exact McNemar test detects"
+            basis = f", whose answers differ on {psi:.0%} of items" if fmt.ok(psi) else ""
+        else:
+            how, basis = "detectable", ""
+            if p.get("method") == "normal":
+                basis = "; normal approximation"
         s = (
-            f"With {n} paired items, the smallest accuracy delta detectable with "
+            f"With {n} paired items, the smallest accuracy delta {how} with "
             f"{power:.0%} power at α {alpha} is about "
-            f"{p['mde']:.1f} pts (from {c['name']} vs baseline)"
+            f"{p['mde']:.1f} pts (from {c['name']} vs baseline{basis})"
         )
         if fmt.ok(p.get("target_delta")) and fmt.ok(p.get("n_for_target")):
             s += f"; detecting {p['target_delta']:.1f} pts needs about {p['n_for_target']} items"
