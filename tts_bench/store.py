@@ -20,6 +20,7 @@ from typing import Any
 
 from tts_bench.errors import UserError
 from tts_bench.fsutil import atomic_write_text
+from tts_bench.inputcheck import check_number, decode_line, parse_json, short
 from tts_bench.llm.types import CallRecord
 
 MANIFEST = "manifest.json"
@@ -53,35 +54,121 @@ def check_run_id(run_id: str) -> str:
     return run_id
 
 
-def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    """Yield JSON objects from a JSONL file, skipping a torn (unparseable) line."""
+def iter_jsonl_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield `(line number, object)` for the JSON objects of a JSONL file. A torn last line
+    (no newline: a crash mid-write) is skipped; any other line that is not UTF-8, not JSON
+    (nested at most `MAX_JSON_DEPTH` deep) or not an object is a UserError naming `file:line`."""
     if not path.exists():
         return
-    with path.open("r", encoding="utf-8") as fh:
-        for line in fh:
-            line = line.strip()
-            if not line:
-                continue
+    with path.open("rb") as fh:
+        for n, raw in enumerate(fh, 1):
+            where = f"{path}:{n}"
             try:
-                obj = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a half-written line from a crash: never fatal
-            if isinstance(obj, dict):
-                yield obj
+                text = decode_line(raw, where)
+                if not text.strip():
+                    continue
+                obj = parse_json(text, where)
+                if not isinstance(obj, dict):
+                    raise UserError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+            except UserError:
+                if not raw.endswith(b"\n"):
+                    return  # a half-written last line from a crash: never fatal
+                raise
+            yield n, obj
+
+
+def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    """The objects of `iter_jsonl_lines` without their line numbers."""
+    for _, obj in iter_jsonl_lines(path):
+        yield obj
+
+
+# What readers rely on in a manifest (each key optional, null allowed); `_check_manifest`
+# refuses a manifest of another shape in one line instead of crashing a report later.
+_MANIFEST_TYPES: dict[str, tuple[type, ...]] = {
+    "run_id": (str,),
+    "suite": (dict,),
+    "status": (str,),
+    "configs": (list,),
+    "baseline": (str,),
+    "strata_counts": (dict,),
+    "item_count": (int,),
+    "spent_usd": (int, float),
+    "seed": (int,),
+    "limit": (int,),
+    "simulated": (bool,),
+    "dataset_fingerprint": (str,),
+    "started_at": (str,),
+    "finished_at": (str,),
+    "sessions": (list,),
+    "warnings": (list,),
+    "provenance": (dict,),
+}
+_SUITE_TYPES: dict[str, tuple[type, ...]] = {
+    "name": (str,),
+    "configs": (list,),
+    "baseline": (str,),
+    "dataset": (dict,),
+    "scorer": (dict,),
+    "analysis": (dict,),
+    "gates": (list,),
+}
+
+
+def _kind(types: tuple[type, ...]) -> str:
+    return " or ".join(
+        {"dict": "an object", "list": "a list"}.get(t.__name__, t.__name__) for t in types
+    )
+
+
+def _check_types(obj: dict[str, Any], types: dict[str, tuple[type, ...]], where: str) -> None:
+    for key, allowed in types.items():
+        value = obj.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
+            raise UserError(f"{where}`{key}` must be {_kind(allowed)}, got {type(value).__name__}")
+
+
+def _check_manifest(m: dict[str, Any], p: Path) -> None:
+    _check_types(m, _MANIFEST_TYPES, f"{p}: ")
+    suite = m.get("suite") or {}
+    _check_types(suite, _SUITE_TYPES, f"{p}: suite.")
+    for where, configs in (("configs", m.get("configs")), ("suite.configs", suite.get("configs"))):
+        for c in configs or []:
+            if not isinstance(c, dict) or not isinstance(c.get("name"), str):
+                raise UserError(f"{p}: `{where}` must hold objects with a `name` string")
+    for col, counts in (m.get("strata_counts") or {}).items():
+        if not isinstance(counts, dict) or any(
+            isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in counts.values()
+        ):
+            raise UserError(f"{p}: `strata_counts.{col}` must map values to counts")
+    for key in ("item_count", "spent_usd"):
+        problem = check_number(m.get(key), integer=key == "item_count")
+        if problem:
+            raise UserError(f"{p}: `{key}` {problem}")
+    for key in ("sessions", "warnings"):
+        kind = dict if key == "sessions" else str
+        if any(not isinstance(x, kind) for x in m.get(key) or []):
+            raise UserError(f"{p}: `{key}` must hold {'objects' if kind is dict else 'strings'}")
 
 
 def read_manifest(run_dir: Path | str) -> dict[str, Any]:
+    """The run's manifest, its shape checked (`_MANIFEST_TYPES`); UserError when the directory
+    is not a run directory or the manifest is unreadable or of another shape."""
     p = Path(run_dir) / MANIFEST
     if not p.is_file():
         raise UserError(f"{run_dir}: not a run directory (no {MANIFEST})")
+    raw = p.read_bytes()
     try:
-        manifest = json.loads(p.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{p}: unreadable manifest ({exc.msg})") from None
-    except UnicodeDecodeError:
-        raise UserError(f"{p}: unreadable manifest (not UTF-8 text)") from None
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise UserError(f"{p}:{line}: unreadable manifest (not UTF-8 text)") from None
+    manifest = parse_json(text, str(p))
     if not isinstance(manifest, dict) or not isinstance(manifest.get("suite", {}), dict):
         raise UserError(f"{p}: not a run manifest (expected an object with a `suite` object)")
+    _check_manifest(manifest, p)
     return manifest
 
 
@@ -103,38 +190,84 @@ _RECORD_TYPES: dict[str, tuple[type, ...]] = {
     "info": (dict,),
     "metrics": (dict,),
 }
+# Figures that are sums, durations or counts: finite and non-negative (null = unknown).
+_AMOUNTS = ("cost_usd", "latency_s", "wall_s", "score", "confidence")
+_COUNTS = ("input_tokens", "output_tokens", "reasoning_tokens", "cached_tokens", "n_calls")
 
 
-def _check_record(rec: dict[str, Any], path: Path) -> None:
+def _check_figures(obj: dict[str, Any], where: str) -> None:
+    for key in (*_AMOUNTS, *_COUNTS):
+        problem = check_number(obj.get(key), integer=key in _COUNTS)
+        if problem:
+            raise UserError(f"{where}: `{key}` {problem}")
+
+
+def _check_record(rec: dict[str, Any], where: str, known: set[str] | None) -> None:
+    where = f"{where}: record {short(rec['item_id'])}/{short(rec['config'])}"
     for key, types in _RECORD_TYPES.items():
         value = rec.get(key)
         if value is not None and (
             not isinstance(value, types) or (types is _NUMBER and isinstance(value, bool))
         ):
             raise UserError(
-                f"{path}: record {rec['item_id']!r}/{rec['config']!r}: `{key}` must be "
+                f"{where}: `{key}` must be "
                 f"{' or '.join(t.__name__ for t in types)} or null, got {type(value).__name__}"
             )
-    for sample in rec.get("samples") or []:
+    _check_figures(rec, where)
+    if known is not None and str(rec["config"]) not in known:
+        raise UserError(
+            f"{where}: config {short(rec['config'])} is not in the manifest "
+            f"({', '.join(sorted(known)) or 'none'})"
+        )
+    for j, sample in enumerate(rec.get("samples") or []):
         if not isinstance(sample, dict):
-            raise UserError(
-                f"{path}: record {rec['item_id']!r}/{rec['config']!r}: `samples` must hold objects"
-            )
+            raise UserError(f"{where}: `samples` must hold objects")
+        _check_figures({k: v for k, v in sample.items() if k != "score"}, f"{where}: samples[{j}]")
+
+
+def _known_configs(run_dir: Path) -> set[str] | None:
+    """Config names the manifest lists (its `configs` and its suite's), or None when there is
+    no manifest to check against."""
+    if not (run_dir / MANIFEST).is_file():
+        return None
+    m = read_manifest(run_dir)
+    listed = [*(m.get("configs") or []), *((m.get("suite") or {}).get("configs") or [])]
+    if "configs" not in m and "configs" not in (m.get("suite") or {}):
+        return None
+    return {c["name"] for c in listed}
+
+
+def _key(rec: dict[str, Any], where: str) -> tuple[str, str]:
+    for field in ("item_id", "config"):
+        value = rec.get(field)
+        if isinstance(value, bool) or not isinstance(value, (str, int)) or str(value) == "":
+            raise UserError(f"{where}: `{field}` missing or not a string")
+    return str(rec["item_id"]), str(rec["config"])
 
 
 def load_records(run_dir: Path | str) -> list[dict[str, Any]]:
-    """Records as dicts (types checked); for a repeated (item, config) the last line wins."""
-    path = Path(run_dir) / RECORDS
-    latest: dict[tuple[str, str], dict[str, Any]] = {}
-    for rec in iter_jsonl(path):
-        if "item_id" in rec and "config" in rec:
-            _check_record(rec, path)
-            latest[(str(rec["item_id"]), str(rec["config"]))] = rec
-    return list(latest.values())
+    """Records as dicts; for a repeated (item, config) the last line wins. The winning lines
+    are checked (`_check_record`: types, finite non-negative figures, a config the manifest
+    knows); UserError naming `file:line` otherwise."""
+    rd = Path(run_dir)
+    path = rd / RECORDS
+    latest: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
+    for n, rec in iter_jsonl_lines(path):
+        latest[_key(rec, f"{path}:{n}")] = (n, rec)
+    known = _known_configs(rd) if latest else None
+    for n, rec in latest.values():
+        _check_record(rec, f"{path}:{n}", known)
+    return [rec for _, rec in latest.values()]
 
 
 def load_calls(run_dir: Path | str) -> list[dict[str, Any]]:
-    return list(iter_jsonl(Path(run_dir) / CALLS))
+    """calls.jsonl as dicts, figures checked like a record's (UserError naming `file:line`)."""
+    path = Path(run_dir) / CALLS
+    out = []
+    for n, call in iter_jsonl_lines(path):
+        _check_figures(call, f"{path}:{n}")
+        out.append(call)
+    return out
 
 
 def read_records(run_dir: Path | str):  # -> pandas.DataFrame (pandas imported lazily)
