@@ -19,6 +19,7 @@ the model cannot answer would otherwise draw the whole budget.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -33,6 +34,14 @@ def beta_prob(v1: np.ndarray, v2: np.ndarray) -> np.ndarray:
     from scipy.special import betaincc
 
     return betaincc(np.asarray(v1) + 1.0, np.asarray(v2) + 1.0, 0.5)
+
+
+@lru_cache(maxsize=8)
+def _beta_table(size: int) -> np.ndarray:
+    """beta_prob(a, b) for every a, b < size: a replay asks for the same few counts millions of
+    times, and a table lookup returns the function's own values."""
+    grid = np.arange(size)
+    return beta_prob(grid[:, None], grid[None, :])
 
 
 @dataclass
@@ -79,7 +88,8 @@ def stops(rule: str, knob: float, tl: Tally, window: int) -> np.ndarray:
         return out
     silent = tl.abstain_run >= window
     if rule == "beta":
-        return ((tl.v1 > 0) & (beta_prob(tl.v1, tl.v2) >= knob)) | silent
+        table = _beta_table(max(64, 1 << int(tl.v1.max(initial=0)).bit_length()))
+        return ((tl.v1 > 0) & (table[tl.v1, tl.v2] >= knob)) | silent
     if rule == "share":
         read = np.arange(1, t + 1)[None, :]
         lead = np.where(tl.answered > 0, tl.v1 / np.maximum(tl.answered, 1), 0.0)
