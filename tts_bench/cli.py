@@ -1,7 +1,7 @@
 """`tts-bench`: a thin typer shell over the Python API.
 
-Exit codes: 0 ok / gate passed, 1 gate failed, 2 bad input or usage (one line on stderr),
-130 interrupted (records kept, resumable). Heavy libraries are imported inside commands so
+Exit codes: 0 ok / gate passed, 1 gate failed, 2 bad input or usage or a failed run (one
+line on stderr), 130 interrupted (records kept, resumable); docs/guarantees.md. Heavy libraries are imported inside commands so
 `--help` and `--version` stay fast.
 """
 
@@ -148,6 +148,8 @@ def run(
         typer.echo(f"warning: {w}", err=True)
     if result.status == "failed":
         raise UserError(f"run {result.run_dir} failed: {result.error}")
+    if result.error:  # a fatal error in a run that was interrupted first
+        typer.echo(f"warning: {result.error}", err=True)
     if not no_report and result.records:
         _write_reports(result.run_dir)
     if result.status == "interrupted":
