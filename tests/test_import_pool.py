@@ -96,8 +96,8 @@ def brute_replay(answers: list, target: str, rule: str, knob: float) -> tuple[in
             stop = counts[0] > 0 and beta.sf(0.5, counts[0] + 1, counts[1] + 1) >= knob
         else:
             stop = bool(votes) and counts[0] / len(votes) >= knob and t >= MIN_SHARE_SAMPLES
-        if rule != "esc" and t >= ABSTAIN_WINDOW and all(a is None for a in prefix[-ABSTAIN_WINDOW:]):
-            stop = True  # a window of abstentions stops beta and share too
+        silent = t >= ABSTAIN_WINDOW and all(a is None for a in prefix[-ABSTAIN_WINDOW:])
+        stop = stop or (rule != "esc" and silent)  # abstentions in a row stop beta and share
         if stop or t == k:
             return t, lead_credit(prefix, target)
     raise AssertionError("unreachable")
