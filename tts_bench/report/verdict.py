@@ -79,7 +79,7 @@ def saturation_clause(sat: dict[str, Any] | None) -> str:
 
 
 def routing_sentence(r: dict[str, Any] | None) -> str | None:
-    """'Route difficulty: easy → single, hard → sc@9: 81.2% (95% CI 77.0–85.0%) at
+    """'Route difficulty: easy → single, hard → sc@9: 81.2% (95% CI 77.0%..85.0%) at
     $0.0011/request, P95 2.10 s (best single config sc@9: 82.0% at $0.0020); routed − best
     single: −0.8 pts (95% CI −2.1..+0.5; out of sample, 5-fold cross-fitted): no demonstrated
     gain over sc@9.'
