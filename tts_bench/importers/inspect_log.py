@@ -12,7 +12,6 @@ the sample's `metadata`.
 
 from __future__ import annotations
 
-import json
 import struct
 import zipfile
 from pathlib import Path
@@ -28,6 +27,8 @@ from tts_bench.importers.common import (
     opt_float,
     opt_int,
 )
+from tts_bench.importers.pool_jsonl import checked_sample
+from tts_bench.inputcheck import decode_line, parse_json, short
 
 ZSTD = 93  # zip compression method id used by newer Inspect versions
 
@@ -69,36 +70,56 @@ def _member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> bytes:
     return zstandard.ZstdDecompressor().decompress(raw, max_output_size=max(info.file_size, 1))
 
 
+def _json(data: bytes, where: str) -> Any:
+    return parse_json(decode_line(data, where), where)
+
+
 def _by_hand(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]], str | None]:
     try:
         if path.suffix == ".eval" or zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as zf:
                 infos = {i.filename: i for i in zf.infolist()}
-                if "header.json" in infos:
-                    header = json.loads(_member(zf, infos["header.json"], path))
-                else:
-                    header = json.loads(_member(zf, infos["_journal/start.json"], path))
+                head = infos.get("header.json") or infos["_journal/start.json"]
+                header = _json(_member(zf, head, path), f"{path}: {head.filename}")
                 samples = [
-                    json.loads(_member(zf, info, path))
+                    _json(_member(zf, info, path), f"{path}: {name}")
                     for name, info in infos.items()
                     if name.startswith("samples/") and name.endswith(".json")
                 ]
         else:
-            header = json.loads(path.read_text(encoding="utf-8"))
-            samples = header.get("samples") or []
-    except (zipfile.BadZipFile, KeyError, ValueError, UnicodeDecodeError) as exc:
+            header = _json(path.read_bytes(), str(path))
+            samples = header.get("samples") if isinstance(header, dict) else None
+            samples = [] if samples is None else samples
+    except (zipfile.BadZipFile, KeyError, ValueError, EOFError) as exc:
         raise UserError(f"{path}: unreadable Inspect log ({type(exc).__name__})") from None
-    if not isinstance(header, dict) or "eval" not in header:
-        raise UserError(f"{path}: not an Inspect log (no `eval` header)")
-    return header["eval"], samples, header.get("status")
+    if not isinstance(header, dict) or not isinstance(header.get("eval"), dict):
+        raise UserError(f"{path}: not an Inspect log (no `eval` header object)")
+    if not isinstance(samples, list) or not all(isinstance(s, dict) for s in samples):
+        raise UserError(f"{path}: not an Inspect log (`samples` must be a list of objects)")
+    status = header.get("status")
+    return header["eval"], samples, status if isinstance(status, str) else None
 
 
-def _usage(s: dict[str, Any]) -> tuple[int | None, int | None, int | None, float | None]:
-    usages = list((s.get("model_usage") or {}).values())
-    if not usages and (s.get("output") or {}).get("usage"):
+def _obj(s: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+    """s[key] as an object ({} when absent or null); UserError when it is something else."""
+    value = s.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise UserError(f"{where}: `{key}` must be an object, got {type(value).__name__}")
+    return value
+
+
+def _usage(
+    s: dict[str, Any], where: str
+) -> tuple[int | None, int | None, int | None, float | None]:
+    usages = list(_obj(s, "model_usage", where).values())
+    if not usages and _obj(s, "output", where).get("usage"):
         usages = [s["output"]["usage"]]
     if not usages:
         return None, None, None, None
+    if not all(isinstance(u, dict) for u in usages):
+        raise UserError(f"{where}: model usage must be objects of token counts")
 
     def total(key: str, conv: Any) -> Any:
         vals = [conv(u.get(key)) for u in usages]
@@ -112,24 +133,29 @@ def _usage(s: dict[str, Any]) -> tuple[int | None, int | None, int | None, float
     )
 
 
-def _sample(s: dict[str, Any]) -> PoolSample:
-    out = s.get("output") or {}
+def _sample(s: dict[str, Any], where: str) -> PoolSample:
+    out = _obj(s, "output", where)
     text = out.get("completion")
     choices = out.get("choices") or []
+    if not isinstance(choices, list):
+        raise UserError(f"{where}: `output.choices` must be a list")
     stop = choices[0].get("stop_reason") if choices and isinstance(choices[0], dict) else None
-    inp, outp, reas, cost = _usage(s)
+    inp, outp, reas, cost = _usage(s, where)
     latency = opt_float(s.get("working_time"))
     if latency is None:
         latency = opt_float(s.get("total_time"))
-    return PoolSample(
-        text=text if isinstance(text, str) else "",
-        input_tokens=inp,
-        output_tokens=outp,
-        reasoning_tokens=reas,
-        cost_usd=cost,
-        latency_s=latency,
-        status="api_error" if s.get("error") else "ok",
-        finish_reason=finish_reason(stop),
+    return checked_sample(
+        PoolSample(
+            text=text if isinstance(text, str) else "",
+            input_tokens=inp,
+            output_tokens=outp,
+            reasoning_tokens=reas,
+            cost_usd=cost,
+            latency_s=latency,
+            status="api_error" if s.get("error") else "ok",
+            finish_reason=finish_reason(stop),
+        ),
+        where,
     )
 
 
@@ -147,17 +173,21 @@ def read(path: Path, spec: ImportSpec) -> Source:
         warnings.append(f"{path}: the log's status is {status!r}; pools may be incomplete")
     groups: dict[str, list[dict[str, Any]]] = {}
     for s in samples:
-        if "id" not in s:
-            raise UserError(f"{path}: a sample has no `id`")
-        groups.setdefault(str(s["id"]), []).append(s)
+        sid = s.get("id")
+        if isinstance(sid, bool) or not isinstance(sid, (str, int)):
+            raise UserError(f"{path}: a sample has no `id` (a string or an integer)")
+        epoch = s.get("epoch")
+        if epoch is not None and (isinstance(epoch, bool) or not isinstance(epoch, int)):
+            raise UserError(f"{path}: sample {short(sid)}: `epoch` must be an integer")
+        groups.setdefault(str(sid), []).append(s)
     items = []
     for sid, group in groups.items():
-        group.sort(key=lambda s: int(s.get("epoch") or 0))
+        group.sort(key=lambda s: s.get("epoch") or 0)
         first = group[0]
-        where = f"{path}: sample {sid!r}"
+        where = f"{path}: sample {short(sid)}"
         if "target" not in first:
             raise UserError(f"{where}: no `target` field")
-        meta = first.get("metadata") or {}
+        meta = _obj(first, "metadata", where)
         strata = {}
         for col in spec.strata_cols or []:
             if col not in meta:
@@ -171,13 +201,14 @@ def read(path: Path, spec: ImportSpec) -> Source:
                 where=where,
                 strata=strata,
                 cluster=None if cluster is None else str(cluster),
-                samples=[_sample(s) for s in group],
+                samples=[_sample(s, where) for s in group],
             )
         )
     model = header.get("model")
+    task = header.get("task")
     return Source(
         items=items,
         model=model if isinstance(model, str) else None,
-        name=str(header.get("task") or path.stem),
+        name=task if isinstance(task, str) and task else path.stem,
         warnings=warnings,
     )

@@ -77,7 +77,10 @@ def read(path: Path, spec: ImportSpec) -> Source:
         for key in ("doc_id", "target", "resps"):
             if key not in row:
                 raise UserError(f"{where}: no `{key}` field (not an lm-eval samples file?)")
-        item_id = str(row["doc_id"])
+        doc_id = row["doc_id"]
+        if isinstance(doc_id, bool) or not isinstance(doc_id, (str, int)):
+            raise UserError(f"{where}: `doc_id` must be an integer or a string")
+        item_id = str(doc_id)
         if item_id in seen:
             repeated += 1
             continue

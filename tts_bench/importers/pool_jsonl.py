@@ -28,6 +28,7 @@ from tts_bench.importers.common import (
     opt_float,
     opt_int,
 )
+from tts_bench.inputcheck import check_number
 
 SAMPLE_KEYS = {
     "text",
@@ -41,6 +42,16 @@ SAMPLE_KEYS = {
     "status",
     "finish_reason",
 }
+
+
+def checked_sample(sample: PoolSample, where: str) -> PoolSample:
+    """`sample` when its tokens, cost and latency are finite, non-negative (tokens whole)
+    numbers or unknown; UserError naming `where` and the field otherwise."""
+    for key in ("input_tokens", "output_tokens", "reasoning_tokens", "latency_s", "cost_usd"):
+        problem = check_number(getattr(sample, key), integer=key.endswith("tokens"))
+        if problem:
+            raise UserError(f"{where}: `{key}` {problem}")
+    return sample
 
 
 def parse_sample(obj: Any, where: str) -> PoolSample:
@@ -61,19 +72,30 @@ def parse_sample(obj: Any, where: str) -> PoolSample:
     if "text" not in obj and "answer" not in obj:
         raise UserError(f"{where}: a sample object needs `text` or `answer`")
     text = obj.get("text")
-    return PoolSample(
-        text=None if text is None else str(text),
-        answer=obj.get("answer"),
-        has_answer="answer" in obj,
-        score=opt_float(obj.get("score")),
-        input_tokens=opt_int(obj.get("input_tokens")),
-        output_tokens=opt_int(obj.get("output_tokens")),
-        reasoning_tokens=opt_int(obj.get("reasoning_tokens")),
-        latency_s=opt_float(obj.get("latency_s")),
-        cost_usd=opt_float(obj.get("cost_usd")),
-        status=str(obj.get("status") or "ok"),
-        finish_reason=finish_reason(obj.get("finish_reason")),
+    for key in ("input_tokens", "output_tokens", "reasoning_tokens"):
+        problem = check_number(obj.get(key), integer=True) if _is_number(obj.get(key)) else None
+        if problem:  # opt_int would truncate 2.5 or hide a negative count
+            raise UserError(f"{where}: `{key}` {problem}")
+    return checked_sample(
+        PoolSample(
+            text=None if text is None else str(text),
+            answer=obj.get("answer"),
+            has_answer="answer" in obj,
+            score=opt_float(obj.get("score")),
+            input_tokens=opt_int(obj.get("input_tokens")),
+            output_tokens=opt_int(obj.get("output_tokens")),
+            reasoning_tokens=opt_int(obj.get("reasoning_tokens")),
+            latency_s=opt_float(obj.get("latency_s")),
+            cost_usd=opt_float(obj.get("cost_usd")),
+            status=str(obj.get("status") or "ok"),
+            finish_reason=finish_reason(obj.get("finish_reason")),
+        ),
+        where,
     )
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def strata_of(row: dict[str, Any], cols: list[str] | None, where: str) -> dict[str, str]:
@@ -102,7 +124,10 @@ def read(path: Path, spec: ImportSpec) -> Source:
         for key, role in ((spec.id, "id"), (spec.target, "target"), (spec.samples, "samples")):
             if key not in row:
                 raise UserError(f"{where}: no `{key}` field (the {role}; map it with --spec)")
-        item_id = str(row[spec.id])
+        raw_id = row[spec.id]
+        if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)) or str(raw_id) == "":
+            raise UserError(f"{where}: `{spec.id}` must be a non-empty string or an integer")
+        item_id = str(raw_id)
         if item_id in seen:
             raise UserError(f"{where}: item {item_id!r} repeats line {seen[item_id]}")
         seen[item_id] = n
