@@ -36,6 +36,7 @@ SHARE_THRESHOLDS = (0.6, 0.7, 0.8, 1.0)
 ABSTAIN_WINDOW = 5  # the live strategy's default `window`
 ORDERS = 100  # random orders per item (as in the ESC paper)
 RESAMPLES = 2000  # bootstrap resamples when no weight matrix is given
+CHUNK_ROWS = 20000  # pools replayed per vectorised pass (memory: rows x K x classes)
 
 
 def _encode(pools: Pools) -> tuple[np.ndarray, np.ndarray]:
@@ -118,11 +119,14 @@ def replay(
         rng = np.random.default_rng(seed)
         used = np.zeros_like(used0)
         got = np.zeros_like(got0)
-        for _ in range(orders):
-            perm = np.argsort(rng.random((n, k)), axis=1)
-            u, g = _one_order(np.take_along_axis(ids, perm, axis=1), None, cls_val, knobs)
-            used += u
-            got += g
+        chunk = max(1, min(orders, CHUNK_ROWS // n))  # orders stacked per vectorised pass
+        for start in range(0, orders, chunk):
+            c = min(chunk, orders - start)
+            perm = np.argsort(rng.random((c * n, k)), axis=1)
+            stacked = np.take_along_axis(np.tile(ids, (c, 1)), perm, axis=1)
+            u, g = _one_order(stacked, None, np.tile(cls_val, (c, 1)), knobs)
+            used += u.reshape(len(knobs), c, n).sum(axis=1)
+            got += g.reshape(len(knobs), c, n).sum(axis=1)
         used /= orders
         got /= orders
     else:
