@@ -163,20 +163,24 @@ def report(
         if not ok:
             raise UserError(f"{name} {value}: out of range")
     from tts_bench.analysis import write_summary
+    from tts_bench.fsutil import locked
     from tts_bench.report import write_report
 
-    write_summary(
-        run_dir,
-        epsilon=epsilon,
-        target_delta=target_delta,
-        resamples=resamples,
-        confidence=confidence,
-        seed=seed,
-        max_cost_per_request=max_cost_per_request,
-        max_p95_latency_s=max_p95_latency_s,
-    )
+    # One writer per run directory: a run still writing it (or another report) -> exit 2.
+    with locked(run_dir):
+        write_summary(
+            run_dir,
+            epsilon=epsilon,
+            target_delta=target_delta,
+            resamples=resamples,
+            confidence=confidence,
+            seed=seed,
+            max_cost_per_request=max_cost_per_request,
+            max_p95_latency_s=max_p95_latency_s,
+        )
+        page = write_report(run_dir)
     typer.echo(f"summary: {run_dir / 'summary.json'}")
-    typer.echo(f"report: {write_report(run_dir)}")
+    typer.echo(f"report: {page}")
     typer.echo(f"markdown: {run_dir / 'summary.md'}")
 
 
@@ -253,7 +257,9 @@ def gate(
     _console().print(t)
     suite_name = (manifest.get("suite") or {}).get("name", "suite")
     if junit is not None:
-        junit.write_text(gating.to_junit(verdicts, suite_name), encoding="utf-8")
+        from tts_bench.fsutil import atomic_write_text
+
+        atomic_write_text(junit, gating.to_junit(verdicts, suite_name))
     if markdown:
         md = gating.to_markdown(verdicts)
         typer.echo(md)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tts_bench.errors import UserError
+from tts_bench.fsutil import atomic_write_text
 from tts_bench.report import fmt, plots
 from tts_bench.report.html import env, latencies, read_run
 from tts_bench.report.model import PALETTE, build
@@ -162,7 +163,7 @@ def write_compare(
     )
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(html, encoding="utf-8")
+    atomic_write_text(path, html)  # a failure leaves the previous page, never half of one
     return path, warns
 
 

@@ -131,14 +131,18 @@ def _group_notes(configs: list[dict[str, Any]]) -> dict[str, list[str]]:
 
 
 def write_report(run_dir: Path | str) -> Path:
-    """Write report.html and summary.md next to summary.json; return the report.html path."""
+    """Write report.html and summary.md next to summary.json; return the report.html path.
+
+    Both pages are rendered before either is written, and each is written atomically (temp
+    file + rename), so a failure leaves the previous files whole and no temp file behind."""
+    from tts_bench.fsutil import atomic_write_text
     from tts_bench.report.markdown import render_markdown
 
     rd = Path(run_dir)
     summary, manifest, records, calls = read_run(rd)
+    page = render_html(summary, manifest, records, calls)
+    md = render_markdown(summary, manifest)
     out = rd / "report.html"
-    tmp = rd / "report.html.tmp"
-    tmp.write_text(render_html(summary, manifest, records, calls), encoding="utf-8")
-    tmp.replace(out)
-    (rd / "summary.md").write_text(render_markdown(summary, manifest), encoding="utf-8")
+    atomic_write_text(out, page)
+    atomic_write_text(rd / "summary.md", md)
     return out
