@@ -60,7 +60,8 @@ def _widen(est: float | None, ci: tuple[Any, Any], factor: float) -> list[Any]:
     if est is None or lo is None or hi is None:
         return [None, None]
     f = float(np.sqrt(factor))
-    return [fnum(est - f * (est - lo)), fnum(est + f * (hi - est))]
+    # max(.., 0): the float32 weights can leave a constant's estimate a hair outside its ends
+    return [fnum(est - f * max(est - lo, 0.0)), fnum(est + f * max(hi - est, 0.0))]
 
 
 def _intervals(
