@@ -223,6 +223,8 @@ def test_verdict_says_holm_and_not_saturated(run: Path) -> None:
     view = {"configs": [c], "meta": summary["meta"]}
     sat["epsilon_points"] = 1.0
     sat["remaining_gain_points"] = {"value": 0.9, "ci": [0.1, 1.76]}
+    # a summary without `verdict` (written before verdicts carried their intervals)
+    verdict = sat.pop("verdict")
     for flag, point, expect in (
         (None, k, f"; still rising at N={k}"),  # fallback: point == pool size
         (None, 2, "; saturates at N=2"),
@@ -242,6 +244,39 @@ def test_verdict_says_holm_and_not_saturated(run: Path) -> None:
     sat.update(saturated=False, remaining_gain_points={"value": 0.0, "ci": [None, None]})
     line = render_markdown(view).split(f"- {c['config']}: ")[1].splitlines()[0]
     assert "; levels off near N=2 (+0.0 pts left, CI not measured: not confirmed)" in line
+    # with a verdict, every curve claim carries its interval
+    assert verdict in {"levels_off", "still_rising", "may_still_rise", "not_rising", "unmeasured"}
+    sat["fall_points"] = {"value": 1.24, "ci": [0.4, 2.0], "pairs": [[1, k], [1, k]]}
+    for v, frm, ci, falls, expect in (
+        (
+            "levels_off",
+            3,
+            [-0.3, 0.7],
+            False,
+            f"; levels off near N=3 (+0.2 pts left up to N={k}, 95% CI −0.3..+0.7, within ε 1.0)",
+        ),
+        (
+            "still_rising",
+            2,
+            [0.6, 3.0],
+            False,
+            f"; still rising (+0.2 pts from N=2 to N={k}, 95% CI +0.6..+3.0)",
+        ),
+        (
+            "may_still_rise",
+            2,
+            [-0.4, 1.6],
+            True,
+            f"; may still rise (+0.2 pts from N=2 to N={k}, 95% CI −0.4..+1.6) (falls by 1.2 pts along N, 95% CI +0.4..+2.0)",
+        ),
+        ("unmeasured", None, [None, None], False, "; curve over N=1.."),
+    ):
+        sat.update(verdict=v, saturation_point=3, falls=falls, saturated=v == "levels_off")
+        sat["remaining_gain_points"] = {"value": 0.2, "ci": ci, "from": frm, "to": k}
+        line = render_markdown(view).split(f"- {c['config']}: ")[1].splitlines()[0]
+        assert line.endswith(expect) if v != "unmeasured" else expect in line, (v, line)
+        assert ("falls by" in line) == falls
+        assert ("levels off" in line) == (v == "levels_off")
 
 
 def test_baseline_ratios_are_dashes_when_its_figures_are_unknown(run: Path) -> None:
@@ -407,8 +442,8 @@ def test_one_item_pool_with_null_cis_renders(run: Path) -> None:
             curve.update(ci_low=[None] * k, ci_high=[None] * k)
     sat["curves"]["pass_at_k"]["mean"] = [None] * k
     sat["curves"]["majority"]["mean"][3] = None
-    sat.update(n_items=1, saturation_point=1, saturated=False)
-    sat["remaining_gain_points"] = {"value": 0.0, "ci": [None, None]}
+    sat.update(n_items=1, saturation_point=1, saturated=False, verdict="unmeasured")
+    sat["remaining_gain_points"] = {"value": None, "ci": [None, None], "from": None, "to": k}
     html = render_html(s, man, [], [])
     svg = html.split('id="plot-saturation">')[1].split("</figure>")[0]
     assert "<svg" in svg and "No config kept" not in svg
@@ -419,7 +454,7 @@ def test_one_item_pool_with_null_cis_renders(run: Path) -> None:
     assert "fill-opacity: 0.15" in plots.saturation(
         [{"label": "", "configs": [_cfg(banded)], "pareto": []}]
     )
-    assert "levels off near N=1 (+0.0 pts left, CI not measured: not confirmed)" in (
+    assert f"; curve over N=1..{k}: too few items for a verdict" in (
         render_markdown(s, man)
     )
 

@@ -127,6 +127,11 @@ def curve_verdict(
         return {**out, "point": None, "points": None, "gain": None, "verdict": "unmeasured"}
     points = [c[0] for c in rem["choices"]]
     point = max(points)
+    # the smallest N from which every item's curve is already at its value at K (maj@K equals
+    # maj@(K-1) for even K): a point there claims nothing, there being nothing left to gain
+    rows = y[halves >= 0]
+    same = np.all(np.isclose(rows, rows[:, -1:]) | np.isnan(rows), axis=0)
+    top = k - int(np.argmin(same[::-1])) + 1 if not same.all() else 1
     value, ci = _scaled(rem)
     # the figure averages the gains left after each half's pick: on a rising curve it is at
     # most the gain left after the earlier pick and at least that after the later one, so
@@ -134,12 +139,12 @@ def curve_verdict(
     gain = {"value": value, "ci": ci, "from": point, "to": k, "method": "cross-fitted halves"}
     if k < 2:  # a single N: no curve to judge
         return {**out, "point": point, "points": points, "gain": gain, "verdict": "unmeasured"}
-    if point < k and ci[1] is not None and ci[1] <= epsilon + 1e-9:
+    if point < top and ci[1] is not None and ci[1] <= epsilon + 1e-9:
         verdict = "levels_off"
     else:
         gain["from"] = min(points)
-        if min(points) >= k:  # no pick inside the pool: the gain over the pool's last half
-            a = max(1, (k + 1) // 2)
+        if min(points) >= top:  # no pick inside the pool: the gain over its last half
+            a = max(1, (top + 1) // 2)
             value, ci = span_ci(a, k)
             gain = {"value": value, "ci": ci, "from": a, "to": k, "method": "all items"}
         if ci[0] is None or ci[1] is None:

@@ -162,6 +162,9 @@ def saturation_view(sat: Any) -> dict[str, Any] | None:
         "epsilon": sat.get("epsilon_points"),
         "falls": bool(sat.get("falls")),
         "max_drop": sat.get("max_drop_points"),
+        "verdict": sat.get("verdict"),  # absent from summaries written before it was added
+        "gain_from": get(sat, "remaining_gain_points", "from"),
+        "fall": sat.get("fall_points"),
         "pool_size": pool,
         "note": sat.get("note"),
     }

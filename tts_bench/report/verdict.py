@@ -33,7 +33,7 @@ def config_sentence(
             f"{name} (baseline): {fmt.pct(c['acc'])} {metric} "
             f"(95% CI {fmt.ci(c['acc_lo'], c['acc_hi'])}), {fmt.usd(c['cost_mean'])}/request, "
             f"P95 {fmt.secs(c['p95'])}{miss}"
-        )
+        ) + saturation_clause(c.get("saturation"))  # a lone pooled config gets its curve too
     if not fmt.ok(c["delta"]):
         head = f"{name}: {metric} delta not measured"
     else:
@@ -52,30 +52,57 @@ def config_sentence(
 
 
 def saturation_clause(sat: dict[str, Any] | None) -> str:
-    """'; saturates at N=6', '; levels off near N=6 (+0.9 pts left, CI up to +1.8 > ε 1.0:
-    not confirmed)' or '; still rising at N=9', plus '(falls by up to X pts …)'; '' without a
-    curve."""
+    """What the curve over N supports, with the interval behind it; '' without a curve:
+
+    - '; levels off near N=6 (+0.2 pts left up to N=9, 95% CI −0.3..+0.7, within ε 1.0)'
+      only when the gain left's CI upper bound is within ε;
+    - '; still rising (+1.8 pts from N=3 to N=9, 95% CI +0.6..+3.0)' when the CI is above 0;
+    - '; may still rise (+0.6 pts from N=3 to N=9, 95% CI −0.4..+1.6)' otherwise;
+    then ' (falls by 1.2 pts along N, 95% CI +0.4..+2.0)' only when a fall's CI excludes 0.
+    The gain left is measured on items that played no part in picking N (cross-fitted
+    halves), so it does not read low."""
     if not sat or not isinstance(sat.get("point"), int) or not sat["point"]:
         return ""
+    verdict = sat.get("verdict")
+    if verdict is None:  # a summary written before verdicts carried their intervals
+        return _legacy_saturation_clause(sat)
+    top, eps = sat.get("max_n"), sat.get("epsilon")
+    gain, a = sat.get("gain"), sat.get("gain_from")
+    ci = f"95% CI {fmt.ci(sat.get('gain_lo'), sat.get('gain_hi'), fmt.pts)}"
+    if verdict == "levels_off":
+        within = f", within ε {eps:.1f}" if fmt.ok(eps) else ""
+        s = f"; levels off near N={sat['point']} ({fmt.pts(gain)} pts left up to N={top}, {ci}{within})"
+    elif verdict in ("still_rising", "may_still_rise", "not_rising") and isinstance(a, int):
+        head = {
+            "still_rising": "still rising",
+            "may_still_rise": "may still rise",
+            "not_rising": "no rise shown",
+        }[verdict]
+        s = f"; {head} ({fmt.pts(gain)} pts from N={a} to N={top}, {ci})"
+    else:
+        s = f"; curve over N=1..{top}: too few items for a verdict"
+    fall = sat.get("fall") or {}
+    lo, hi = (fall.get("ci") or [None, None])[:2]
+    if sat.get("falls") and fmt.ok(fall.get("value")):
+        s += f" (falls by {fall['value']:.1f} pts along N, 95% CI {fmt.ci(lo, hi, fmt.pts)})"
+    return s
+
+
+def _legacy_saturation_clause(sat: dict[str, Any]) -> str:
+    """'; saturates at N=6', '; levels off near N=6 (… not confirmed)' or '; still rising at
+    N=9', for summaries without a `verdict`."""
     point, top = sat["point"], sat.get("max_n")
     if sat.get("saturated"):
-        s, where = f"; saturates at N={point}", "at larger N"
-    elif isinstance(top, int) and point >= top:
-        s, where = f"; still rising at N={top}", "along N"
+        return f"; saturates at N={point}"
+    if isinstance(top, int) and point >= top:
+        return f"; still rising at N={top}"
+    left = f"{fmt.pts(sat['gain'])} pts left" if fmt.ok(sat.get("gain")) else "gain left unknown"
+    hi, eps = sat.get("gain_hi"), sat.get("epsilon")
+    if fmt.ok(hi) and fmt.ok(eps):
+        bound = f"CI up to {fmt.pts(hi)} {'>' if hi > eps else '≤'} ε {eps:.1f}"
     else:
-        left = (
-            f"{fmt.pts(sat['gain'])} pts left" if fmt.ok(sat.get("gain")) else "gain left unknown"
-        )
-        hi, eps = sat.get("gain_hi"), sat.get("epsilon")
-        if fmt.ok(hi) and fmt.ok(eps):
-            bound = f"CI up to {fmt.pts(hi)} {'>' if hi > eps else '≤'} ε {eps:.1f}"
-        else:
-            bound = "CI not measured"
-        s, where = f"; levels off near N={point} ({left}, {bound}: not confirmed)", "along N"
-    if sat.get("falls"):
-        drop = sat.get("max_drop")
-        s += f" (falls by up to {drop:.1f} pts {where})" if fmt.ok(drop) else f" (falls {where})"
-    return s
+        bound = "CI not measured"
+    return f"; levels off near N={point} ({left}, {bound}: not confirmed)"
 
 
 def routing_sentence(r: dict[str, Any] | None) -> str | None:
