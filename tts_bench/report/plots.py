@@ -40,6 +40,9 @@ def _plt() -> Any:
         {
             "svg.fonttype": "none",  # text stays text: smaller, selectable, searchable
             "svg.hashsalt": "tts-bench",  # stable ids: the same report twice is the same bytes
+            # config names and stratum values are user text: "a$b" or "x^_y" is shown as
+            # written, never parsed as mathtext (which raises on an unbalanced "$")
+            "text.parse_math": False,
             "font.size": 9,
             "axes.spines.top": False,
             "axes.spines.right": False,
