@@ -145,7 +145,7 @@ class Runner:
 
         from tts_bench.sim import profiles
 
-        if self.max_cost is not None and self.max_cost < 0:
+        if self.max_cost is not None and not self.max_cost >= 0:  # NaN too
             raise UserError(f"--max-cost must be >= 0, got {self.max_cost}")
         try:
             profiles.all_profiles(self.suite.sim_profiles)

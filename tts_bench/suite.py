@@ -45,7 +45,8 @@ def _refuse_secrets(params: dict[str, Any]) -> None:
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # .nan / .inf are YAML numbers too; no limit, price or setting here means either
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class FieldMap(Strict):
@@ -90,7 +91,7 @@ class PromptSpec(Strict):
 
 class ScorerSpec(Strict):
     type: Literal["exact", "numeric", "choice", "regex", "set_f1"] = "exact"
-    tolerance: float = 1e-6
+    tolerance: float = Field(default=1e-6, ge=0)
     pattern: str | None = None  # regex scorer: the answer must match it
     extract: Literal["auto", "final_line", "last_number", "choice", "json", "set", "raw"] = "auto"
     case_sensitive: bool = False
