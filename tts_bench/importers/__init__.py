@@ -86,7 +86,9 @@ def import_pools(
     normalize: `scorer.normalize` steps, comma-separated ("" for none), set on that scorer.
     allow_mixed: accept pools of different sizes (else a UserError naming the first odd item).
     Raises UserError (one line naming the file and line or field) on bad input; writes nothing
-    then.
+    then. Adding to an existing run holds its lock (another writer: UserError "run DIR is in
+    use (pid N)"), and every import is all or nothing (`rundir.commit`): an error or a kill
+    at any point leaves the run directory as it was.
     """
     from tts_bench.fsutil import locked
     from tts_bench.scoring import make_scorer
