@@ -256,11 +256,30 @@ def list_(
         raise UserError(f"list: unknown kind {what!r} (suites, strategies, models)")
 
 
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+# typer's (vendored) click UsageError: bad options and arguments, missing ones, no arguments
+_USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+
+
 def main() -> None:
     try:
-        app()
+        # not standalone: a usage error is raised here and said in one line, not a rich box
+        code = app(standalone_mode=False)
+    except _USAGE_ERROR as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # bare `tts-bench`: the help
+            exc.show()
+            sys.exit(2)
+        where = f" (see {exc.ctx.command_path} --help)" if exc.ctx else ""
+        typer.echo(f"error: {_one_line(exc.format_message())}{where}", err=True)
+        sys.exit(2)
+    except typer.Abort:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
     except UserError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {_one_line(str(exc))}", err=True)
         if _state["debug"]:
             raise
         sys.exit(2)
@@ -277,9 +296,12 @@ def main() -> None:
         if _state["debug"]:
             raise
         typer.echo(
-            f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)", err=True
+            f"internal error: {type(exc).__name__}: {_one_line(str(exc))} "
+            "(run with --debug for details)",
+            err=True,
         )
         sys.exit(70)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 # The other verbs register themselves on `app` (imported last: they import this module).
