@@ -367,3 +367,7 @@ def test_a_run_with_an_unscored_config_reports_dashes_not_zero(tmp_path):
     assert overall["cost"]["mean_usd"] is None and overall["cost"]["total_usd"] is None
     assert overall["latency"]["p50"]["value"] is None and overall["latency"]["mean"] is None
     assert overall["tokens"]["input_mean"] is None
+    delta = remote["delta"]
+    assert delta["cost_ratio"]["value"] is None and delta["latency_p95_ratio"]["value"] is None
+    point = next(p for p in summary["frontier"] if p["label"] == "remote")
+    assert point["cost_usd"] is None and point["latency_p95_s"] is None

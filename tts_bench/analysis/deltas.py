@@ -86,6 +86,7 @@ def paired_deltas(
                 & gm
                 & ~np.isnan(data.cost[c])
                 & ~np.isnan(data.cost[b])
+                & (data.scored[c] & gm).any()  # no scored record: no cost ratio from failures
             )
             cost_col[(c, g)] = add_ratio(batch, data.cost[c], data.cost[b], known)
     res = batch.run()
@@ -99,6 +100,7 @@ def paired_deltas(
             d = data.value[c][pair] - data.value[b][pair]
             known = data.present[c] & data.present[b] & gm
             known &= ~np.isnan(data.cost[c]) & ~np.isnan(data.cost[b])
+            known &= (data.scored[c] & gm).any()  # as above: failures have no cost ratio
             base_cost = float(np.sum(data.cost[b][known]))
             if binary:
                 d_lo, d_hi, how = delta_interval(
@@ -151,7 +153,8 @@ def _latency_ratios(
 ) -> dict[str, Any]:
     """P50/P95 ratios over the items present under both configs; null (value and CI) when
     any of them has an unknown latency under either, as for the quantiles themselves."""
-    pres = data.present[c] & data.present[b]
+    # a config with no scored record has no latency (its failed calls' is not its own)
+    pres = data.present[c] & data.present[b] & data.scored[c].any()
     both = pres & ~np.isnan(data.latency[c]) & ~np.isnan(data.latency[b])
     names = ["latency_p50_ratio", "latency_p95_ratio"]
     n, unknown = int(both.sum()), int((pres & ~both).sum())

@@ -39,7 +39,8 @@ class Point:
         unknown)."""
         m = np.ones_like(self.scored) if mask is None else mask
         sm = self.scored & m
-        pres = m & self.present
+        # nothing scored: no cost or latency either (those of failed calls are not the point's)
+        pres = m & self.present if sm.any() else np.zeros_like(sm)
         costs = self.cost[pres]
         known = costs[~np.isnan(costs)]
         lat = self.latency[pres]
