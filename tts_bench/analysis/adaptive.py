@@ -6,8 +6,8 @@ early; the answer is the majority of the samples read so far (random tie-break, 
 credit). A pool's stored order is one arbitrary order among K!, so, as the ESC paper does,
 every item is replayed under `orders` random orders of its samples (seeded) and its stop
 point and credit are averaged over them. The figures are means over items of these
-order-averaged values; their intervals resample items (bootstrap over the run's shared
-weight matrix, so strata and clusters are kept).
+order-averaged values; their intervals resample items (studentized bootstrap over the run's
+shared weight matrix, so strata and clusters are kept).
 
 Rules and knobs: `esc` windows `ESC_WINDOWS`, `beta` thresholds `BETA_THRESHOLDS`, `share`
 thresholds `SHARE_THRESHOLDS`; `beta` and `share` also stop after `ABSTAIN_WINDOW`
@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from tts_bench.analysis.bootstrap import MeanBatch, percentile_ci, weight_matrix
+from tts_bench.analysis.bootstrap import MeanBatch, studentized_ci, weight_matrix
 from tts_bench.analysis.curves import Pools
 from tts_bench.analysis.figures import fnum
 from tts_bench.analysis.stopping import MIN_SHARE_SAMPLES, Tally, beta_prob, stops, tally
@@ -136,17 +136,18 @@ def replay(
         w = weight_matrix(mask.size, resamples=RESAMPLES, seed=seed)
     batch = MeanBatch(w)
 
-    def col(x: np.ndarray) -> int:
+    def col(x: np.ndarray) -> tuple[int, int, float, float]:
         v = np.zeros(mask.size)
         v[mask] = x
-        return batch.add(v, mask)
+        return batch.add(v, mask), batch.add(v * v, mask), float(x.mean()), float((x * x).mean())
 
     cols = [(col(used[j]), col(got[j]), col(got[j] - full)) for j in range(len(knobs))]
     res = batch.run()
 
-    def ci(c: int, scale: float = 1.0) -> list[Any]:
-        lo, hi = percentile_ci(scale * res[:, c], confidence)
-        return [fnum(lo), fnum(hi)]
+    def ci(c: tuple[int, int, float, float], scale: float = 1.0) -> list[Any]:
+        # studentized bootstrap: the percentile interval is too narrow at small n
+        lo, hi = studentized_ci(res[:, c[0]], res[:, c[1]], c[2], c[3], n, confidence)
+        return [fnum(scale * float(lo)), fnum(scale * float(hi))]
 
     out = []
     for j, (rule, name, value) in enumerate(knobs):
