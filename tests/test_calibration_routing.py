@@ -32,3 +32,12 @@ def test_specialists_routing_is_unbiased_and_covered() -> None:
     r = simulate(specialists(200), 150, seed=2)
     assert abs(r.gain) < 3 * r.gain_se and abs(r.single_gain) < 3 * r.single_gain_se, r
     assert r.coverage >= 0.92 and r.delta_coverage >= 0.88, r
+
+
+def test_adaptive_replay_intervals_cover_the_truth() -> None:
+    from calib_adaptive import PoolScenario
+    from calib_adaptive import simulate as simulate_replay
+
+    # 60 repetitions and 20 orders per item: a coarse check; the benchmark runs 300 x 100
+    c = simulate_replay(PoolScenario(100), 60, orders=20, seed=4)
+    assert c.accuracy >= 0.88 and c.samples >= 0.85, c
