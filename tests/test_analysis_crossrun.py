@@ -1,4 +1,4 @@
-"""The paired delta of one config between two runs (analysis/crossrun.py): the 0/1 delta's CI
+"""The paired delta of one config between two runs (analysis/crossrun.py): the delta's CI
 against Tango's score equation solved numerically, the bootstrap CIs against an explicit
 resample-by-resample computation, every figure against a brute-force pairing of a small
 example, the latency and test rules, strata, and the gate / compare wrappers reading the
@@ -51,17 +51,6 @@ def tango_score(b: int, c: int, n: int, d: float) -> float:
     return (b - c - n * d) / math.sqrt(n * (2 * q + d * (1 - d)))
 
 
-def studentized_ref(d: np.ndarray, w: np.ndarray) -> tuple[float, float]:
-    """Bootstrap-t CI of mean(d), one resample at a time by explicit repetition."""
-    se = d.std(ddof=1) / math.sqrt(d.size)
-    ts = []
-    for row in w.astype(int):
-        x = np.repeat(d, row)
-        ts.append((x.mean() - d.mean()) / (x.std(ddof=1) / math.sqrt(d.size)))
-    t_lo, t_hi = percentile_ci(np.array(ts))
-    return d.mean() - t_hi * se, d.mean() - t_lo * se
-
-
 def log_ratio_ref(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> tuple[float, float]:
     """Studentized CI of mean(a) / mean(b) on the log scale (delta-method se), explicitly."""
 
@@ -95,20 +84,25 @@ def test_binary_delta_ci_is_tangos_score_interval() -> None:
     assert out["delta_hi"] - out["delta_lo"] > 10  # not a degenerate interval
 
 
-def test_continuous_delta_and_cost_ratio_are_studentized_bootstraps() -> None:
+def test_continuous_delta_is_scaled_tango_and_cost_ratio_a_studentized_bootstrap() -> None:
     rng = np.random.default_rng(5)
     ref = rng.beta(2, 2, 150)  # F1-like values
     new = np.clip(ref + rng.normal(0.05, 0.2, 150), 0, 1)
     cost_ref = rng.gamma(2.0, 0.01, 150)
     cost_new = cost_ref * rng.uniform(1.5, 2.5, 150)
     out = paired_arrays((ref, new), (cost_ref, cost_new), (NAN, NAN), resamples=2000, seed=4)
-    w = weight_matrix(150, resamples=2000, seed=4)
-    lo, hi = studentized_ref(100 * (new - ref), w)
-    assert (out["delta_lo"], out["delta_hi"]) == pytest.approx((lo, hi), abs=1e-4)  # float32 sums
+    # Tango's interval on the differences in units of s = sum d^2 / sum |d|, scaled back
+    d = new - ref
+    s = (d * d).sum() / np.abs(d).sum()
+    b, c = np.clip(d, 0, None).sum() / s, np.clip(-d, 0, None).sum() / s
+    z = 1.959963984540054
+    for key, zz in (("delta_lo", z), ("delta_hi", -z)):
+        assert tango_score(b, c, 150, out[key] / 100 / s) == pytest.approx(zz, abs=1e-6)
     assert out["test"] == "wilcoxon"
     # and close to scipy's percentile interval at this n (both are consistent)
     p_lo, p_hi = _scipy_ci(ref, new, lambda x, y, axis: 100 * np.mean(y - x, axis=axis), seed=6)
-    assert (lo, hi) == pytest.approx((p_lo, p_hi), abs=1.0)
+    assert (out["delta_lo"], out["delta_hi"]) == pytest.approx((p_lo, p_hi), abs=1.0)
+    w = weight_matrix(150, resamples=2000, seed=4)
     lo, hi = log_ratio_ref(cost_new, cost_ref, w)
     assert out["cost_ratio"] == pytest.approx(cost_new.sum() / cost_ref.sum())
     # (the bootstrap sums are float32 products: agreement to ~1e-5, not to the last digit)
@@ -219,21 +213,20 @@ def test_scorer_value_and_test_choice() -> None:
 
 
 def test_strata_are_kept_in_every_resample() -> None:
-    # F1 scores (a bootstrap interval). Stratum a: every item gains half a point; stratum b:
-    # none does. Resampled within strata, every resample has half its items gaining: the
-    # studentized CI is the point itself.
-    ref = {f"i{k:02d}": _rec(False, score=0.0, stratum="ab"[k % 2]) for k in range(40)}
+    # stratum a: the new run costs twice the reference; stratum b: the same. Resampled within
+    # strata, every resample has the same ratio of mean costs (1.5): the CI is the point.
+    ref = {f"i{k:02d}": _rec(True, cost=0.01, stratum="ab"[k % 2]) for k in range(40)}
     new = {
-        i: _rec(True, score=0.5 if r["strata"]["level"] == "a" else 0.0, stratum="ab"[k % 2])
+        i: _rec(True, cost=0.02 if r["strata"]["level"] == "a" else 0.01, stratum="ab"[k % 2])
         for k, (i, r) in enumerate(ref.items())
     }
     labels = strata_labels(ref, new)
     assert labels is not None and set(labels.values()) == {"a", "b"}
     out = paired_delta(ref, new, strata=labels, resamples=2000)
-    assert out["delta"] == 25 and out["delta_lo"] == pytest.approx(25)
-    assert out["delta_hi"] == pytest.approx(25)
+    assert out["cost_ratio"] == pytest.approx(1.5)
+    assert (out["cost_ratio_lo"], out["cost_ratio_hi"]) == pytest.approx((1.5, 1.5), rel=1e-5)
     loose = paired_delta(ref, new, resamples=2000)
-    assert loose["delta_lo"] < 22 and loose["delta_hi"] > 28
+    assert loose["cost_ratio_lo"] < 1.45 and loose["cost_ratio_hi"] > 1.55
 
 
 def test_strata_labels_follow_the_analysis_rule() -> None:

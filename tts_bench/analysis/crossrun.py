@@ -3,7 +3,7 @@ ids both ran, the figures `tts-bench compare` shows and `gate --against` judges.
 
 On the common items, new − reference: the scorer's value (`score` when the record has one,
 else `correct` as 1/0; unscored records left out) as a delta in **points** with a CI (Tango's
-paired score interval when every paired value is 0/1, else a studentized bootstrap) and a
+paired score interval when every paired value is 0/1, scaled to the differences' size for F1: `stats.paired_interval`) and a
 p-value (exact McNemar when every paired value is 0/1, else Wilcoxon signed-rank); the ratio
 of mean costs (items whose cost is known in both) with a studentized log-ratio bootstrap CI;
 the P95 latency ratio with a percentile bootstrap CI, null (value and CI) when any common
@@ -27,11 +27,10 @@ from tts_bench.analysis.bootstrap import (
     add_ratio,
     percentile_ci,
     ratio_ci,
-    studentized_ci,
     weight_matrix,
     weighted_quantiles,
 )
-from tts_bench.analysis.stats import mcnemar_exact, quantile, tango
+from tts_bench.analysis.stats import mcnemar_exact, paired_interval, quantile
 
 Record = Mapping[str, Any]
 
@@ -162,8 +161,6 @@ def paired_arrays(
     pair = ~np.isnan(va) & ~np.isnan(vb)
     known = ~np.isnan(ca) & ~np.isnan(cb)
     batch = MeanBatch(w)
-    diff = np.where(pair, vb - va, 0.0)
-    j_acc = [batch.add(diff, pair), batch.add(diff * diff, pair)]
     j_cost = add_ratio(batch, cb, ca, known)
     res = batch.run()
     d = (vb - va)[pair]
@@ -173,13 +170,13 @@ def paired_arrays(
     )
     if d.size:
         test, p = p_value(va[pair], vb[pair])
-        lo, hi = _delta_ci(d, res, j_acc, test == "mcnemar_exact", confidence)
+        lo, hi, _ = paired_interval(d, None, confidence)
         out.update(
             acc_a=float(va[pair].mean()),
             acc_b=float(vb[pair].mean()),
             delta=float(100 * d.mean()),
-            delta_lo=lo,
-            delta_hi=hi,
+            delta_lo=100 * lo,
+            delta_hi=100 * hi,
             test=test,
             p_value=p,
         )
@@ -189,21 +186,6 @@ def paired_arrays(
     if out["n_latency_unknown"] == 0:
         out.update(_p95_ratio(w, la, lb, confidence))
     return out
-
-
-def _delta_ci(
-    d: np.ndarray, res: np.ndarray, cols: list[int], binary: bool, confidence: float
-) -> tuple[float | None, float | None]:
-    """CI in points of mean(d): Tango's score interval from the discordant counts for 0/1
-    values, else the studentized bootstrap from the resampled mean and mean square."""
-    if binary:
-        lo, hi = tango(int((d > 0).sum()), int((d < 0).sum()), d.size, confidence)
-    else:
-        lo, hi = studentized_ci(
-            res[:, cols[:1]], res[:, cols[1:]], [d.mean()], [(d * d).mean()], [d.size], confidence
-        )
-    ends = [100 * float(np.ravel(x)[0]) for x in (lo, hi)]
-    return ends[0] if np.isfinite(ends[0]) else None, ends[1] if np.isfinite(ends[1]) else None
 
 
 def _p95_ratio(w: np.ndarray, la: np.ndarray, lb: np.ndarray, confidence: float) -> dict[str, Any]:

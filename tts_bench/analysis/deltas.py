@@ -1,13 +1,12 @@
-"""Paired deltas against the baseline: accuracy difference (points) with Tango's score
-interval for 0/1 scores (a studentized bootstrap for F1), the cost ratio with a studentized
-log-ratio bootstrap and P50/P95 latency ratios with percentile CIs, both from the shared
-bootstrap matrix; exact McNemar (Wilcoxon
-signed-rank for a continuous score); Holm across configs overall and across every config x
-stratum cell of the strata table; power of the test actually used."""
+"""Paired deltas against the baseline: accuracy difference (points) with Tango's paired score
+interval (scaled for F1: `stats.paired_interval`), the cost ratio with a studentized log-ratio
+bootstrap and P50/P95 latency ratios with percentile CIs, both from the shared bootstrap
+matrix; exact McNemar (Wilcoxon signed-rank for a continuous score); Holm across configs
+overall and across every config x stratum cell of the strata table; power of the test
+actually used."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -17,15 +16,11 @@ from tts_bench.analysis.bootstrap import (
     add_ratio,
     percentile_ci,
     ratio_ci,
-    studentized_ci,
     weighted_quantiles,
 )
 from tts_bench.analysis.figures import fnum, groups
 from tts_bench.analysis.load import RunData
-from tts_bench.analysis.stats import design_effect, holm, mcnemar_exact, power, quantile, tango
-
-# how the accuracy delta's interval is made, by metric (summary meta.ci_method says the same)
-DELTA_CI = {"accuracy": "tango", "f1": "studentized_bootstrap"}
+from tts_bench.analysis.stats import holm, mcnemar_exact, paired_interval, power, quantile
 
 
 def _test(data: RunData, d: np.ndarray, a: np.ndarray, b: np.ndarray) -> dict[str, Any]:
@@ -47,21 +42,6 @@ def _test(data: RunData, d: np.ndarray, a: np.ndarray, b: np.ndarray) -> dict[st
     return {"test": "wilcoxon", "p_value": float(wilcoxon(nz).pvalue), "discordant": None}
 
 
-def delta_interval(
-    d: np.ndarray, clusters: Sequence[object] | None, confidence: float
-) -> tuple[float | None, float | None, str]:
-    """(lo, hi, method) in points of the mean of per-item differences d in {-1, 0, 1}:
-    Tango's score interval from the discordant counts; with clusters the counts are divided
-    by the design effect first (effective counts)."""
-    if d.size == 0:
-        return None, None, "tango"
-    deff = design_effect(d, clusters)
-    b, c = float((d > 0).sum()) / deff, float((d < 0).sum()) / deff
-    lo, hi = tango(b, c, d.size / deff, confidence)
-    method = "tango" if deff == 1.0 else "tango_design_effect"
-    return fnum(100 * lo), fnum(100 * hi), method
-
-
 def paired_deltas(
     data: RunData, w: np.ndarray, confidence: float, *, alpha: float = 0.05
 ) -> dict[str, dict[str, Any]]:
@@ -72,14 +52,9 @@ def paired_deltas(
     grp = groups(data)
     binary = data.metric == "accuracy"
     batch = MeanBatch(w)
-    acc_col: dict[tuple[int, int], tuple[int, int]] = {}
     cost_col: dict[tuple[int, int], list[int]] = {}
     for c in others:
         for g, (_, _, gm) in enumerate(grp):
-            pair = data.scored[c] & data.scored[b] & gm
-            if not binary:  # mean and mean square of d, for the studentized bootstrap
-                diff = np.nan_to_num(data.value[c] - data.value[b]) * pair
-                acc_col[(c, g)] = (batch.add(diff, pair), batch.add(diff * diff, pair))
             known = (
                 data.present[c]
                 & data.present[b]
@@ -102,26 +77,14 @@ def paired_deltas(
             known &= ~np.isnan(data.cost[c]) & ~np.isnan(data.cost[b])
             known &= (data.scored[c] & gm).any()  # as above: failures have no cost ratio
             base_cost = float(np.sum(data.cost[b][known]))
-            if binary:
-                d_lo, d_hi, how = delta_interval(
-                    d, None if clusters is None else clusters[pair].tolist(), confidence
-                )
-            else:
-                j, j2 = acc_col[(c, g)]
-                s_lo, s_hi = studentized_ci(
-                    res[:, [j]],
-                    res[:, [j2]],
-                    [d.mean() if d.size else np.nan],
-                    [(d * d).mean() if d.size else np.nan],
-                    [d.size],
-                    confidence,
-                )
-                d_lo, d_hi, how = fnum(100 * s_lo[0]), fnum(100 * s_hi[0]), DELTA_CI["f1"]
+            d_lo, d_hi, how = paired_interval(
+                d, None if clusters is None else clusters[pair].tolist(), confidence
+            )
             block: dict[str, Any] = {
                 "n_paired": int(pair.sum()),
                 "accuracy_points": {
                     "value": fnum(100 * d.mean()) if d.size else None,
-                    "ci": [d_lo, d_hi] if d.size else [None, None],
+                    "ci": [fnum(100 * d_lo), fnum(100 * d_hi)] if d.size else [None, None],
                     "method": how,
                 },
                 **_test(data, d, data.value[c][pair], data.value[b][pair]),

@@ -1,6 +1,5 @@
-"""Per-config figures, overall and per stratum: the scorer's mean with its CI (Wilson for 0/1
-scores, a studentized bootstrap for F1), cost, tokens, calls, latency quantiles with
-order-statistic CIs, failure modes, unscored rate."""
+"""Per-config figures, overall and per stratum: the scorer's mean with its Wilson CI, cost,
+tokens, calls, latency quantiles with order-statistic CIs, failure modes, unscored rate."""
 
 from __future__ import annotations
 
@@ -9,12 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from tts_bench.analysis.bootstrap import MeanBatch, studentized_ci
 from tts_bench.analysis.load import INFRA, RunData
-from tts_bench.analysis.stats import design_effect, quantile, quantile_ci, wilson
+from tts_bench.analysis.stats import mean_interval, quantile, quantile_ci
 
-# how a config's mean gets its interval, by metric (summary meta.ci_method says the same)
-ACCURACY_CI = {"accuracy": "wilson", "f1": "studentized_bootstrap"}
 QUANTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
 
 
@@ -100,56 +96,27 @@ def failure_block(recs: list[dict[str, Any] | None], mask: np.ndarray) -> dict[s
     }
 
 
-def _wilson(
-    x: np.ndarray, clusters: np.ndarray | None, mask: np.ndarray, confidence: float
-) -> tuple[tuple[float, float] | None, str]:
-    """Wilson on the 0/1 values x; with clusters, on effective counts (successes and n
-    divided by the design effect of the clustered mean)."""
-    deff = design_effect(x, None if clusters is None else clusters[mask].tolist())
-    ci = wilson(float(x.sum()) / deff, x.size / deff, confidence)
-    return ci, "wilson" if deff == 1.0 else "wilson_design_effect"
-
-
-def _studentized(
-    res: np.ndarray, cols: tuple[int, int], x: np.ndarray, confidence: float
-) -> tuple[tuple[float | None, float | None] | None, str]:
-    if not x.size:
-        return None, ACCURACY_CI["f1"]
-    lo, hi = studentized_ci(
-        res[:, [cols[0]]], res[:, [cols[1]]], [x.mean()], [(x * x).mean()], [x.size], confidence
-    )
-    return (fnum(lo[0]), fnum(hi[0])), ACCURACY_CI["f1"]
-
-
 def config_figures(data: RunData, w: np.ndarray, confidence: float) -> dict[str, dict]:
     """{config: {"overall": block, "strata": {col: {value: block}}}}. The scorer's mean gets a
-    Wilson interval for 0/1 scores at every n (counts divided by the design effect when items
-    share a cluster), a studentized bootstrap from the shared matrix `w` for F1."""
+    Wilson interval at every n (`stats.mean_interval`: on the summed F1 for set answers;
+    counts divided by the design effect when items share a cluster). `w`, the shared
+    bootstrap matrix, is not needed here any more and kept for the callers' signature."""
     binary = data.metric == "accuracy"
     grp = groups(data)
-    batch = MeanBatch(w)
-    cols: dict[tuple[int, int], tuple[int, int]] = {}
-    for c in range(len(data.configs)):
-        for g, (_, _, gm) in enumerate(grp):
-            if binary:
-                continue
-            m = data.scored[c] & gm
-            x = np.nan_to_num(data.value[c]) * m
-            cols[(c, g)] = (batch.add(x, m), batch.add(x * x, m))
-    res = batch.run()
     clusters = np.asarray(data.clusters, dtype=object) if data.clusters else None
     out: dict[str, dict] = {}
     for c, name in enumerate(data.configs):
         entry: dict[str, Any] = {"overall": None, "strata": {}}
-        for g, (col, val, gm) in enumerate(grp):
+        for col, val, gm in grp:
             present = data.present[c] & gm
             scored = data.scored[c] & gm
             n_items, n_scored = int(present.sum()), int(scored.sum())
             point = _mean(data.value[c], scored)
-            if binary:
-                ci, method = _wilson(data.value[c][scored], clusters, scored, confidence)
-            else:
-                ci, method = _studentized(res, cols[(c, g)], data.value[c][scored], confidence)
+            lo, hi, method = mean_interval(
+                data.value[c][scored],
+                None if clusters is None else clusters[scored].tolist(),
+                confidence,
+            )
             # A group with no scored record has no cost, tokens or latency: those of
             # failed calls are not the config's (null, shown as "—", never $0).
             basis = present if n_scored else np.zeros_like(present)
@@ -161,7 +128,7 @@ def config_figures(data: RunData, w: np.ndarray, confidence: float) -> dict[str,
                 "unscored_rate": (n_items - n_scored) / n_items if n_items else None,
                 "accuracy": {
                     "value": point,
-                    "ci": list(ci) if ci else [None, None],
+                    "ci": [fnum(lo), fnum(hi)],
                     "method": method,
                 },
                 "cost": {

@@ -75,6 +75,43 @@ def tango(
     return ends[0], ends[1]
 
 
+def paired_interval(
+    d: np.ndarray, clusters: Sequence[object] | None = None, confidence: float = 0.95
+) -> tuple[float | None, float | None, str]:
+    """(lo, hi, method) of the mean of paired differences d in [-1, 1] (config − baseline),
+    as fractions. 0/1 scores (d in {-1, 0, 1}): Tango's score interval from the discordant
+    counts. Fractional scores (F1): Tango's interval on d / s, s = sum d^2 / sum |d| (the
+    typical size of a difference; s = 1 for 0/1 scores), scaled back by s. With clusters,
+    every count is divided by the design effect first (effective counts). n = 0: Nones."""
+    arr = np.asarray(d, dtype=float)
+    if arr.size == 0:
+        return None, None, "tango"
+    deff = design_effect(arr, clusters)
+    total = float(np.abs(arr).sum())
+    s = float((arr * arr).sum()) / total if total > 0 else 1.0
+    scaled = abs(s - 1.0) > 1e-12
+    b = float(np.clip(arr, 0, None).sum()) / (s * deff)
+    c = float(np.clip(-arr, 0, None).sum()) / (s * deff)
+    lo, hi = tango(b, c, arr.size / deff, confidence)
+    method = "tango" + ("_scaled" if scaled else "") + ("_design_effect" if deff > 1 else "")
+    return float(lo) * s, float(hi) * s, method
+
+
+def mean_interval(
+    x: np.ndarray, clusters: Sequence[object] | None = None, confidence: float = 0.95
+) -> tuple[float | None, float | None, str]:
+    """(lo, hi, method) of the mean of scores x in [0, 1]: Wilson on the summed scores (for
+    F1 a fractional count: conservative, as a [0, 1] score's variance is at most mu (1 −
+    mu)); with clusters on effective counts (divided by the design effect). n = 0: Nones."""
+    arr = np.asarray(x, dtype=float)
+    if arr.size == 0:
+        return None, None, "wilson"
+    deff = design_effect(arr, clusters)
+    ci = wilson(float(arr.sum()) / deff, arr.size / deff, confidence)
+    method = "wilson" + ("_design_effect" if deff > 1 else "")
+    return (ci[0], ci[1], method) if ci else (None, None, method)
+
+
 def design_effect(d: np.ndarray, clusters: Sequence[object] | None) -> float:
     """Variance inflation of the mean of d when items share a cluster: the cluster-robust
     variance of the mean over the independent-items one (at least 1; 1 without clusters or
