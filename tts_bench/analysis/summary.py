@@ -46,13 +46,12 @@ def ci_methods(metric: str) -> dict[str, str]:
     """How each interval is made (text; docs/analysis.md has their measured coverage)."""
     binary = metric == "accuracy"
     return {
-        "accuracy": "wilson score interval at every n (effective counts when items share a cluster)"
-        if binary
-        else "studentized bootstrap",
-        "deltas": "tango paired score interval from the discordant counts (effective counts "
-        "when items share a cluster)"
-        if binary
-        else "paired studentized bootstrap",
+        "accuracy": "wilson score interval at every n"
+        + ("" if binary else " on the summed F1 (conservative)")
+        + "; effective counts when items share a cluster",
+        "deltas": "tango paired score interval from the discordant counts"
+        + ("" if binary else ", scaled to the differences' size")
+        + "; effective counts when items share a cluster",
         "cost_ratio": "paired studentized bootstrap of the log ratio of means",
         "latency_ratios": "paired percentile bootstrap of weighted order statistics",
         "latency_quantiles": "order statistics (binomial), distribution-free",
