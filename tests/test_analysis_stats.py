@@ -1,4 +1,5 @@
-"""Wilson, McNemar, Holm, order-statistic quantile intervals, power, and the bootstrap."""
+"""Wilson, Tango, the design effect, McNemar, Holm, order-statistic quantile intervals, power
+(normal and exact), and the bootstrap."""
 
 from __future__ import annotations
 
@@ -10,7 +11,19 @@ from tts_bench.analysis.bootstrap import (
     weight_matrix,
     weighted_quantiles,
 )
-from tts_bench.analysis.stats import holm, mcnemar_exact, power, quantile, quantile_ci, wilson
+from tts_bench.analysis.power import exact_power, items_needed, mde
+from tts_bench.analysis.stats import (
+    design_effect,
+    holm,
+    mcnemar_exact,
+    mean_interval,
+    paired_interval,
+    power,
+    quantile,
+    quantile_ci,
+    tango,
+    wilson,
+)
 
 
 def weighted_means(w: np.ndarray, x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
@@ -132,3 +145,97 @@ def test_paired_bootstrap_agrees_with_scipy() -> None:
     # Monte-Carlo error of a 2.5% percentile endpoint at 10,000 resamples is ~0.002 here
     assert lo == pytest.approx(ref.low, abs=0.008)
     assert hi == pytest.approx(ref.high, abs=0.008)
+
+
+# -- score intervals, design effect, exact power ---------------------------------------------
+@pytest.mark.parametrize(("k", "n"), [(0, 10), (3, 10), (49, 50), (98, 100), (500, 1000), (7, 7)])
+def test_wilson_matches_scipy(k: int, n: int) -> None:
+    from scipy.stats import binomtest
+
+    ref = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+    assert wilson(k, n) == pytest.approx((ref.low, ref.high), abs=1e-12)
+
+
+def _tango_score(b: float, c: float, n: float, d: float) -> float:
+    """Tango's statistic at d with its nuisance parameter maximised numerically."""
+    from scipy.optimize import minimize_scalar
+
+    def nll(q: float) -> float:
+        cells = (q + d, q, 1 - 2 * q - d)
+        counts = (b, c, n - b - c)
+        return -sum(k * np.log(max(p, 1e-300)) for k, p in zip(counts, cells, strict=True))
+
+    lo, hi = max(0.0, -d) + 1e-12, (1 - d) / 2 - 1e-12
+    q = minimize_scalar(nll, bounds=(lo, hi), method="bounded", options={"xatol": 1e-13}).x
+    return (b - c - n * d) / np.sqrt(n * (2 * q + d * (1 - d)))
+
+
+@pytest.mark.parametrize(("b", "c", "n"), [(10, 4, 50), (3, 0, 100), (30, 25, 60), (7.5, 2.5, 40)])
+def test_tango_limits_solve_the_score_equation(b: float, c: float, n: float) -> None:
+    lo, hi = tango(b, c, n)
+    assert _tango_score(b, c, n, float(lo)) == pytest.approx(1.959964, abs=1e-5)
+    assert _tango_score(b, c, n, float(hi)) == pytest.approx(-1.959964, abs=1e-5)
+
+
+def test_tango_edges() -> None:
+    z2 = 1.959963984540054**2
+    lo, hi = tango(0, 0, 50)  # no discordant pair: symmetric, like Wilson at 0 successes
+    assert (lo, hi) == pytest.approx((-z2 / (50 + z2), z2 / (50 + z2)), abs=1e-9)
+    lo, hi = tango(50, 0, 50)  # every item gains: the upper limit is 1
+    assert hi == pytest.approx(1.0) and 0.85 < lo < 0.9
+    lo, hi = tango(np.array([10, 3]), np.array([4, 5]), np.array([50, 0]))
+    assert np.isnan(lo[1]) and np.isnan(hi[1]) and lo[0] < 0.12 < hi[0]
+
+
+def test_paired_interval_binary_is_tango_and_f1_is_scaled() -> None:
+    d = np.r_[np.ones(12), -np.ones(5), np.zeros(33)]
+    lo, hi, how = paired_interval(d)
+    assert how == "tango" and (lo, hi) == pytest.approx(tuple(map(float, tango(12, 5, 50))))
+    half = d / 2  # every difference half a point: the same interval, halved
+    lo2, hi2, how2 = paired_interval(half)
+    assert how2 == "tango_scaled" and (lo2, hi2) == pytest.approx((lo / 2, hi / 2))
+    assert paired_interval(np.array([]))[:2] == (None, None)
+
+
+def test_design_effect_of_clusters() -> None:
+    d = np.repeat([1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0], 5)  # 8 clusters of 5 equal items
+    clusters = np.repeat(np.arange(8), 5).tolist()
+    # cluster-robust variance over the iid one, by hand
+    g, n = 8, d.size
+    resid = np.array([(d[i * 5 : i * 5 + 5] - d.mean()).sum() for i in range(g)])
+    want = (g / (g - 1) * (resid**2).sum() / n**2) / (d.var(ddof=1) / n)
+    assert design_effect(d, clusters) == pytest.approx(want)
+    assert want > 4  # items of a cluster agree: about the cluster size
+    assert design_effect(d, None) == 1.0
+    assert design_effect(d, list(range(n))) == 1.0  # singleton clusters: no inflation
+    lo, hi, how = mean_interval(d, clusters)
+    plain = wilson(d.sum(), n)
+    assert how == "wilson_design_effect" and hi - lo > 1.8 * (plain[1] - plain[0])
+
+
+def _power_by_enumeration(n: int, p10: float, p01: float, alpha: float = 0.05) -> float:
+    """Exact power by summing the trinomial over every (config-only, baseline-only) count."""
+    from scipy.stats import multinomial
+
+    total = 0.0
+    for b in range(n + 1):
+        for c in range(n + 1 - b):
+            if mcnemar_exact(b, c) < alpha:
+                total += multinomial.pmf([b, c, n - b - c], n, [p10, p01, 1 - p10 - p01])
+    return total
+
+
+@pytest.mark.parametrize(("n", "p10", "p01"), [(30, 0.2, 0.05), (40, 0.1, 0.1), (25, 0.3, 0.0)])
+def test_exact_power_matches_enumeration(n: int, p10: float, p01: float) -> None:
+    assert exact_power(n, p10, p01) == pytest.approx(_power_by_enumeration(n, p10, p01), abs=1e-9)
+
+
+def test_mde_and_items_needed_reach_the_power_exactly() -> None:
+    psi = 0.25
+    m = mde(150, psi)
+    assert exact_power(150, (psi + m) / 2, (psi - m) / 2) == pytest.approx(0.8, abs=1e-6)
+    n = items_needed(0.08, psi)
+    p10, p01 = (psi + 0.08) / 2, (psi - 0.08) / 2
+    assert exact_power(n, p10, p01) >= 0.8 > exact_power(n - 1, p10, p01)
+    assert mde(150, 0.0) is None and items_needed(0.0, psi) is None
+    assert mde(8, 0.05) is None  # 8 items that rarely differ: nothing reaches 80%
