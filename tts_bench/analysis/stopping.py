@@ -19,7 +19,7 @@ the model cannot answer would otherwise draw the whole budget.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -55,6 +55,21 @@ class Tally:
     abstain_run: np.ndarray  # abstaining samples in a row ending at this step
     counts: np.ndarray  # (items, t, classes) votes per class
 
+    # read by every threshold of a rule: computed once per tally
+    @cached_property
+    def prob(self) -> np.ndarray:
+        """beta_prob(v1, v2) (0 where nothing was answered)."""
+        table = _beta_table(max(64, 1 << int(self.v1.max(initial=0)).bit_length()))
+        return np.where(self.v1 > 0, table[self.v1, self.v2], 0.0)
+
+    @cached_property
+    def lead(self) -> np.ndarray:
+        """The leading answer's share of the answers, from MIN_SHARE_SAMPLES samples on
+        (0 before, or with no answer)."""
+        read = np.arange(1, self.ids.shape[1] + 1)[None, :]
+        share = np.where(self.answered > 0, self.v1 / np.maximum(self.answered, 1), 0.0)
+        return np.where(read >= MIN_SHARE_SAMPLES, share, 0.0)
+
 
 def tally(ids: np.ndarray) -> Tally:
     """Running vote counts of (items, t) class ids (-1 = abstains)."""
@@ -88,10 +103,7 @@ def stops(rule: str, knob: float, tl: Tally, window: int) -> np.ndarray:
         return out
     silent = tl.abstain_run >= window
     if rule == "beta":
-        table = _beta_table(max(64, 1 << int(tl.v1.max(initial=0)).bit_length()))
-        return ((tl.v1 > 0) & (table[tl.v1, tl.v2] >= knob)) | silent
-    if rule == "share":
-        read = np.arange(1, t + 1)[None, :]
-        lead = np.where(tl.answered > 0, tl.v1 / np.maximum(tl.answered, 1), 0.0)
-        return ((tl.answered > 0) & (lead >= knob) & (read >= MIN_SHARE_SAMPLES)) | silent
+        return ((tl.prob >= knob) & (tl.v1 > 0)) | silent
+    if rule == "share":  # lead is 0 before MIN_SHARE_SAMPLES and with no answer
+        return ((tl.lead >= knob) & (tl.lead > 0)) | silent
     raise ValueError(f"rule must be one of {', '.join(RULES)}, got {rule!r}")
