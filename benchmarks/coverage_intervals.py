@@ -10,7 +10,8 @@ scaled to the differences' size; studentized and percentile bootstraps for contr
 ratio (studentized log ratio; percentile for contrast), P50/P95 latency ratios (percentile), one config's P95 (order statistics), the strata table's family-wise
 error under a global null, and the exact power at the normal formula's item count. Score
 intervals use `--reps` repetitions per cell, bootstrap intervals `--boot-reps` (2,000
-resamples each). The harness is tests/calibration_sim.py; the results are in
+resamples each); the comparison candidates the analysis does not use run at n = 50 and 100
+only (where they differ). The harness is tests/calibration_sim.py; the results are in
 docs/analysis.md. `--quick` runs a small grid to check the script itself.
 """
 
@@ -28,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 from tests.calibration_sim import (  # noqa: E402
     Paired,
     cover_accuracy,
+    cover_clustered,
     cover_delta,
     cover_f1,
     cover_timing,
@@ -37,13 +39,21 @@ from tests.calibration_sim import (  # noqa: E402
 LEVELS = [(0.45, 0.5), (0.75, 0.8), (0.95, 0.98)]
 
 
-def table(title: str, rows: list[tuple[str, Callable[[int], tuple[float, float]]]], ns) -> None:
+Row = tuple[str, Callable[[int], tuple[float, float]]]
+CONTRAST_NS = (50, 100)  # comparison candidates (not what the analysis uses) run at these n
+
+
+def table(title: str, rows: list[Row], ns: list[int], contrast: set[str] | None = None) -> None:
+    """One Markdown table; rows labelled in `contrast` run at CONTRAST_NS only ("—" else)."""
     print(f"\n**{title}**\n")
     print("| interval | " + " | ".join(f"n={n}" for n in ns) + " |")
     print("|---|" + "---|" * len(ns))
     for label, fn in rows:
         cells = []
         for n in ns:
+            if contrast and label in contrast and n not in CONTRAST_NS:
+                cells.append("—")
+                continue
             cov, width = fn(n)
             cells.append(f"{100 * cov:.1f}% ({width:.3g})")
         print(f"| {label} | " + " | ".join(cells) + " |", flush=True)
@@ -76,7 +86,8 @@ def main() -> None:
                     lambda n, p=p, s=strata: cover_accuracy(n, p, "percentile", boot, 1, s),
                 )
             )
-    table("Accuracy of one config (width in points)", acc_rows, ns)
+    contrast = {label for label, _ in acc_rows if "percentile" in label}
+    table("Accuracy of one config (width in points)", acc_rows, ns, contrast)
 
     delta_rows = []
     for pb, pc in LEVELS:
@@ -96,7 +107,8 @@ def main() -> None:
                         ),
                     )
                 )
-    table("Paired accuracy delta, 0/1 scores, phi 0.5 (width in points)", delta_rows, ns)
+    contrast = {label for label, _ in delta_rows if "percentile" in label or "student" in label}
+    table("Paired accuracy delta, 0/1 scores, phi 0.5 (width in points)", delta_rows, ns, contrast)
 
     f1_rows = []
     for level, tag in ((0.0, "mean F1 ≈ 0.57"), (2.5, "mean F1 ≈ 0.98")):
@@ -109,7 +121,8 @@ def main() -> None:
                         lambda n, f=fig, m=m, r=r, lv=level: cover_f1(n, f, m, r, 3, lv),
                     )
                 )
-    table("F1 (set answers; width in points)", f1_rows, ns)
+    contrast = {label for label, _ in f1_rows if "percentile" in label or "student" in label}
+    table("F1 (set answers; width in points)", f1_rows, ns, contrast)
 
     timing_rows = [
         ("cost ratio, studentized log ratio", lambda n: cover_timing(n, "cost_ratio", boot, 4)),
@@ -121,7 +134,23 @@ def main() -> None:
         ("P95 latency ratio, percentile", lambda n: cover_timing(n, "p95_ratio", boot, 4)),
         ("P95 of one config, order statistics", lambda n: cover_timing(n, "p95", reps, 4)),
     ]
-    table("Cost and latency (lognormal; width as a ratio or in seconds)", timing_rows, ns)
+    contrast = {"cost ratio, percentile (former)"}
+    table("Cost and latency (lognormal; width as a ratio or in seconds)", timing_rows, ns, contrast)
+
+    print("\n**Clustered items (clusters of 5 sharing a difficulty shift of ±0.2)**\n")
+    print("| interval | 20 clusters (n=100) | 40 clusters (n=200) | 100 clusters (n=500) |")
+    print("|---|---|---|---|")
+    for fig, name in (
+        ("accuracy", "accuracy (0.75), Wilson"),
+        ("delta", "delta (0.7→0.75), Tango"),
+    ):
+        for adjust in (True, False):
+            cells = []
+            for g in (20, 40, 100):
+                cov, width = cover_clustered(g, 5, fig, reps, seed=6, adjust=adjust)
+                cells.append(f"{100 * cov:.1f}% ({width:.3g})")
+            how = "design effect (the analysis')" if adjust else "ignoring clusters"
+            print(f"| {name}, {how} | " + " | ".join(cells) + " |", flush=True)
 
     print("\n**Strata table under a global null: runs with at least one starred cell**\n")
     print("| configs × strata | n per stratum | Holm over the table | Holm within each stratum |")
