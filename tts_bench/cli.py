@@ -140,7 +140,10 @@ def run(
     configs = [c.name for c in s.configs]
     print_table(result.records, configs, f"{s.name} — {result.status}")
     if result.already_complete:  # nothing run, nothing written (reports included)
-        typer.echo(f"run {result.run_dir}: already complete, nothing to do")
+        typer.echo(
+            f"run {result.run_dir}: already complete, nothing to do "
+            f"(`tts-bench report {result.run_dir}` rewrites its report)"
+        )
         return
     typer.echo(f"run directory: {result.run_dir}")
     typer.echo(f"spent: ${result.spent_usd:.4f} (live calls; cache hits are free)")
@@ -151,7 +154,17 @@ def run(
     if result.error:  # a fatal error in a run that was interrupted first
         typer.echo(f"warning: {result.error}", err=True)
     if not no_report and result.records:
-        _write_reports(result.run_dir)
+        from tts_bench.fsutil import RunLock
+
+        try:  # the run's own lock is released by now
+            lock = RunLock(result.run_dir).acquire()
+        except UserError as exc:  # another process took the directory: the run stands
+            typer.echo(f"warning: report not written: {exc}", err=True)
+        else:
+            try:
+                _write_reports(result.run_dir)
+            finally:
+                lock.release()
     if result.status == "interrupted":
         typer.echo(
             f"interrupted: resume with  tts-bench run {suite} --resume {result.run_dir}", err=True
