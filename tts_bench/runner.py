@@ -280,7 +280,9 @@ class Runner:
         try:
             await self._drive(worker, len(pairs), stop)
         except BaseException as exc:
-            if self._ended == "complete":
+            if isinstance(exc, KeyboardInterrupt | asyncio.CancelledError):
+                self._ended = "interrupted"
+            elif self._ended == "complete":
                 self._ended = "failed"
                 error = f"{type(exc).__name__}: {exc}"
             raise
@@ -289,7 +291,7 @@ class Runner:
             await client.aclose()
             records = load_records(self.run_dir)
             status = self._ended
-            if error is None:
+            if status != "failed":
                 status, error = settle(status, health, progress, configs, records)
             self.manifest.update(
                 status=status,
