@@ -54,7 +54,25 @@ def _plt() -> Any:
     return plt
 
 
+def _plain_log_labels(fig: Any) -> None:
+    """With mathtext off, matplotlib's own log-axis labels ("$\\mathdefault{10^{-1}}$") would
+    show as written: label those axes with plain numbers (0.1, 0.4) instead."""
+    from matplotlib.ticker import LogFormatter, LogFormatterMathtext
+
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            for get, put in (
+                (axis.get_major_formatter, axis.set_major_formatter),
+                (axis.get_minor_formatter, axis.set_minor_formatter),
+            ):
+                f = get()
+                if isinstance(f, LogFormatterMathtext):
+                    base, only = getattr(f, "_base", 10.0), f.labelOnlyBase
+                    put(LogFormatter(base, labelOnlyBase=only, minor_thresholds=f.minor_thresholds))
+
+
 def _svg(fig: Any, name: str) -> str:
+    _plain_log_labels(fig)
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
     _plt().close(fig)
