@@ -152,9 +152,12 @@ def report(
 ) -> None:
     """Write summary.json, report.html and summary.md for RUN_DIR (defaults: the suite's
     `analysis:` block)."""
-    from tts_bench.store import read_manifest
+    from tts_bench.store import load_calls, load_records, read_manifest
 
     read_manifest(run_dir)
+    # damaged records or calls: exit 2 before any file is written, not halfway through
+    load_records(run_dir)
+    load_calls(run_dir)
     for name, value, ok in (
         ("--epsilon", epsilon, epsilon is None or epsilon >= 0),
         ("--resamples", resamples, resamples is None or resamples > 0),
@@ -192,12 +195,13 @@ def compare(
     ),
 ) -> None:
     """Compare runs (e.g. last month's model vs the upgrade), paired by item."""
-    from tts_bench.store import read_manifest
+    from tts_bench.store import load_records, read_manifest
 
     if len(run_dirs) < 2:
         raise UserError("compare: give at least two run directories")
-    for d in run_dirs:
+    for d in run_dirs:  # every run readable before any summary is computed or cached
         read_manifest(d)
+        load_records(d)
     from tts_bench.report import write_compare
 
     path, warnings = write_compare(run_dirs, out)
