@@ -121,19 +121,22 @@ def _kind(types: tuple[type, ...]) -> str:
     )
 
 
-def _check_types(obj: dict[str, Any], types: dict[str, tuple[type, ...]], where: str) -> None:
+def _check_types(
+    obj: dict[str, Any], types: dict[str, tuple[type, ...]], p: Path, prefix: str = ""
+) -> None:
     for key, allowed in types.items():
         value = obj.get(key)
         if value is None:
             continue
         if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
-            raise UserError(f"{where}`{key}` must be {_kind(allowed)}, got {type(value).__name__}")
+            got = type(value).__name__
+            raise UserError(f"{p}: `{prefix}{key}` must be {_kind(allowed)}, got {got}")
 
 
 def _check_manifest(m: dict[str, Any], p: Path) -> None:
-    _check_types(m, _MANIFEST_TYPES, f"{p}: ")
+    _check_types(m, _MANIFEST_TYPES, p)
     suite = m.get("suite") or {}
-    _check_types(suite, _SUITE_TYPES, f"{p}: suite.")
+    _check_types(suite, _SUITE_TYPES, p, "suite.")
     for where, configs in (("configs", m.get("configs")), ("suite.configs", suite.get("configs"))):
         for c in configs or []:
             if not isinstance(c, dict) or not isinstance(c.get("name"), str):
