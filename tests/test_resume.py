@@ -102,6 +102,9 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
     proc.wait()
     done_before = len(records_file.read_text().splitlines())
     assert 12 <= done_before < 72, "the kill must land part-way"
+    # the killed writer's lock file stays, its lock does not (the kernel dropped it)
+    assert (out / "r" / ".lock").read_text().strip() == str(proc.pid)
+    assert json.loads((out / "r" / "manifest.json").read_text())["status"] == "running"
     # a torn last line, as after a power loss, must not be fatal
     with records_file.open("a") as fh:
         fh.write('{"item_id": "torn", "con')
