@@ -153,7 +153,25 @@ def test_wilson_matches_scipy(k: int, n: int) -> None:
     from scipy.stats import binomtest
 
     ref = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
-    assert wilson(k, n) == pytest.approx((ref.low, ref.high), abs=1e-12)
+    assert wilson(k, n, boundary=False) == pytest.approx((ref.low, ref.high), abs=1e-12)
+
+
+def test_wilson_boundary_modification() -> None:
+    from scipy.stats import binom, binomtest, chi2
+
+    # 1..2 items on one side (n <= 50), 1..3 above: that side is the one-sided Poisson bound
+    assert wilson(49, 50)[1] == pytest.approx(1 - chi2.ppf(0.025, 2) / 100)
+    assert wilson(2, 80)[0] == pytest.approx(chi2.ppf(0.025, 4) / 160)
+    ref = binomtest(40, 80).proportion_ci(method="wilson")  # elsewhere: plain Wilson
+    assert wilson(40, 80) == pytest.approx((ref.low, ref.high), abs=1e-12)
+    # exact coverage at a true 99% on 100 items: plain Wilson collapses, the modified holds
+    cover = {}
+    for flag in (False, True):
+        iv = [wilson(k, 100, boundary=flag) for k in range(101)]
+        cover[flag] = sum(
+            binom.pmf(k, 100, 0.99) for k in range(101) if iv[k][0] <= 0.99 <= iv[k][1]
+        )
+    assert cover[False] < 0.93 and cover[True] > 0.94, cover
 
 
 def _tango_score(b: float, c: float, n: float, d: float) -> float:

@@ -25,9 +25,16 @@ def _binom_cdf(n: int, q: float) -> np.ndarray:
     return np.asarray(bdtr(np.arange(n + 1), n, q), dtype=float)
 
 
-def wilson(successes: float, n: float, confidence: float = 0.95) -> tuple[float, float] | None:
+def wilson(
+    successes: float, n: float, confidence: float = 0.95, *, boundary: bool = True
+) -> tuple[float, float] | None:
     """Wilson score interval for a proportion (None when n == 0); n may be an effective,
-    non-integer count."""
+    non-integer count.
+
+    boundary: Brown, Cai & DasGupta's (2001) modification. Wilson's coverage collapses (to
+    84% at 95%) when 1 to 3 of the n items fall on one side — an accuracy near 98% on 50-100
+    items; there the bound on that side is the one-sided Poisson bound instead,
+    chi2_{alpha/2}(2x) / (2n), x the count on that side (up to 2 for n <= 50, 3 above)."""
     if n <= 0:
         return None
     z = _z(0.5 + confidence / 2)
@@ -35,7 +42,18 @@ def wilson(successes: float, n: float, confidence: float = 0.95) -> tuple[float,
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    lo, hi = max(0.0, centre - half), min(1.0, centre + half)
+    if boundary:
+        from scipy.special import gammaincinv
+
+        top = 2 if n <= 50 else 3
+        alpha = 1 - confidence
+        failures = n - successes
+        if 0 < successes <= top:  # chi2 quantile(q, 2x) / 2 = gammaincinv(x, q)
+            lo = float(gammaincinv(successes, alpha / 2)) / n
+        if 0 < failures <= top:
+            hi = 1 - float(gammaincinv(failures, alpha / 2)) / n
+    return lo, hi
 
 
 def tango(
