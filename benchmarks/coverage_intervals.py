@@ -59,6 +59,37 @@ def table(title: str, rows: list[Row], ns: list[int], contrast: set[str] | None 
         print(f"| {label} | " + " | ".join(cells) + " |", flush=True)
 
 
+def exact_wilson(ns: list[int]) -> None:
+    """Wilson's coverage computed exactly (a sum over the binomial), at p = 0.5, 0.8, 0.98
+    and its minimum and mean over p in [0.5, 0.999] (by symmetry the same below 0.5)."""
+    import numpy as np
+    from scipy.stats import binom
+
+    from tts_bench.analysis.stats import wilson
+
+    print("\n**Wilson (the analysis', with the boundary bound), exact coverage**\n")
+    print("| p | " + " | ".join(f"n={n}" for n in ns) + " |")
+    print("|---|" + "---|" * len(ns))
+    grid = np.linspace(0.5, 0.999, 500)
+    rows: dict[str, list[str]] = {"0.5": [], "0.8": [], "0.98": [], "min": [], "mean": []}
+    for n in ns:
+        iv = np.array([wilson(k, n) for k in range(n + 1)])
+        ks = np.arange(n + 1)
+
+        def cover(p: float, iv: np.ndarray = iv, ks: np.ndarray = ks, n: int = n) -> float:
+            inside = (iv[:, 0] <= p) & (p <= iv[:, 1])
+            return float(binom.pmf(ks[inside], n, p).sum())
+
+        for q in ("0.5", "0.8", "0.98"):
+            rows[q].append(f"{100 * cover(float(q)):.1f}%")
+        on_grid = np.array([cover(p) for p in grid])
+        rows["min"].append(f"{100 * on_grid.min():.1f}%")
+        rows["mean"].append(f"{100 * on_grid.mean():.1f}%")
+    labels = {"min": "min over p ∈ [0.5, 0.999]", "mean": "mean over p ∈ [0.5, 0.999]"}
+    for key, cells in rows.items():
+        print(f"| {labels.get(key, key)} | " + " | ".join(cells) + " |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=4000, help="repetitions for score intervals")
@@ -69,6 +100,8 @@ def main() -> None:
     reps, boot = (200, 40) if a.quick else (a.reps, a.boot_reps)
     t0 = time.perf_counter()
     print(f"repetitions: {reps} (score intervals), {boot} (bootstraps); cells: coverage (width)")
+
+    exact_wilson(ns)
 
     acc_rows = []
     for p in (0.5, 0.8, 0.98):
