@@ -55,6 +55,11 @@ class Coverage:
     samples_worst: float
 
 
+def _covers(ci: list, t: float) -> bool:
+    """An interval with an undefined end covers nothing."""
+    return ci[0] is not None and ci[1] is not None and ci[0] <= t <= ci[1]
+
+
 def simulate(sc: PoolScenario, reps: int, *, orders: int = 100, seed: int = 0) -> Coverage:
     rng = np.random.default_rng(seed)
     true = truth(sc)
@@ -63,8 +68,8 @@ def simulate(sc: PoolScenario, reps: int, *, orders: int = 100, seed: int = 0) -
     for i in range(reps):
         rows = replay(draw(rng, sc, sc.n), orders=orders, seed=seed + i)
         for j, (r, t) in enumerate(zip(rows, true, strict=True)):
-            acc[j] += r["accuracy_ci"][0] <= t["accuracy"] <= r["accuracy_ci"][1]
-            used[j] += r["mean_samples_ci"][0] <= t["mean_samples"] <= r["mean_samples_ci"][1]
+            acc[j] += _covers(r["accuracy_ci"], t["accuracy"])
+            used[j] += _covers(r["mean_samples_ci"], t["mean_samples"])
     acc /= reps
     used /= reps
     return Coverage(float(acc.mean()), float(acc.min()), float(used.mean()), float(used.min()))

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from tts_bench.analysis.bootstrap import MeanBatch, studentized_ci, weight_matrix
+from tts_bench.analysis.bootstrap import MeanBatch, percentile_ci, studentized_ci, weight_matrix
 from tts_bench.analysis.curves import Pools
 from tts_bench.analysis.figures import fnum
 from tts_bench.analysis.stopping import MIN_SHARE_SAMPLES, Tally, beta_prob, stops, tally
@@ -145,9 +145,13 @@ def replay(
     res = batch.run()
 
     def ci(c: tuple[int, int, float, float], scale: float = 1.0) -> list[Any]:
-        # studentized bootstrap: the percentile interval is too narrow at small n
+        # studentized bootstrap: the percentile interval is too narrow at small n; it is
+        # undefined when many resamples have sd 0 (nearly every item alike): percentile then
         lo, hi = studentized_ci(res[:, c[0]], res[:, c[1]], c[2], c[3], n, confidence)
-        return [fnum(scale * float(lo)), fnum(scale * float(hi))]
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            lo, hi = percentile_ci(res[:, c[0]], confidence)
+        return [fnum(None if lo is None else scale * float(lo)),
+                fnum(None if hi is None else scale * float(hi))]  # fmt: skip
 
     out = []
     for j, (rule, name, value) in enumerate(knobs):
