@@ -602,3 +602,36 @@ def test_user_text_is_never_mathtext(tmp_path, capsys, monkeypatch):
     assert any("c$^_$d{e}" in t for t in texts), texts
     assert any(t.endswith("=x^_$y$_") for t in texts), texts  # the strata heatmap
     assert not any("mathdefault" in t for t in texts), texts  # log axes: plain numbers
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Final answer: " + "7" * 5001,
+        "1/" + "1" * 5001,
+        "[" * 200_000,
+        "```json\n" + "{" * 100_000 + "\n```",
+        "Final answer: C" + "1" * 6000 + ", C2",
+    ],
+)
+@pytest.mark.parametrize("kind", ["numeric", "exact", "set_f1", "choice"])
+def test_a_monstrous_answer_is_just_not_a_number(text, kind):
+    """Scoring a model's answer never raises: one that cannot be read is simply wrong."""
+    from tts_bench.scoring import make_scorer
+    from tts_bench.suite import ScorerSpec
+
+    for extract in ("auto", "json", "last_number"):
+        scorer = make_scorer(ScorerSpec(type=kind, extract=extract))
+        got = scorer.extract(text)
+        target = {"numeric": "7", "exact": "x", "set_f1": "C2", "choice": "A"}[kind]
+        assert scorer.score(got, target).correct is not True
+        scorer.key(got or "")
+
+
+def test_brackets_inside_strings_are_not_nesting(tmp_path):
+    from tts_bench.data.loader import read_table
+
+    rows = [{"id": "a", "question": "[" * 500 + "{" * 500, "answer": 1}]
+    path = tmp_path / "d.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert read_table(str(path))[0]["question"] == rows[0]["question"]

@@ -91,3 +91,64 @@ def test_records_with_wrong_types_are_one_line_errors(run_dir, tmp_path, change)
     for args in (("report", str(bad)), ("gate", str(bad))):
         line = _one_line_exit_2(cli(*args))
         assert next(iter(change)) in line
+
+
+def _copy(run_dir, dest):
+    dest.mkdir()
+    for name in ("manifest.json", "records.jsonl", "calls.jsonl"):
+        (dest / name).write_bytes((run_dir / name).read_bytes())
+    return dest
+
+
+def test_a_torn_last_line_is_skipped_even_mid_character(run_dir, tmp_path):
+    """A crash mid-write leaves a last line without its newline, perhaps cut inside a UTF-8
+    character: readers skip it; the same bytes followed by a newline are an error."""
+    from tts_bench.errors import UserError
+    from tts_bench.store import load_calls, load_records
+
+    bad = _copy(run_dir, tmp_path / "torn")
+    n_records, n_calls = len(load_records(bad)), len(load_calls(bad))
+    for name in ("records.jsonl", "calls.jsonl"):
+        with (bad / name).open("ab") as fh:
+            fh.write(b'{"item_id": "caf\xc3')
+    assert (len(load_records(bad)), len(load_calls(bad))) == (n_records, n_calls)
+    with (bad / "records.jsonl").open("ab") as fh:
+        fh.write(b"\n")
+    with pytest.raises(UserError, match=r"records\.jsonl:\d+: not UTF-8 text"):
+        load_records(bad)
+
+
+def test_only_the_winning_line_of_a_pair_is_checked(run_dir, tmp_path):
+    """An earlier attempt of a pair (superseded by a later line) is not what the report uses."""
+    from tts_bench.store import load_records
+
+    bad = _copy(run_dir, tmp_path / "stale")
+    lines = (bad / "records.jsonl").read_text().splitlines()
+    stale = {**json.loads(lines[0]), "latency_s": -1.0}
+    (bad / "records.jsonl").write_text("\n".join([json.dumps(stale), *lines]) + "\n")
+    assert all(r["latency_s"] >= 0 for r in load_records(bad))
+
+
+@pytest.mark.parametrize(
+    "change, fragment",
+    [
+        ({"configs": "single"}, "`configs` must be a list"),
+        ({"configs": [{"strategy": "single"}]}, "`configs` must hold objects with a `name`"),
+        ({"strata_counts": {"difficulty": {"easy": "4"}}}, "strata_counts.difficulty"),
+        ({"item_count": -1}, "`item_count` must not be negative"),
+        ({"spent_usd": "x"}, "`spent_usd` must be int or float"),
+        ({"sessions": [1]}, "`sessions` must hold objects"),
+        ({"status": 3}, "`status` must be str"),
+        ({"suite": {"scorer": "numeric"}}, "`suite.scorer` must be an object"),
+    ],
+)
+def test_manifest_fields_of_the_wrong_type(run_dir, tmp_path, change, fragment):
+    from tts_bench.errors import UserError
+    from tts_bench.store import read_manifest
+
+    bad = _copy(run_dir, tmp_path / "m")
+    manifest = json.loads((bad / "manifest.json").read_text())
+    (bad / "manifest.json").write_text(json.dumps({**manifest, **change}))
+    with pytest.raises(UserError, match="manifest.json: ") as err:
+        read_manifest(bad)
+    assert fragment in str(err.value)

@@ -191,3 +191,62 @@ def test_cli_imports_and_adds(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert {r["config"] for r in load_records(out / "r1")} == {"first", "second"}
+
+
+SAMPLE = {"id": "a", "epoch": 1, "target": "1", "output": {"completion": "Final answer: 1"}}
+LOGS = {
+    "eval_not_an_object": ({"eval": 3}, r"not an Inspect log \(no `eval` header object\)"),
+    "samples_not_a_list": ({"eval": {}, "samples": 5}, r"`samples` must be a list of objects"),
+    "sample_not_an_object": ({"eval": {}, "samples": [3]}, r"`samples` must be a list"),
+    "id_a_list": ({"eval": {}, "samples": [{**SAMPLE, "id": [1]}]}, r"a sample has no `id`"),
+    "epoch_a_string": (
+        {"eval": {}, "samples": [{**SAMPLE, "epoch": "x"}]},
+        r"sample 'a': `epoch` must be an integer",
+    ),
+    "output_a_string": (
+        {"eval": {}, "samples": [{**SAMPLE, "output": "1"}]},
+        r"sample 'a': `output` must be an object, got str",
+    ),
+    "metadata_a_list": (
+        {"eval": {}, "samples": [{**SAMPLE, "metadata": [1]}]},
+        r"`metadata` must be an object",
+    ),
+    "usage_not_objects": (
+        {"eval": {}, "samples": [{**SAMPLE, "model_usage": {"m": 5}}]},
+        r"model usage must be objects",
+    ),
+    "negative_tokens": (
+        {"eval": {}, "samples": [{**SAMPLE, "model_usage": {"m": {"input_tokens": -4}}}]},
+        r"`input_tokens` must not be negative",
+    ),
+    "nan_time": (
+        {"eval": {}, "samples": [{**SAMPLE, "working_time": float("nan")}]},
+        r"`latency_s` must be finite",
+    ),
+    "deep": ('{"eval": ' + "[" * 100_000, r"JSON nested deeper than 100 levels"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LOGS))
+def test_inspect_log_of_the_wrong_shape_read_by_hand(tmp_path, monkeypatch, case):
+    """Without inspect_ai the log is parsed here: every wrong-typed part is one line."""
+    from tts_bench.importers import inspect_log
+
+    monkeypatch.setattr(inspect_log, "_with_inspect", lambda path: None)
+    log, pattern = LOGS[case]
+    src = tmp_path / "x.json"
+    src.write_text(log if isinstance(log, str) else json.dumps(log))
+    with pytest.raises(UserError, match=pattern) as err:
+        import_pools(src, fmt="inspect", out=tmp_path / "run", scorer="numeric")
+    assert "\n" not in str(err.value)
+    assert not (tmp_path / "run").exists()
+
+
+def test_inspect_log_read_by_hand_still_imports(tmp_path, monkeypatch):
+    from tts_bench.importers import inspect_log
+
+    monkeypatch.setattr(inspect_log, "_with_inspect", lambda path: None)
+    src = tmp_path / "x.json"
+    src.write_text(json.dumps({"eval": {"task": "t"}, "samples": [SAMPLE, {**SAMPLE, "id": 2}]}))
+    res = import_pools(src, fmt="inspect", out=tmp_path / "run", scorer="numeric")
+    assert res.n_items == 2 and res.config == "t"
