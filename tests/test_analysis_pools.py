@@ -237,3 +237,34 @@ def test_answer_identity_falls_back_only_for_an_unusable_scorer(monkeypatch) -> 
     monkeypatch.setattr("tts_bench.scoring.make_scorer", broken)
     with pytest.raises(RuntimeError):
         curves._key_fn(SimpleNamespace(scorer=ScorerSpec(type="numeric")))
+
+
+def test_a_lone_pooled_config_gets_its_curve_verdict(tmp_path: Path) -> None:
+    from tts_bench.report.markdown import render_markdown
+
+    cfgs = [Cfg("sc", {"easy": 0.75, "hard": 0.45}, pool=8, knobs={"n": [1, 2, 4, 8]})]
+    run = make_run(tmp_path, n_items=80, configs=cfgs, infra_rate=0.0)
+    s = summarize(run, resamples=200)
+    sat = by_config(s)["sc"]["saturation"]
+    assert sat["verdict"] in {"levels_off", "still_rising", "may_still_rise", "not_rising"}
+    assert sat["selection"]["half_items"] == [40, 40]
+    line = next(x for x in render_markdown(s).splitlines() if x.startswith("- sc (baseline)"))
+    assert "95% CI" in line.split(";")[-1] and "N=8" in line, line
+
+
+def test_halves_keep_strata_and_clusters_together() -> None:
+    from tts_bench.analysis.halves import split_halves
+
+    strata = ["a"] * 10 + ["b"] * 7 + ["c"] * 3
+    clusters = [f"s{i // 2}" for i in range(20)]  # pairs of items share a source
+    mask = np.ones(20, dtype=bool)
+    mask[-1] = False
+    h = split_halves(mask, 3, strata, clusters)
+    assert h[-1] == -1 and set(h[:-1]) == {0, 1}
+    assert all(h[i] == h[i + 1] for i in range(0, 18, 2))  # a cluster never straddles
+    counts = [int((h == x).sum()) for x in (0, 1)]
+    assert abs(counts[0] - counts[1]) <= 3  # clusters of two: nearly even halves
+    for s in "ab":  # every stratum of several clusters reaches both halves
+        assert {h[i] for i in range(19) if strata[i] == s} == {0, 1}
+    assert (split_halves(mask, 3, strata, clusters) == h).all()  # seeded
+    assert (split_halves(mask, 4, strata, clusters) != h).any()
