@@ -371,3 +371,77 @@ def test_a_run_with_an_unscored_config_reports_dashes_not_zero(tmp_path):
     assert delta["cost_ratio"]["value"] is None and delta["latency_p95_ratio"]["value"] is None
     point = next(p for p in summary["frontier"] if p["label"] == "remote")
     assert point["cost_usd"] is None and point["latency_p95_s"] is None
+
+
+# -- the final status -----------------------------------------------------------------------
+
+
+def _call(status: str, error: str | None = None, model: str = "openai/gpt-4o-mini"):
+    from tts_bench.llm.types import CallRecord
+
+    return CallRecord(
+        "i", "c", "sample", 0, model, 0, 0, 0, 0, 0.0, 0.0, status, 0, False, None, error
+    )
+
+
+def test_settle_says_complete_only_when_true():
+    from tts_bench.llm.types import ModelSpec
+    from tts_bench.run_state import ConfigHealth, Progress, settle
+
+    specs = {
+        "a": (ModelSpec("sim/small"), None),
+        "b": (ModelSpec("openai/gpt-4o-mini", api_key_env="MY_KEY"), None),
+    }
+    ok = [{"config": "a", "status": "ok"}, {"config": "b", "status": "ok"}]
+    # nothing left to run: no request made, so never "every request failed"
+    assert settle("complete", ConfigHealth(specs), Progress(2, 2), ["a", "b"], ok) == (
+        "complete",
+        None,
+    )
+    # a resume whose every request failed is failed, even with earlier scored records
+    health, progress = ConfigHealth(specs), Progress(2, 4)
+    for _ in range(2):
+        health.observe("b", [_call("timeout", "no response within 2 s")], ok=False)
+        progress.advance(False, 0.0)
+    status, msg = settle("complete", health, progress, ["a", "b"], ok)
+    assert status == "failed" and "every request failed: 2 of 2" in msg and "timeout" in msg
+    # a config without a scored record fails the run by name
+    recs = [{"config": "a", "status": "ok"}, {"config": "b", "status": "timeout"}]
+    progress.advance(True, 0.0)
+    status, msg = settle("complete", health, progress, ["a", "b"], recs)
+    assert status == "failed" and "no scored record for config b" in msg
+    # a fatal error names config, model and key variable; Ctrl-C still wins the status
+    health.observe("b", [_call("auth_error", "HTTP 401: bad key")], ok=False)
+    status, msg = settle("complete", health, progress, ["a", "b"], recs)
+    assert status == "failed"
+    assert msg.startswith(
+        "config b (model openai/gpt-4o-mini, key variable MY_KEY): auth_error: HTTP 401"
+    )
+    assert settle("interrupted", health, progress, ["a", "b"], recs)[0] == "interrupted"
+    assert settle("budget_exceeded", health, progress, ["a", "b"], recs)[0] == "failed"
+
+
+def test_three_identical_bad_requests_stop_only_an_unscored_config():
+    from tts_bench.llm.types import ModelSpec
+    from tts_bench.run_state import ConfigHealth
+
+    health = ConfigHealth({"a": (ModelSpec("openai/x"), None)})
+    for error in ("e1", "e2", "e1", "e2"):
+        health.observe("a", [_call("bad_request", error)], ok=False)
+    assert "a" not in health.stopped  # two texts, twice each
+    health.observe("a", [_call("bad_request", "e1")], ok=False)
+    assert "a" in health.stopped
+    scored = ConfigHealth({"a": (ModelSpec("openai/x"), None)}, scored={"a"})
+    for _ in range(5):  # a provider rejecting some items of a config that works
+        scored.observe("a", [_call("bad_request", "too long")], ok=False)
+    assert not scored.stopped
+
+
+def test_the_key_variable_named_is_the_one_read():
+    from tts_bench.llm.types import ModelSpec
+    from tts_bench.run_state import key_variable
+
+    assert key_variable(ModelSpec("openai/gpt-4o-mini")) == "OPENAI_API_KEY"
+    assert key_variable(ModelSpec("anthropic/claude-x", api_key_env="K")) == "K"
+    local = ModelSpec("openai/qwen", params={"api_base": "http://127.0.0.1:1/v1"})
+    assert key_variable(local).startswith("none")  # the direct transport reads only api_key_env

@@ -193,11 +193,13 @@ def settle(
         for c in configs
         if not any(r.get("config") == c and r.get("status", "ok") == "ok" for r in records)
     ]
-    if not unscored:
+    every = bool(progress.ran) and progress.failed == progress.ran
+    if not unscored and not every:
         return "complete", None
-    first = next((health.first_error[c] for c in unscored if c in health.first_error), None)
+    named = unscored or configs
+    first = next((health.first_error[c] for c in named if c in health.first_error), None)
     detail = f" ({first.status}: {first.error or 'no detail'})" if first else ""
-    if progress.ran and progress.failed == progress.ran:
+    if every:  # a dead endpoint or a bad key, even when earlier sessions scored every config
         msg = f"every request failed: {progress.failed} of {progress.ran} requests failed{detail}"
     else:
         msg = f"no scored record for config {', '.join(unscored)}{detail}"
