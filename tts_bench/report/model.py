@@ -64,7 +64,7 @@ def current_summary(run_dir: Path | str) -> dict[str, Any] | None:
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # bad JSON, not UTF-8, nested too deep
         return None  # a damaged file: recompute
     if not isinstance(data, dict) or get(data, "meta", "schema_version") != SCHEMA_VERSION:
         return None
