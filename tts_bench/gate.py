@@ -4,8 +4,9 @@ Figures and CIs come from the run's summary.json (recomputed in memory with
 `tts_bench.analysis.summarize` when the file is missing, damaged, or older than records.jsonl
 or manifest.json). With `against`, `accuracy_delta` and `cost_ratio` compare each config with
 the same config of another run, paired by item id (`tts_bench.analysis.crossrun`, the
-figures of `tts-bench compare`), with a stratified paired percentile bootstrap (the suite's
-resamples, seed and confidence; the run's analysis strata).
+figures of `tts-bench compare`), with the analysis' intervals (Tango's paired score interval
+for the delta, a stratified paired bootstrap for the cost ratio: the suite's resamples, seed
+and confidence; the run's analysis strata).
 Rules and their metrics are described in `tts_bench.gate_rules`.
 """
 
@@ -163,7 +164,7 @@ def paired_bootstrap(
     confidence: float = 0.95,
     strata: list[str] | None = None,
 ) -> tuple[float | None, tuple[float, float] | None]:
-    """Point and percentile CI of mean(a − b) (or mean(a) / mean(b) with `ratio`) over
+    """Point and CI of mean(a − b) (or mean(a) / mean(b) with `ratio`) over
     paired items: `analysis.crossrun.paired_arrays` with b as the reference."""
     from tts_bench.analysis.crossrun import paired_arrays
 

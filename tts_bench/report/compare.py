@@ -3,9 +3,9 @@ aligned on item ids, with per-config paired deltas against the first run and the
 plots overlaid (colour = config, line style / marker = run).
 
 Deltas (run − reference), per config present in both, paired on the common items
-(`tts_bench.analysis.crossrun`): the scorer's value in points with a paired percentile
-bootstrap CI (resampled within the analysis' strata), exact McNemar (0/1) or Wilcoxon p-value,
-ratio of mean costs and of P95 latency with bootstrap CIs. Knobs: `resamples` (default
+(`tts_bench.analysis.crossrun`): the scorer's value in points with Tango's paired score
+interval, exact McNemar (0/1) or Wilcoxon p-value, ratio of mean costs and of P95 latency with
+bootstrap CIs (resampled within the analysis' strata). Knobs: `resamples` (default
 10,000), `seed` (0), `confidence` (0.95).
 """
 
