@@ -328,6 +328,7 @@ def cases(tmp: Path, good: Path, imported: Path) -> dict[str, Case]:
         "nan budget": Case(run(_suite(tmp), "--max-cost", "nan"), "--max-cost"),
         "unknown option": Case(["report", str(good), "--colour", "red"], "no such option", [good]),
         "missing argument": Case(["run"], "missing argument"),
+        "port out of range": Case(["sim", "serve", "--port", "99999"], "--port"),
         "resamples zero": Case(["report", str(good), "--resamples", "0"], "--resamples", [good]),
         "confidence above 1": Case(
             ["report", str(good), "--confidence", "1.5"], "--confidence", [good]
@@ -498,7 +499,8 @@ NAMES = [
     *("dataset broken link", "dataset is a directory", "jsonl nested 200k deep"),
     *("jsonl nested deep for pyarrow", "json nested deep", "target of 5001 digits"),
     *("json integer of 5001 digits", "option not a number", "limit zero", "negative budget"),
-    *("nan budget", "unknown option", "missing argument", "resamples zero"),
+    *("nan budget", "unknown option", "missing argument", "port out of range"),
+    "resamples zero",
     *("confidence above 1", "resume non-run", "records not utf-8", "records nested deep"),
     *("record with nan cost", "record with negative latency", "record with infinite latency"),
     *("record with negative tokens", "record of an unknown config", "record without item_id"),

@@ -16,7 +16,7 @@ from tts_bench.errors import UserError
 @sim_app.command("serve")
 def sim_serve(
     host: Annotated[str, typer.Option(help="Bind address (loopback by default).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port.")] = 8765,
+    port: Annotated[int, typer.Option(help="Port.", min=0, max=65535)] = 8765,
     time_scale: Annotated[
         float, typer.Option("--time-scale", help="Real seconds per simulated second.")
     ] = 1.0,
