@@ -330,6 +330,9 @@ def cases(tmp: Path, good: Path, imported: Path) -> dict[str, Case]:
         "missing argument": Case(["run"], "missing argument"),
         "port out of range": Case(["sim", "serve", "--port", "99999"], "--port"),
         "resamples zero": Case(["report", str(good), "--resamples", "0"], "--resamples", [good]),
+        "resamples past memory": Case(
+            ["report", str(good), "--resamples", "100000000"], "resamples", [good]
+        ),
         "confidence above 1": Case(
             ["report", str(good), "--confidence", "1.5"], "--confidence", [good]
         ),
@@ -500,7 +503,7 @@ NAMES = [
     *("jsonl nested deep for pyarrow", "json nested deep", "target of 5001 digits"),
     *("json integer of 5001 digits", "option not a number", "limit zero", "negative budget"),
     *("nan budget", "unknown option", "missing argument", "port out of range"),
-    "resamples zero",
+    *("resamples zero", "resamples past memory"),
     *("confidence above 1", "resume non-run", "records not utf-8", "records nested deep"),
     *("record with nan cost", "record with negative latency", "record with infinite latency"),
     *("record with negative tokens", "record of an unknown config", "record without item_id"),

@@ -160,7 +160,7 @@ class GateRule(Strict):
 
 class AnalysisSpec(Strict):
     epsilon: float = Field(default=1.0, ge=0)  # points: saturation and routing tolerance
-    resamples: int = Field(default=10_000, gt=0)
+    resamples: int = Field(default=10_000, gt=0, le=100_000)  # memory: items x resamples
     confidence: float = Field(default=0.95, gt=0, lt=1)
     seed: int = Field(default=0, ge=0)
     max_cost_per_request: float | None = Field(default=None, ge=0)  # routing budget
