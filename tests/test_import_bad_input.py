@@ -250,3 +250,13 @@ def test_inspect_log_read_by_hand_still_imports(tmp_path, monkeypatch):
     src.write_text(json.dumps({"eval": {"task": "t"}, "samples": [SAMPLE, {**SAMPLE, "id": 2}]}))
     res = import_pools(src, fmt="inspect", out=tmp_path / "run", scorer="numeric")
     assert res.n_items == 2 and res.config == "t"
+
+
+def test_lm_eval_results_file_of_the_wrong_shape_is_ignored(tmp_path):
+    """The model name is optional: a results_*.json that is a list or nested too deep is
+    passed over, not a crash."""
+    src = jsonl(tmp_path / "samples_t_2024.jsonl", {"doc_id": 0, "target": "1", "resps": [["1"]]})
+    (tmp_path / "results_1.json").write_text("[1, 2]")
+    (tmp_path / "results_2.json").write_text("[" * 100_000)
+    res = import_pools(src, fmt="lm-eval", out=tmp_path / "run", scorer="numeric")
+    assert res.config == "t"

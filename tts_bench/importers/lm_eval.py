@@ -50,9 +50,12 @@ def _model(path: Path) -> str | None:
     for res in sorted(path.parent.glob("results_*.json"), reverse=True):
         try:
             data = json.loads(res.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             continue
-        name = data.get("model_name") or (data.get("config") or {}).get("model_args")
+        if not isinstance(data, dict):
+            continue
+        config = data.get("config") if isinstance(data.get("config"), dict) else {}
+        name = data.get("model_name") or config.get("model_args")
         if isinstance(name, str) and name:
             for part in name.split(","):  # model_args "pretrained=org/name,dtype=..."
                 if part.startswith("pretrained="):
