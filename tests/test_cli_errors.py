@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -37,26 +39,42 @@ def _one_line_exit_2(proc) -> str:
     return lines[0]
 
 
-def test_unwritable_output_paths(run_dir, tmp_path):
+@pytest.fixture
+def main(capsys, monkeypatch):
+    """`tts-bench ARGS` in this process (the entry point's `main`): a CompletedProcess-like
+    object with the exit code and stderr, as `cli` gives, without a new interpreter."""
+    from tts_bench.cli import main as entry
+
+    def call(*args: str) -> subprocess.CompletedProcess[str]:
+        monkeypatch.setattr(sys, "argv", ["tts-bench", *args])
+        with pytest.raises(SystemExit) as stop:
+            entry()
+        err = capsys.readouterr().err
+        return subprocess.CompletedProcess(args, stop.value.code, "", err)
+
+    return call
+
+
+def test_unwritable_output_paths(run_dir, tmp_path, main):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     line = _one_line_exit_2(cli("gate", str(run_dir), "--junit", str(blocker / "gate.xml")))
     assert "gate.xml" in line
-    _one_line_exit_2(cli("compare", str(run_dir), str(run_dir), "-o", str(blocker / "c.html")))
+    _one_line_exit_2(main("compare", str(run_dir), str(run_dir), "-o", str(blocker / "c.html")))
 
 
 @pytest.mark.parametrize("content", ["[]", '{"suite": "oops"}', "\xff\xfe"])
-def test_damaged_manifest(run_dir, tmp_path, content):
+def test_damaged_manifest(run_dir, tmp_path, content, main):
     bad = tmp_path / "bad"
     bad.mkdir()
     for name in ("records.jsonl", "calls.jsonl"):
         (bad / name).write_bytes((run_dir / name).read_bytes())
     (bad / "manifest.json").write_bytes(content.encode("latin-1"))
     for args in (("report", str(bad)), ("gate", str(bad))):
-        assert "manifest" in _one_line_exit_2(cli(*args))
+        assert "manifest" in _one_line_exit_2(main(*args))
 
 
-def test_bad_gate_rule_in_manifest(run_dir, tmp_path):
+def test_bad_gate_rule_in_manifest(run_dir, tmp_path, main):
     bad = tmp_path / "badgate"
     bad.mkdir()
     for name in ("records.jsonl", "calls.jsonl"):
@@ -64,7 +82,7 @@ def test_bad_gate_rule_in_manifest(run_dir, tmp_path):
     manifest = json.loads((run_dir / "manifest.json").read_text())
     manifest["suite"]["gates"] = [{"config": "sc", "metric": "accuracy"}]  # no bound
     (bad / "manifest.json").write_text(json.dumps(manifest))
-    assert "suite.gates" in _one_line_exit_2(cli("gate", str(bad)))
+    assert "suite.gates" in _one_line_exit_2(main("gate", str(bad)))
 
 
 def test_report_option_out_of_range_from_python(run_dir):
@@ -80,7 +98,7 @@ def test_report_option_out_of_range_from_python(run_dir):
 @pytest.mark.parametrize(
     "change", [{"samples": 5}, {"strata": ["a"]}, {"latency_s": "abc"}, {"correct": "yes"}]
 )
-def test_records_with_wrong_types_are_one_line_errors(run_dir, tmp_path, change):
+def test_records_with_wrong_types_are_one_line_errors(run_dir, tmp_path, change, main):
     bad = tmp_path / "badrec"
     bad.mkdir()
     (bad / "manifest.json").write_bytes((run_dir / "manifest.json").read_bytes())
@@ -89,7 +107,7 @@ def test_records_with_wrong_types_are_one_line_errors(run_dir, tmp_path, change)
     first = {**json.loads(lines[0]), **change}
     (bad / "records.jsonl").write_text("\n".join([json.dumps(first), *lines[1:]]) + "\n")
     for args in (("report", str(bad)), ("gate", str(bad))):
-        line = _one_line_exit_2(cli(*args))
+        line = _one_line_exit_2(main(*args))
         assert next(iter(change)) in line
 
 
