@@ -96,15 +96,12 @@ def test_verdict_table_and_plots(demo, tmp_path: Path) -> None:
                 assert "not significant" not in s
         sat = c.get("saturation")
         if sat and sat.get("saturation_point"):
-            point, top = sat["saturation_point"], max(sat["ks"])
-            if sat.get("saturated", point < sat["pool_size"]):
-                want = f"; saturates at N={point}"
-            elif point >= top:
-                want = f"; still rising at N={top}"
-            else:
-                want = f"; levels off near N={point} ("
-            assert want in s, s
-            assert ("saturates at" in s) == want.startswith("; saturates"), s
+            from tts_bench.report.model import saturation_view
+            from tts_bench.report.verdict import saturation_clause
+
+            want = saturation_clause(saturation_view(sat))  # with its interval
+            assert want and want in s, s
+            assert ("levels off" in s) == (sat.get("verdict") == "levels_off"), s
     rows = page.locator("#summary-table tbody tr")
     assert [rows.nth(i).get_attribute("data-config") for i in range(rows.count())] == names
     for p in PLOTS:
