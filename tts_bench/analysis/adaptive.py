@@ -56,11 +56,14 @@ def _encode(pools: Pools) -> tuple[np.ndarray, np.ndarray]:
     return ids, vals
 
 
-def _credit(tl: Tally, cls_val: np.ndarray) -> np.ndarray:
-    """(items, t) expected credit of a random tie-break among the leading answers."""
-    c = tl.counts.shape[2]
-    tied = (tl.counts == tl.v1[:, :, None]) & (tl.v1[:, :, None] > 0)
-    return (tied * cls_val[:, None, :c]).sum(axis=2) / np.maximum(tied.sum(axis=2), 1)
+def _credit(tl: Tally, cls_val: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """(items,) expected credit of a random tie-break among the leading answers after
+    at[i] + 1 samples of item i."""
+    rows = np.arange(at.size)
+    counts = tl.counts[rows, at]  # (items, classes)
+    v1 = tl.v1[rows, at][:, None]
+    tied = (counts == v1) & (v1 > 0)
+    return (tied * cls_val[:, : counts.shape[1]]).sum(axis=1) / np.maximum(tied.sum(axis=1), 1)
 
 
 def _knobs(k: int) -> list[tuple[str, str, float]]:
@@ -74,7 +77,6 @@ def _one_order(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(knobs, items) samples read and credit at the stop, for one order of every pool."""
     tl = tally(ids)
-    cr = _credit(tl, cls_val) if credit is None else credit
     n = ids.shape[0]
     used = np.empty((len(knobs), n))
     got = np.empty((len(knobs), n))
@@ -83,7 +85,7 @@ def _one_order(
         stop[:, -1] = True
         at = stop.argmax(axis=1)
         used[j] = at + 1
-        got[j] = cr[np.arange(n), at]
+        got[j] = _credit(tl, cls_val, at) if credit is None else credit[np.arange(n), at]
     return used, got
 
 
@@ -113,7 +115,9 @@ def replay(
         orders = 0
     used0, got0 = _one_order(ids, stored_credit, cls_val, knobs)
     full = (
-        stored_credit[:, -1] if stored_credit is not None else _credit(tally(ids), cls_val)[:, -1]
+        stored_credit[:, -1]
+        if stored_credit is not None
+        else _credit(tally(ids), cls_val, np.full(n, k - 1))
     )
     if orders > 0:
         rng = np.random.default_rng(seed)
@@ -134,7 +138,9 @@ def replay(
     mask = np.asarray(pools.mask, dtype=bool)
     if w is None:
         w = weight_matrix(mask.size, resamples=RESAMPLES, seed=seed)
-    batch = MeanBatch(w)
+    # the first RESAMPLES rows of the shared matrix: 78 columns x 10,000 resamples per config
+    # would cost more than the replay itself, and 2,000 resamples place a 95% interval well
+    batch = MeanBatch(w[:RESAMPLES])
 
     def col(x: np.ndarray) -> tuple[int, int, float, float]:
         v = np.zeros(mask.size)
