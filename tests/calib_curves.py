@@ -23,7 +23,12 @@ from scipy.stats import betabinom
 from tts_bench.analysis.bootstrap import MeanBatch, percentile_ci, weight_matrix
 from tts_bench.analysis.estimators import majority_at_k
 from tts_bench.analysis.halves import split_halves
-from tts_bench.analysis.saturation import curve_verdict, max_drop, saturation_point
+from tts_bench.analysis.saturation import (
+    curve_verdict,
+    max_drop,
+    saturation_point,
+    span_interval,
+)
 
 EPSILON = 1.0  # points
 CONFIDENCE = 0.95
@@ -81,10 +86,9 @@ def remaining(truth: np.ndarray, n: int) -> float:
     return float(np.max(truth[-1] - truth[n - 1 :]))
 
 
-def _span(r: np.ndarray, ybar: np.ndarray):  # noqa: ANN202 - a closure over one run
-    def span(lo_n: int, hi_n: int) -> tuple[float, list[float | None]]:
-        lo, hi = percentile_ci(r[:, hi_n - 1] - r[:, lo_n - 1], CONFIDENCE)
-        return float(ybar[hi_n - 1] - ybar[lo_n - 1]), [lo, hi]
+def _span(y: np.ndarray, r: np.ndarray):  # noqa: ANN202 - a closure over one run
+    def span(lo_n: int, hi_n: int) -> tuple[float | None, list[float | None]]:
+        return span_interval(y, np.ones(len(y), dtype=bool), r, lo_n, hi_n, CONFIDENCE)
 
     return span
 
@@ -116,7 +120,7 @@ def run_cell(
         r = 100 * batch.run()[:, cols]
         ybar = 100 * y.mean(axis=0)
 
-        v = curve_verdict(y, halves, w, EPSILON, CONFIDENCE, _span(r, ybar))
+        v = curve_verdict(y, halves, w, EPSILON, CONFIDENCE, _span(y, r / 100))
         g = v["gain"]
         out.verdict.append(v["verdict"])
         out.point.append(v["point"])

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 from scipy.stats import norm
+from scipy.stats import t as t_dist
 
 from tts_bench.analysis.bootstrap import MeanBatch, percentile_ci
 from tts_bench.analysis.curves import Pools
@@ -33,8 +34,6 @@ from tts_bench.analysis.halves import crossfit, split_halves
 from tts_bench.analysis.load import RunData
 from tts_bench.analysis.setvote import MAX_SUBSETS
 from tts_bench.analysis.stats import quantile
-
-FALL_POINTS = 0.1  # in-sample: a curve "drops" when it is this many points below an earlier value
 
 
 def _lst(x: np.ndarray) -> list[float | None]:
@@ -67,6 +66,21 @@ def saturation_point(y: np.ndarray, epsilon: float) -> int:
     worst_after = np.maximum.accumulate(rem[::-1])[::-1]
     hits = np.flatnonzero(worst_after <= epsilon + 1e-12)
     return int(hits[0]) + 1 if hits.size else y.size
+
+
+def span_interval(
+    y: np.ndarray, mask: np.ndarray, r: np.ndarray, a: int, b: int, confidence: float
+) -> tuple[float | None, list[float | None]]:
+    """Gain in points of the mean curve from N=a to N=b, over a span fixed in advance, with its
+    CI: on each side the wider of the percentile bootstrap (r: resampled mean curves, as
+    fractions) and the t interval on the per-item gains (y: per-item curves; mask: items)."""
+    d = 100 * (y[mask, b - 1] - y[mask, a - 1])
+    lo, hi = percentile_ci(100 * (r[:, b - 1] - r[:, a - 1]), confidence)
+    value = fnum(d.mean()) if d.size else None
+    if value is not None and lo is not None and hi is not None and d.size > 1:
+        half = float(t_dist.ppf(0.5 + confidence / 2, d.size - 1) * d.std(ddof=1)) / np.sqrt(d.size)
+        lo, hi = min(lo, value - half), max(hi, value + half)
+    return value, [lo, hi]
 
 
 def confident_point(rows: np.ndarray, epsilon: float, z: float) -> int:
@@ -229,8 +243,7 @@ def saturation_block(
         }
 
     def span(a: int, b: int) -> tuple[float | None, list[Any]]:
-        g = gain(a, b)
-        return g["gain_points"], g["ci"]
+        return span_interval(sel_y, m, r, a, b, confidence)
 
     doubling = []
     n = 1
