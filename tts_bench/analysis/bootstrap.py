@@ -179,7 +179,12 @@ def studentized_ci(
     resampled means and means of squares, (resamples, k), and the observed mean, mean of
     squares and item count, (k,). It corrects the percentile interval's narrowness and skew at
     small n. A column whose sd is 0 gets [m, m]; NaN where n < 2 or too many resamples are
-    undefined (a resample whose sd is 0)."""
+    undefined (a resample whose sd is 0).
+
+    Not for means of 0/1 (or mostly identical) values near 0 or 1: resamples with few
+    non-zero differences have a tiny se*, the t* spread explodes or collapses, and coverage
+    falls to 3% at a true 95% → 98% on 50 paired items (docs/analysis.md, coverage table);
+    the analysis uses score intervals there (`stats.paired_interval`, `stats.mean_interval`)."""
     m_r, s_r = np.asarray(mean_res, dtype=float), np.asarray(sq_res, dtype=float)
     m, s, k = (np.asarray(v, dtype=float) for v in (mean, sq, n))
     with np.errstate(invalid="ignore", divide="ignore"):
