@@ -1,6 +1,6 @@
 """Choosing routes, and scoring the choice out of sample by cross-fitting.
 
-The rule (`choose`): among the operating points measured on enough items (`_covering`) that
+The rule (`choose`): among the operating points measured on enough items (`covering`) that
 meet the budgets, the best single point is the most accurate one overall (cheapest on ties),
 and each stratum's route is the cheapest point within epsilon of the best accuracy measured
 in that stratum (the single point when nothing there meets the budgets).

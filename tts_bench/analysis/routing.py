@@ -7,9 +7,11 @@ The routes are chosen on all items (analysis/crossfit.py). Their figures are out
 cross-fitted over k folds (chosen on k - 1 folds, read on the held-out one), for the routed
 policy and for the best single point alike, because a choice scored on the items that made
 it is optimistic. The in-sample figures are kept under `in_sample`, labelled as such.
-Intervals: routed and single accuracy, Wilson on the cross-fitted per-item outcomes (a
-percentile bootstrap over items for a non-binary metric); cost and routed - single, the
-percentile bootstrap of the cross-fitted per-item outcomes on the run's shared weights.
+Intervals allow for the dependence between folds (the variance factor of
+`crossfit.inflation`): routed and single accuracy, Wilson at the effective size n / factor
+(a widened percentile bootstrap for a non-binary metric); cost and routed - single, the
+percentile bootstrap of the cross-fitted per-item outcomes on the run's shared weights,
+each arm stretched by sqrt(factor).
 A run without strata has no routing recommendation: only the best single point.
 """
 
