@@ -139,9 +139,5 @@ def simulate(sc: Scenario, reps: int, *, seed: int = 0, resamples: int = 200) ->
         float(np.mean([covers(x.routed_ci, x.routed_truth) for x in out])),
         100 * float(np.mean([x.routed_ci[1] - x.routed_ci[0] for x in out])),
         float(np.mean([covers(x.single_ci, x.single_truth) for x in out])),
-        float(
-            np.mean(
-                [covers(x.delta_ci, 100 * (x.routed_truth - x.single_truth)) for x in out]
-            )
-        ),
+        float(np.mean([covers(x.delta_ci, 100 * (x.routed_truth - x.single_truth)) for x in out])),
     )
