@@ -96,7 +96,18 @@ def test_report_option_out_of_range_from_python(run_dir):
 
 
 @pytest.mark.parametrize(
-    "change", [{"samples": 5}, {"strata": ["a"]}, {"latency_s": "abc"}, {"correct": "yes"}]
+    "change",
+    [
+        {"samples": 5},
+        {"strata": ["a"]},
+        {"latency_s": "abc"},
+        {"correct": "yes"},
+        {"status": ["ok"]},
+        {"confidence": 5},
+        {"strata": {"difficulty": ["hard"]}},
+        {"samples": [{"answer": 5}]},
+        {"cluster": {"a": 1}},
+    ],
 )
 def test_records_with_wrong_types_are_one_line_errors(run_dir, tmp_path, change, main):
     bad = tmp_path / "badrec"

@@ -192,9 +192,32 @@ _RECORD_TYPES: dict[str, tuple[type, ...]] = {
     "samples": (list,),
     "info": (dict,),
     "metrics": (dict,),
+    "status": (str,),
+    "failure": (str,),
+    "answer": (str,),
+    "model": (str,),
+    "strategy": (str,),
+    "cluster": (str, int),
+}
+_SAMPLE_TYPES: dict[str, tuple[type, ...]] = {
+    "answer": (str,),
+    "correct": (bool,),
+    "value": _NUMBER,
+    "score": _NUMBER,
+    "status": (str,),
+    "finish_reason": (str,),
+}
+_CALL_TYPES: dict[str, tuple[type, ...]] = {
+    "role": (str,),
+    "model": (str,),
+    "status": (str,),
+    "text": (str,),
+    "error": (str,),
+    "sample_index": (int,),
+    "cache_hit": (bool,),
 }
 # Figures that are sums, durations or counts: finite and non-negative (null = unknown).
-_AMOUNTS = ("cost_usd", "latency_s", "wall_s", "score", "confidence")
+_AMOUNTS = ("cost_usd", "latency_s", "wall_s", "score", "value", "confidence")
 _COUNTS = ("input_tokens", "output_tokens", "reasoning_tokens", "cached_tokens", "n_calls")
 
 
@@ -203,20 +226,29 @@ def _check_figures(obj: dict[str, Any], where: str) -> None:
         problem = check_number(obj.get(key), integer=key in _COUNTS)
         if problem:
             raise UserError(f"{where}: `{key}` {problem}")
+    if (obj.get("confidence") or 0) > 1:
+        raise UserError(f"{where}: `confidence` must be at most 1, got {obj['confidence']!r}")
+
+
+def _check_fields(obj: dict[str, Any], types: dict[str, tuple[type, ...]], where: str) -> None:
+    for key, allowed in types.items():
+        value = obj.get(key)
+        if value is not None and (
+            not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed)
+        ):
+            raise UserError(
+                f"{where}: `{key}` must be "
+                f"{' or '.join(t.__name__ for t in allowed)} or null, got {type(value).__name__}"
+            )
 
 
 def _check_record(rec: dict[str, Any], where: str, known: set[str] | None) -> None:
     where = f"{where}: record {short(rec['item_id'])}/{short(rec['config'])}"
-    for key, types in _RECORD_TYPES.items():
-        value = rec.get(key)
-        if value is not None and (
-            not isinstance(value, types) or (types is _NUMBER and isinstance(value, bool))
-        ):
-            raise UserError(
-                f"{where}: `{key}` must be "
-                f"{' or '.join(t.__name__ for t in types)} or null, got {type(value).__name__}"
-            )
+    _check_fields(rec, _RECORD_TYPES, where)
     _check_figures(rec, where)
+    for col, value in (rec.get("strata") or {}).items():
+        if isinstance(value, (dict, list)):
+            raise UserError(f"{where}: `strata.{col}` must be a label, got {type(value).__name__}")
     if known is not None and str(rec["config"]) not in known:
         raise UserError(
             f"{where}: config {short(rec['config'])} is not in the manifest "
@@ -225,6 +257,8 @@ def _check_record(rec: dict[str, Any], where: str, known: set[str] | None) -> No
     for j, sample in enumerate(rec.get("samples") or []):
         if not isinstance(sample, dict):
             raise UserError(f"{where}: `samples` must hold objects")
+        _check_fields(sample, _SAMPLE_TYPES, f"{where}: samples[{j}]")
+        # a sample's `score` is a selector's (a log-probability may be negative)
         _check_figures({k: v for k, v in sample.items() if k != "score"}, f"{where}: samples[{j}]")
 
 
@@ -268,6 +302,7 @@ def load_calls(run_dir: Path | str) -> list[dict[str, Any]]:
     path = Path(run_dir) / CALLS
     out = []
     for n, call in iter_jsonl_lines(path):
+        _check_fields(call, _CALL_TYPES, f"{path}:{n}")
         _check_figures(call, f"{path}:{n}")
         out.append(call)
     return out
