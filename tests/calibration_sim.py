@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -306,9 +305,6 @@ class Timing:
 
     def quantile_ratio(self, q: float) -> float:
         return self.quantile(q, True) / self.quantile(q, False)
-
-
-RatioFn = Callable[[np.ndarray, np.ndarray, int], tuple[float | None, float | None]]
 
 
 def cost_ratio_ci(
