@@ -44,7 +44,7 @@ def draw(rng: np.random.Generator, sc: PoolScenario, n: int) -> Pools:
 
 def truth(sc: PoolScenario, items: int = 40000, seed: int = 12345) -> list[dict]:
     pools = draw(np.random.default_rng(seed), sc, items)
-    return replay(pools, orders=1, seed=seed, w=np.ones((2, items), np.float32))
+    return replay(pools, orders=1, seed=seed)
 
 
 @dataclass

@@ -95,7 +95,7 @@ def test_live_rule_and_replay_stop_at_the_same_sample():
         nan = np.full((1, k), np.nan)
         vals = np.array([[1.0 if a == "7" else 0.0 for a in script]])
         pools = Pools(k, (k, k), np.ones(1, bool), nan, nan, None, None, nan, [keys], vals)
-        rows = replay(pools, orders=0, w=np.ones((2, 1), np.float32))
+        rows = replay(pools, orders=0)
         for rule, knobs, name, value in grid:
             batch = {} if rule == "esc" else {"batch": 1, "window": ABSTAIN_WINDOW}
             solve = resolve(

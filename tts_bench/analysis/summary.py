@@ -21,7 +21,9 @@ from tts_bench.analysis.routing import policy, route, write_policy
 from tts_bench.analysis.saturation import saturation_block
 from tts_bench.errors import UserError
 
-SCHEMA_VERSION = 1
+# 2: score intervals (Wilson, Tango), cross-fitted routing and curve verdicts; a summary.json
+# of version 1 is recomputed, never gated on.
+SCHEMA_VERSION = 2
 SUMMARY = "summary.json"
 POLICY = "recommended-policy.yaml"
 
@@ -135,7 +137,7 @@ def _summary(
                 "saturation": None
                 if p is None
                 else saturation_block(data, p, w, epsilon, confidence),
-                "adaptive": None if p is None else replay(p, seed=seed, w=w, confidence=confidence),
+                "adaptive": None if p is None else replay(p, seed=seed, confidence=confidence),
                 # why saturation and adaptive are null although the records keep pools
                 "note": withheld(data, data.index(name)),
             }

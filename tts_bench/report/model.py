@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # summary.json is stale when one of these is newer (a resume appends records; a status
 # change or an added imported config rewrites the manifest).
 SOURCES = ("records.jsonl", "manifest.json")
