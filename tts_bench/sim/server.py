@@ -1,6 +1,7 @@
 """`tts-bench sim serve`: the simulator behind an OpenAI-compatible HTTP server.
 
-Endpoints: POST /v1/chat/completions (incl. `n` and `stream: true` server-sent events, so
+Endpoints: POST /v1/messages (Anthropic's Messages API, see sim/anthropic_wire.py),
+POST /v1/chat/completions (incl. `n` and `stream: true` server-sent events, so
 time-to-first-token can be measured), GET /v1/models, GET /health. Model names `sim-small`,
 `sim/small` and `openai/sim-small` all mean the simulator model `sim/small`.
 
@@ -139,6 +140,9 @@ class SimServer:
         app.router.add_post("/v1/chat/completions", self.chat)
         app.router.add_post("/chat/completions", self.chat)
         app.router.add_get("/v1/models", self.models)
+        from tts_bench.sim.anthropic_wire import handler  # Anthropic's Messages API
+
+        app.router.add_post("/v1/messages", handler(self))
         app.router.add_get("/health", self.health)
         return app
 
