@@ -379,3 +379,19 @@ def import_(
         f"imported {res.n_items} items x {res.pool_size} samples as config "
         f"{res.config!r} into {res.run_dir}"
     )
+
+
+@app.command()
+def check(suite: Annotated[Path, typer.Argument(help="Suite YAML file.")]) -> None:
+    """One cheap call per distinct model of SUITE: key, model, parameters and price."""
+    from tts_bench.check import check_suite
+    from tts_bench.suite import load
+
+    rep = check_suite(load(suite), where=str(suite))
+    for line in rep.lines:
+        typer.echo(line.text)
+    if rep.exit_code:
+        typer.echo(rep.summary, err=True)
+    else:
+        typer.echo(rep.summary)
+    raise typer.Exit(rep.exit_code)
