@@ -136,11 +136,16 @@ class Limits(Strict):
 
 
 class Price(Strict):
-    """$ per million tokens. Reasoning tokens are billed at the output price."""
+    """$ per million tokens. input: uncached prompt tokens; output: visible output tokens;
+    cached_input: prompt-cache reads (unset: at `input`); cache_write: prompt-cache writes,
+    as Anthropic bills them (unset: at `input`); reasoning: thinking tokens (unset: at
+    `output`)."""
 
     input: float = Field(ge=0)
     output: float = Field(ge=0)
     cached_input: float | None = Field(default=None, ge=0)
+    cache_write: float | None = Field(default=None, ge=0)
+    reasoning: float | None = Field(default=None, ge=0)
 
 
 class GateRule(Strict):

@@ -4,12 +4,21 @@ Resolution order, looked up once per model and kept in a dict (never per call):
 suite `pricing:` override > simulator profile price (`sim/x`, and `openai/sim-x` served by
 `tts-bench sim serve`) > litellm's bundled price map
 > unknown (None). An unknown price gives `cost_usd = None`, never an invented 0.
-Reasoning tokens are billed at the output price; cached input tokens at `cached_input`
-(the input price when the table has none).
+
+A call's cost is what the provider's invoice charges for its tokens:
+uncached input x `input` + cache reads x `cached_input` + cache writes x `cache_write`
++ visible output x `output` + reasoning x `reasoning`. A rate the table lacks falls back:
+`cached_input` and `cache_write` to `input`, `reasoning` to `output`. Tiered prices
+(litellm's `*_above_200k_tokens` and the like), batch and priority tiers are not applied:
+the base rate is used whatever the prompt length.
+
+`python -m tts_bench.llm.pricing MODEL...` prints the rates tts-bench would use, one
+markdown table row per model.
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,25 +27,43 @@ from tts_bench.llm.types import Usage
 
 @dataclass(frozen=True)
 class Rate:
-    """$ per million tokens."""
+    """$ per million tokens. input: uncached prompt tokens; output: visible output tokens;
+    cached_input: prompt tokens read from the cache (None: at `input`); cache_write: prompt
+    tokens written to the cache, as Anthropic bills them (None: at `input`); reasoning:
+    hidden thinking tokens (None: at `output`)."""
 
     input: float
     output: float
     cached_input: float | None = None
+    cache_write: float | None = None
+    reasoning: float | None = None
 
 
 def cost_usd(usage: Usage, rate: Rate | None) -> float | None:
-    """Cost of one call, or None when the price is unknown."""
+    """Cost of one call, or None when the price is unknown. `usage.input_tokens` counts every
+    prompt token, cache reads and writes included (as OpenAI and litellm report them)."""
     if rate is None:
         return None
     cached = min(usage.cached_tokens, usage.input_tokens)
-    cached_rate = rate.input if rate.cached_input is None else rate.cached_input
+    written = min(usage.cache_write_tokens, usage.input_tokens - cached)
+    uncached = usage.input_tokens - cached - written
     total = (
-        (usage.input_tokens - cached) * rate.input
-        + cached * cached_rate
-        + (usage.output_tokens + usage.reasoning_tokens) * rate.output
+        uncached * rate.input
+        + cached * _or(rate.cached_input, rate.input)
+        + written * _or(rate.cache_write, rate.input)
+        + usage.output_tokens * rate.output
+        + usage.reasoning_tokens * _or(rate.reasoning, rate.output)
     )
     return total / 1e6
+
+
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else value
+
+
+def _per_mtok(entry: dict[str, Any], key: str) -> float | None:
+    value = entry.get(key)
+    return None if value is None else float(value) * 1e6
 
 
 def _litellm_rate(model: str) -> Rate | None:
@@ -55,11 +82,12 @@ def _litellm_rate(model: str) -> Rate | None:
         inp, out = entry.get("input_cost_per_token"), entry.get("output_cost_per_token")
         if inp is None or out is None:
             continue
-        cached = entry.get("cache_read_input_token_cost")
         return Rate(
             input=float(inp) * 1e6,
             output=float(out) * 1e6,
-            cached_input=None if cached is None else float(cached) * 1e6,
+            cached_input=_per_mtok(entry, "cache_read_input_token_cost"),
+            cache_write=_per_mtok(entry, "cache_creation_input_token_cost"),
+            reasoning=_per_mtok(entry, "output_cost_per_reasoning_token"),
         )
     return None
 
@@ -94,11 +122,16 @@ class PriceTable:
 
     def _resolve(self, model: str) -> tuple[Rate | None, str]:
         override = self._overrides.get(model)
-        if isinstance(override, dict):
-            rate = Rate(override["input"], override["output"], override.get("cached_input"))
-            return rate, "suite pricing"
         if override is not None:
-            return Rate(override.input, override.output, override.cached_input), "suite pricing"
+            fields = override if isinstance(override, dict) else vars(override)
+            rate = Rate(
+                fields["input"],
+                fields["output"],
+                fields.get("cached_input"),
+                fields.get("cache_write"),
+                fields.get("reasoning"),
+            )
+            return rate, "suite pricing"
         sim_name = _sim_name(model)
         if sim_name is not None:
             from tts_bench import sim
@@ -121,3 +154,23 @@ def _sim_name(model: str) -> str | None:
     if model.startswith("openai/sim-"):
         return "sim/" + model.removeprefix("openai/sim-")
     return None
+
+
+def _fmt(value: float | None) -> str:
+    return "—" if value is None else f"{value:g}"
+
+
+def table_row(model: str, prices: PriceTable | None = None) -> str:
+    """One markdown row: model | input | cached input | cache write | output | reasoning |
+    source ($ per million tokens; "—" where the map has no such rate and the fallback applies)."""
+    rate, source = (prices or PriceTable()).rate_and_source(model)
+    if rate is None:
+        return f"| `{model}` | — | — | — | — | — | unknown |"
+    cells = (rate.input, rate.cached_input, rate.cache_write, rate.output, rate.reasoning)
+    return f"| `{model}` | " + " | ".join(_fmt(v) for v in cells) + f" | {source} |"
+
+
+if __name__ == "__main__":
+    _prices = PriceTable()
+    for _model in sys.argv[1:]:
+        print(table_row(_model, _prices))

@@ -37,7 +37,8 @@ class Usage:
     input_tokens: int = 0
     output_tokens: int = 0  # visible output tokens, reasoning excluded
     reasoning_tokens: int = 0  # hidden thinking tokens (billed as output)
-    cached_tokens: int = 0
+    cached_tokens: int = 0  # input tokens read from the provider's prompt cache
+    cache_write_tokens: int = 0  # input tokens written to the prompt cache (Anthropic)
 
 
 @dataclass
@@ -104,6 +105,7 @@ class CallRecord:
     error: str | None = None
     simulated: bool = False
     text: str | None = None  # raw output, kept for the report's item explorer
+    cache_write_tokens: int = 0  # input tokens written to the prompt cache (Anthropic)
 
     @classmethod
     def from_completion(
@@ -128,4 +130,5 @@ class CallRecord:
             error=c.error,
             simulated=c.simulated,
             text=c.text,
+            cache_write_tokens=c.usage.cache_write_tokens,
         )

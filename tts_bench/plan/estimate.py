@@ -185,7 +185,8 @@ class Estimator:
         out = min(out, max(spec.max_tokens - reasoning, 0))
         inp = self._input(use, msgs, question, cot_out)
         rate = self.rate(use.model)
-        cost = None if rate is None else (inp * rate.input + (out + reasoning) * rate.output) / 1e6
+        # priced as the invoice will price it, but with no cache hits: an upper bound
+        cost = call_cost(rate, inp, out, reasoning)
         c = use.count
         return Tally(
             calls=c,
@@ -203,3 +204,12 @@ class Estimator:
                 if use.count:
                     total.add(self.per_item(use, item))
         return total
+
+
+def call_cost(rate: Any, inp: int, out: int, reasoning: int) -> float | None:
+    """One call's cost by `tts_bench.llm.pricing.cost_usd` (None when the price is unknown)."""
+    from tts_bench.llm.pricing import cost_usd
+    from tts_bench.llm.types import Usage
+
+    usage = Usage(input_tokens=inp, output_tokens=out, reasoning_tokens=reasoning)
+    return cost_usd(usage, rate)

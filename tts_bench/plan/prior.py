@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tts_bench.plan.calls import knobs_of
-from tts_bench.plan.estimate import Estimator, Tally
+from tts_bench.plan.estimate import Estimator, Tally, call_cost
 from tts_bench.suite import ConfigSpec, Defaults, Suite
 
 
@@ -88,11 +88,7 @@ def observed(
             call_s=c.get("latency_s") or 0.0,
         )
         rate = est.rate(c["model"])
-        t.cost = (
-            None
-            if rate is None
-            else (t.inp * rate.input + (t.out + t.reasoning) * rate.output) / 1e6
-        )
+        t.cost = call_cost(rate, t.inp, t.out, t.reasoning)
         sums[c["config"]].add(t)
     out: dict[str, Tally] = {}
     for name, t in sums.items():

@@ -66,19 +66,25 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 def usage_from_openai(raw: dict | None) -> tuple[Usage, bool]:
-    """Usage from an OpenAI-style `usage` object: output excludes reasoning tokens."""
+    """Usage from an OpenAI-style `usage` object: output excludes reasoning tokens; input
+    counts every prompt token, cache reads (`cached_tokens`) and cache writes included (litellm
+    folds Anthropic's `cache_read_input_tokens` / `cache_creation_input_tokens` into
+    `prompt_tokens` and reports them in both places)."""
     if not raw:
         return Usage(), False
     details = raw.get("completion_tokens_details") or {}
     prompt_details = raw.get("prompt_tokens_details") or {}
     reasoning = int(details.get("reasoning_tokens") or 0)
     completion = int(raw.get("completion_tokens") or 0)
+    cached = prompt_details.get("cached_tokens") or raw.get("cache_read_input_tokens")
+    written = raw.get("cache_creation_input_tokens") or prompt_details.get("cache_creation_tokens")
     return (
         Usage(
             input_tokens=int(raw.get("prompt_tokens") or 0),
             output_tokens=max(0, completion - reasoning),
             reasoning_tokens=reasoning,
-            cached_tokens=int(prompt_details.get("cached_tokens") or 0),
+            cached_tokens=int(cached or 0),
+            cache_write_tokens=int(written or 0),
         ),
         True,
     )
