@@ -184,3 +184,29 @@ def test_cli_prints_table_on_stdout_and_one_summary_line_on_stderr(tmp_path: Pat
     ok = cli("check", str(write_suite(tmp_path / "s.yaml", data)))
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.strip().splitlines()[-1] == "check: all 1 targets passed"
+
+
+def test_litellm_transport_gets_the_same_verdicts(sim_url, monkeypatch):
+    monkeypatch.setenv("TTS_CHECK_KEY", FAKE_KEY)
+    via = {"api_base": sim_url, "api_key_env": "TTS_CHECK_KEY", "params": {"transport": "litellm"}}
+    suite = suite_of(
+        [
+            {"name": "good", "strategy": "single", "model": "openai/sim-small", **via},
+            {"name": "typo", "strategy": "single", "model": "openai/gpt-typo", **via},
+        ]
+    )
+    rep = check_suite(suite)
+    assert [(ln.target.transport, ln.status) for ln in rep.lines] == [
+        ("litellm", "ok"),
+        ("litellm", "not_found"),
+    ]
+    assert rep.exit_code == 2
+
+
+def test_a_rejected_default_key_names_the_provider_variable(monkeypatch):
+    from tts_bench.check import _missing_default_key
+    from tts_bench.llm.types import ModelSpec
+
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    hint = _missing_default_key(ModelSpec("anthropic/claude-3-5-haiku-latest"))
+    assert "ANTHROPIC_API_KEY not set" in hint
