@@ -269,3 +269,15 @@ def test_anthropic_record_cost_recomputes_from_litellm_map(stub, monkeypatch):
     assert rec["cost_usd"] == pytest.approx(expected, rel=1e-12)
     # 100 fresh x $3 + 1200 read x $0.30 + 700 written x $3.75 + 40 out x $15 per Mtok
     assert rec["cost_usd"] == pytest.approx((300 + 360 + 2625 + 600) / 1e6)
+
+
+def test_price_rows_prints_the_documented_row(capsys):
+    from tts_bench.llm.price_rows import main
+
+    main(["anthropic/claude-haiku-4-5", "openai/no-such-model-anywhere"])
+    printed = capsys.readouterr().out.splitlines()
+    documented = [
+        ln for ln in DOCS.read_text().splitlines() if "`anthropic/claude-haiku-4-5`" in ln
+    ]
+    assert printed[0] in documented
+    assert printed[1].endswith("| unknown |")

@@ -12,13 +12,12 @@ uncached input x `input` + cache reads x `cached_input` + cache writes x `cache_
 (litellm's `*_above_200k_tokens` and the like), batch and priority tiers are not applied:
 the base rate is used whatever the prompt length.
 
-`python -m tts_bench.llm.pricing MODEL...` prints the rates tts-bench would use, one
+`python -m tts_bench.llm.price_rows MODEL...` prints the rates tts-bench would use, one
 markdown table row per model.
 """
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -168,9 +167,3 @@ def table_row(model: str, prices: PriceTable | None = None) -> str:
         return f"| `{model}` | — | — | — | — | — | unknown |"
     cells = (rate.input, rate.cached_input, rate.cache_write, rate.output, rate.reasoning)
     return f"| `{model}` | " + " | ".join(_fmt(v) for v in cells) + f" | {source} |"
-
-
-if __name__ == "__main__":
-    _prices = PriceTable()
-    for _model in sys.argv[1:]:
-        print(table_row(_model, _prices))
