@@ -78,6 +78,13 @@ def test_different_parameters_are_different_targets(sim_url):
     base = {"strategy": "single", "model": "openai/sim-small", "api_base": sim_url}
     suite = suite_of([{"name": "low", **base}, {"name": "hot", **base, "temperature": 0.9}])
     assert [t.uses for t in targets(suite)] == [["low"], ["hot"]]
+    sims = suite_of(
+        [
+            {"name": "s1", "strategy": "single", "model": "sim/small"},
+            {"name": "s2", "strategy": "single", "model": "sim/small", "temperature": 0.9},
+        ]
+    )
+    assert [t.uses for t in targets(sims)] == [["s1", "s2"]]  # nothing is sent for sim/...
 
 
 def test_unset_key_variable_is_fatal_without_a_call(scripted, monkeypatch):
