@@ -34,7 +34,12 @@ ESC_WINDOWS = (2, 3, 4, 5, 8)
 BETA_THRESHOLDS = (0.8, 0.9, 0.95, 0.99)
 SHARE_THRESHOLDS = (0.6, 0.7, 0.8, 1.0)
 ABSTAIN_WINDOW = 5  # the live strategy's default `window`
-ORDERS = 100  # random orders per item (as in the ESC paper)
+ORDERS = 100  # random orders per item (as in the ESC paper) ...
+# ... up to this many item-orders in all: past 200 items, fewer orders per item (never under
+# MIN_ORDERS) keep the replay's cost flat while the order noise in the mean over items stays
+# far below the interval's width (it shrinks with the items as well)
+ORDER_BUDGET = 20_000
+MIN_ORDERS = 20
 CHUNK_ROWS = 20000  # pools replayed per vectorised pass (memory: rows x K x classes)
 
 
@@ -96,7 +101,8 @@ def replay(
     confidence: float = 0.95,
 ) -> list[dict[str, Any]]:
     """Per rule and knob: mean samples read and accuracy, averaged over `orders` random
-    orders per item (0: the stored order only), each with a `confidence` interval over items;
+    orders per item (0: the stored order only; at most ORDER_BUDGET item-orders in all, at
+    least MIN_ORDERS per item), each with a `confidence` interval over items;
     `accuracy_full` is the strategy's vote of the full K-sample pool on the same items and
     `delta_points` the paired difference; `in_pool_order` gives the stored order's figures.
 
@@ -119,6 +125,7 @@ def replay(
         else _credit(tally(ids), cls_val, np.full(n, k - 1))
     )
     if orders > 0:
+        orders = min(orders, max(MIN_ORDERS, ORDER_BUDGET // n))
         rng = np.random.default_rng(seed)
         used = np.zeros_like(used0)
         got = np.zeros_like(got0)
