@@ -281,3 +281,55 @@ def test_price_rows_prints_the_documented_row(capsys):
     ]
     assert printed[0] in documented
     assert printed[1].endswith("| unknown |")
+
+
+def test_sim_serve_anthropic_cache_write_then_read_recomputes(monkeypatch):
+    from tts_bench.sim.server import ServerThread
+
+    monkeypatch.setenv("TTS_PRICE_KEY", "sk-ant-test-000")
+    prefix = "You grade arithmetic. " * 40
+    messages = [
+        {
+            "role": "system",
+            "content": [{"type": "text", "text": prefix, "cache_control": {"type": "ephemeral"}}],
+        },
+        {"role": "user", "content": "What is 2 + 2?"},
+    ]
+    r = {"input": 3.0, "cached_input": 0.3, "cache_write": 3.75, "output": 15.0, "reasoning": None}
+    pricing = {"anthropic/sim-small": Price(**{k: v for k, v in r.items() if v is not None})}
+
+    async def main(base: str):
+        limits = Limits(concurrency=1, timeout_s=10.0, retries=0, max_retry_wait_s=1.0)
+        client = Client(limits=limits, pricing=pricing, backoff_s=0.01)
+        spec = ModelSpec(
+            "anthropic/sim-small",
+            api_key_env="TTS_PRICE_KEY",
+            params={"api_base": base, "transport": "litellm"},
+        )
+        try:  # one after the other: the first writes the prefix, the second reads it
+            return [await client.generate(spec, messages, sample_index=i) for i in (0, 1)]
+        finally:
+            await client.aclose()
+
+    with ServerThread(time_scale=0) as srv:
+        first, second = asyncio.run(main(srv.url.removesuffix("/v1")))
+    assert first.status == "ok" and second.status == "ok", (first.error, second.error)
+    records = [_record(first), _record(second)]
+    assert records[0]["cache_write_tokens"] > 0 and records[0]["cached_tokens"] == 0
+    assert records[1]["cached_tokens"] == records[0]["cache_write_tokens"]
+    assert records[1]["cache_write_tokens"] == 0
+    for rec in records:
+        expected = by_hand(
+            r,
+            rec["input_tokens"],
+            rec["cached_tokens"],
+            rec["cache_write_tokens"],
+            rec["output_tokens"],
+            rec["reasoning_tokens"],
+        )
+        assert rec["cost_usd"] == pytest.approx(expected, rel=1e-12)
+    # the same prompt costs less once its prefix is read from the cache
+    assert records[1]["cost_usd"] < records[0]["cost_usd"]
+    # without suite pricing, `anthropic/sim-*` is priced from the simulator profile
+    _, source = PriceTable().rate_and_source("anthropic/sim-small")
+    assert source == "simulator profile"

@@ -1,8 +1,8 @@
 """Prices in $ per million tokens and the cost of one call.
 
 Resolution order, looked up once per model and kept in a dict (never per call):
-suite `pricing:` override > simulator profile price (`sim/x`, and `openai/sim-x` served by
-`tts-bench sim serve`) > litellm's bundled price map
+suite `pricing:` override > simulator profile price (`sim/x`, and `openai/sim-x` or
+`anthropic/sim-x` served by `tts-bench sim serve`) > litellm's bundled price map
 > unknown (None). An unknown price gives `cost_usd = None`, never an invented 0.
 
 A call's cost is what the provider's invoice charges for its tokens:
@@ -147,11 +147,13 @@ class PriceTable:
 
 
 def _sim_name(model: str) -> str | None:
-    """`sim/x`, or `openai/sim-x` (the simulator served over HTTP by `sim serve`)."""
+    """`sim/x`, or `openai/sim-x` / `anthropic/sim-x` (the simulator served over HTTP by
+    `sim serve`, on its chat and Messages endpoints)."""
     if model.startswith("sim/"):
         return model
-    if model.startswith("openai/sim-"):
-        return "sim/" + model.removeprefix("openai/sim-")
+    for prefix in ("openai/sim-", "anthropic/sim-"):
+        if model.startswith(prefix):
+            return "sim/" + model.removeprefix(prefix)
     return None
 
 
