@@ -9,6 +9,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import cli, demo_suite, write_suite
 from tts_bench.sim.server import ServerThread
@@ -95,6 +96,7 @@ def test_a_cached_prefix_is_written_once_then_read(server):
     [
         ({}, _body(), 401, "authentication_error"),
         ({"x-api-key": " "}, _body(), 401, "authentication_error"),
+        ({"x-api-key": "sk-invalid"}, _body(), 401, "authentication_error"),
         (KEY, {"model": "sim-small", "messages": []}, 400, "invalid_request_error"),
         (KEY, _body(model="claude-nothing"), 404, "not_found_error"),
         ({**KEY, "X-Sim-Fault": "503"}, _body(), 529, "overloaded_error"),
@@ -123,20 +125,20 @@ def test_prompt_too_long_and_rate_limits(server):
 
 
 def _suite(tmp: Path, base: str, **cfg) -> Path:
-    data = {**demo_suite(), "gates": []}
+    data = {**demo_suite(), "gates": [], "baseline": "claude"}
     data["dataset"]["sample"]["size"] = 20
     remote = {"model": "anthropic/sim-small", "api_base": base, "api_key_env": "TTS_ANT_KEY"}
-    remote |= {"transport": "litellm"}
+    lit = {"transport": "litellm"}
     headers_429 = {"X-Sim-Fault": "429", "X-Sim-Fault-Times": "1", "X-Sim-Retry-After": "0"}
     data["configs"] = [
-        {"name": "claude", "strategy": "single", **remote},
+        {"name": "claude", "strategy": "single", **remote, "params": lit},
         {"name": "thinker", "strategy": "single", **remote, "model": "anthropic/sim-reasoner",
          "temperature": 1.0, "max_tokens": 4000,
-         "params": {"thinking_budget": 2000, "allowed_openai_params": ["thinking"]}},
+         "params": {**lit, "thinking_budget": 2000, "allowed_openai_params": ["thinking"]}},
         {"name": "limited", "strategy": "single", **remote,
-         "params": {"extra_headers": headers_429}},
+         "params": {**lit, "extra_headers": headers_429}},
         {"name": "overloaded", "strategy": "single", **remote,
-         "params": {"extra_headers": {"X-Sim-Fault": "503"}}},
+         "params": {**lit, "extra_headers": {"X-Sim-Fault": "503"}}},
     ]  # fmt: skip
     data["limits"] = {"concurrency": 4, "timeout_s": 30, "retries": 1}
     price = {"input": 3.0, "output": 15.0}
@@ -145,8 +147,9 @@ def _suite(tmp: Path, base: str, **cfg) -> Path:
 
 
 def _run(suite: Path, out: Path, env: dict) -> tuple[int, str, list[dict]]:
-    proc = cli("run", str(suite), "--out", str(out), "--run-id", "r", "--quiet", "--no-report",
+    proc = cli("run", str(suite), "--out", str(out), "--run-id", "r", "--quiet", "--no-report", "--no-cache",
                env=env)  # fmt: skip
+    assert (out / "r" / "records.jsonl").exists(), proc.stderr[-3000:]
     lines = (out / "r" / "records.jsonl").read_text().splitlines()
     return proc.returncode, proc.stderr, [json.loads(x) for x in lines if x]
 
@@ -170,20 +173,32 @@ def test_a_run_through_litellms_anthropic_provider(tmp_path):
     assert all(r["reasoning_tokens"] > 0 for r in by["thinker"])
     assert all(not r["reasoning_tokens"] for r in by["claude"])
     # the 429 once per request, then a retry that succeeded
-    calls = [json.loads(x) for x in (tmp_path / "out" / "r" / "calls.jsonl").read_text().split()]
+    calls = [
+        json.loads(x)
+        for x in (tmp_path / "out" / "r" / "calls.jsonl").read_text().splitlines()
+        if x
+    ]
     assert all(c["retries"] >= 1 for c in calls if c["config"] == "limited")
     assert sum(h.fault == "429" for h in hits) == 20
-    assert {r["failure"] for r in by["overloaded"]} == {"server_error"}, stderr[-2000:]
+    errors = [c.get("error") for c in calls if c["config"] == "overloaded"]
+    assert {r["status"] for r in by["overloaded"]} == {"server_error"}, errors
+    assert all("overloaded_error" in e for e in errors)
+    # an infrastructure failure, never scored as a wrong answer
+    assert all(r["correct"] is None and r["failure"] in ("server_error", "api_error")
+               for r in by["overloaded"])  # fmt: skip
     assert code in (0, 1, 2)  # a config that never answered may fail the run; labels matter
 
 
-def test_a_missing_key_fails_the_run_as_auth_error(tmp_path):
+def test_a_missing_or_rejected_key_fails_the_run(tmp_path):
     with ServerThread(time_scale=0) as srv:
         suite = _suite(tmp_path, srv.url.removesuffix("/v1"))
-        data = json.loads(json.dumps(__import__("yaml").safe_load(suite.read_text())))
+        data = yaml.safe_load(suite.read_text())
         data["configs"] = data["configs"][:1]
         write_suite(suite, data)
-        code, stderr, records = _run(suite, tmp_path / "out", {"TTS_ANT_KEY": ""})
+        missing = cli("run", str(suite), "--out", str(tmp_path / "o1"), env={"TTS_ANT_KEY": ""})
+        assert missing.returncode == 2 and "TTS_ANT_KEY is not set" in missing.stderr
+        assert not srv.log  # refused before any call
+        code, stderr, records = _run(suite, tmp_path / "out", {"TTS_ANT_KEY": "sk-ant-invalid"})
     assert code == 2, stderr
     assert "auth_error" in stderr and "TTS_ANT_KEY" in stderr
-    assert records and all(r["status"] != "ok" for r in records)
+    assert records and {r["status"] for r in records} == {"auth_error"}

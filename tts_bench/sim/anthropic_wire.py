@@ -15,7 +15,7 @@ too (also reported as `output_tokens_details.thinking_tokens`). Prompt caching: 
 `input_tokens` counts only the rest, as Anthropic bills it.
 
 Errors come as `{"type": "error", "error": {"type", "message"}}`: 401 `authentication_error`
-without an `x-api-key`, 400 `invalid_request_error` (bad body; "prompt is too long" above the
+without an `x-api-key` or with one containing `invalid` (a key the provider rejects), 400 `invalid_request_error` (bad body; "prompt is too long" above the
 `CONTEXT_TOKENS` of input, as for Claude models), 404 `not_found_error` for an unknown
 model. The server's faults map to Anthropic's answers: `429` → 429 `rate_limit_error` with
 `retry-after` and `anthropic-ratelimit-requests-remaining/-reset`; `503` → 529
@@ -179,8 +179,11 @@ async def _answer(
     from tts_bench import sim
     from tts_bench.sim import server as srv
 
-    if not request.headers.get("x-api-key", "").strip():
+    key = request.headers.get("x-api-key", "").strip()
+    if not key:
         return error(401, "authentication_error", "x-api-key header is required")
+    if "invalid" in key:  # how a test sends a key the provider rejects
+        return error(401, "authentication_error", "invalid x-api-key")
     raw = await request.read()
     try:
         body = json.loads(raw)
