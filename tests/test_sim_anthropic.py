@@ -202,3 +202,31 @@ def test_a_missing_or_rejected_key_fails_the_run(tmp_path):
     assert code == 2, stderr
     assert "auth_error" in stderr and "TTS_ANT_KEY" in stderr
     assert records and {r["status"] for r in records} == {"auth_error"}
+
+
+def test_litellm_labels_anthropics_errors_and_reads_cache_tokens(server):
+    from tts_bench.llm.backends.litellm_backend import _parse
+    from tts_bench.llm.errors import classify_exception
+    from tts_bench.llm.offline import import_litellm
+
+    litellm = import_litellm()
+    base = server.url.removesuffix("/v1")
+
+    def call(model: str, content, **kw):
+        return litellm.completion(
+            model=model, messages=[{"role": "user", "content": content}], api_base=base,
+            api_key="sk-ant-test", max_tokens=256, num_retries=0, max_retries=0, **kw,
+        )  # fmt: skip
+
+    for model, content, label in [
+        ("anthropic/sim-small", "word " * 180_000, "context_overflow"),
+        ("anthropic/sim-nothing", QUESTION, "not_found"),
+    ]:
+        with pytest.raises(Exception) as info:
+            call(model, content)
+        assert classify_exception(info.value).status == label, info.value
+    marked = [{"type": "text", "text": "Rules. " * 300 + QUESTION,
+               "cache_control": {"type": "ephemeral"}}]  # fmt: skip
+    first, second = (_parse(call("anthropic/sim-large", marked))[0].usage for _ in range(2))
+    assert first.cache_write_tokens > 0 == first.cached_tokens
+    assert second.cached_tokens == first.cache_write_tokens > 0 == second.cache_write_tokens
