@@ -218,7 +218,14 @@ _CALL_TYPES: dict[str, tuple[type, ...]] = {
 }
 # Figures that are sums, durations or counts: finite and non-negative (null = unknown).
 _AMOUNTS = ("cost_usd", "latency_s", "wall_s", "score", "value", "confidence")
-_COUNTS = ("input_tokens", "output_tokens", "reasoning_tokens", "cached_tokens", "n_calls")
+_COUNTS = (
+    "input_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "cached_tokens",
+    "cache_write_tokens",
+    "n_calls",
+)
 
 
 _FIGURES = (*_AMOUNTS, *_COUNTS)
