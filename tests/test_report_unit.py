@@ -454,9 +454,7 @@ def test_one_item_pool_with_null_cis_renders(run: Path) -> None:
     assert "fill-opacity: 0.15" in plots.saturation(
         [{"label": "", "configs": [_cfg(banded)], "pareto": []}]
     )
-    assert f"; curve over N=1..{k}: too few items for a verdict" in (
-        render_markdown(s, man)
-    )
+    assert f"; curve over N=1..{k}: too few items for a verdict" in (render_markdown(s, man))
 
 
 def _cfg(entry: dict) -> dict:
