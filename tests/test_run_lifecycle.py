@@ -146,6 +146,28 @@ def test_resuming_a_complete_run_is_a_no_op(tmp_path):
         assert _snapshot(out) == before
 
 
+@pytest.mark.parametrize("change", ["configs", "scorer"])
+def test_a_resume_with_a_changed_suite_is_refused(tmp_path, change):
+    """Records scored one way never mix with records of another config or scorer."""
+    suite, out = _suite(tmp_path), tmp_path / "out"
+    first = _run(suite, out, "--run-id", "r")
+    assert first.returncode == 0, first.stderr
+    before = _snapshot(out / "r")
+    import yaml
+
+    data = yaml.safe_load(suite.read_text())
+    if change == "configs":
+        data["configs"][1]["n"] = [1, 5]
+    else:
+        data["scorer"] = {**data["scorer"], "tolerance": 0.5}
+    changed = write_suite(tmp_path / "changed.yaml", data)
+    again = _run(changed, out, "--resume", str(out / "r"))
+    assert again.returncode == 2, again.stderr
+    errors = _errors(again)
+    assert len(errors) == 1 and f"{change} differ" in errors[0], again.stderr
+    assert _snapshot(out / "r") == before
+
+
 def test_killed_just_after_the_last_record_finishes_complete_without_calls(tmp_path):
     suite, out = _suite(tmp_path), tmp_path / "out"
     assert _run(suite, out, "--run-id", "r").returncode == 0

@@ -45,7 +45,15 @@ def open_run(
                 f"{run_dir}: the suite's configs differ from the ones this run started with "
                 "(start a new run for changed configs)"
             )
-        old["suite"] = resolved.suite.model_dump(mode="json")
+        suite = resolved.suite.model_dump(mode="json")
+        before = (old.get("suite") or {}).get("scorer")
+        if before is not None and before != suite.get("scorer"):
+            # records already scored one way must not be mixed with records scored another
+            raise UserError(
+                f"{run_dir}: the suite's scorer differs from the one this run started with "
+                "(start a new run, or re-score by importing the pools)"
+            )
+        old["suite"] = suite
         old["limit"] = limit
         return old, True, None
     warning = None
