@@ -322,3 +322,15 @@ def test_sigkill_around_the_swap(imported, when):
     _pool(imported.parent / "three.jsonl", seed=2)
     import_pools(imported.parent / "three.jsonl", fmt="pool-jsonl", out=imported, config="three")
     assert not [p for p in imported.parent.iterdir() if p.name.startswith(".r.import-")]
+
+
+def test_compare_only_reads_the_runs_it_compares(reported_runs, run_dir, tmp_path):
+    """A stale summary of a compared run is recomputed in memory: compare takes no run's lock,
+    so it writes nothing into the run directories (another process may own them)."""
+    _touch_records(run_dir)
+    before = snapshot(run_dir)
+    page = tmp_path / "compare.html"
+    proc = cli("compare", str(run_dir), str(reported_runs / "b"), "-o", str(page))
+    assert proc.returncode == 0, proc.stderr
+    assert page.stat().st_size > 2000
+    assert snapshot(run_dir) == before

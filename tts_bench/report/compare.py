@@ -107,7 +107,9 @@ def write_compare(
         raise UserError("compare: give at least two run directories")
     runs = []
     for d in run_dirs:
-        summary, manifest, records, _calls = read_run(Path(d))
+        summary, manifest, records, _calls = read_run(
+            Path(d), write=False
+        )  # runs compared are only read
         vm = build(summary, manifest)
         runs.append(
             {

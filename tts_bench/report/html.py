@@ -45,15 +45,23 @@ def env() -> Any:
     return e
 
 
-def read_run(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any], list[dict], list[dict]]:
-    """(summary, manifest, records, calls); (re)writes summary.json first when it is absent,
-    damaged, of another schema version, or older than records.jsonl / manifest.json (e.g.
-    after a resume), so the page never shows stale figures."""
+def read_run(
+    run_dir: Path, *, write: bool = True
+) -> tuple[dict[str, Any], dict[str, Any], list[dict], list[dict]]:
+    """(summary, manifest, records, calls); recomputes the summary when summary.json is
+    absent, damaged, of another schema version, or older than records.jsonl / manifest.json
+    (e.g. after a resume), so the page never shows stale figures. write: save it as
+    summary.json (the caller holds the run's lock); False computes it in memory only, for
+    readers of runs they do not own (`compare`)."""
     from tts_bench import store
 
     manifest = store.read_manifest(run_dir)
     summary = current_summary(run_dir)
-    if summary is None:
+    if summary is None and not write:
+        from tts_bench.analysis import summarize
+
+        summary = summarize(run_dir)
+    elif summary is None:
         from tts_bench.analysis import write_summary
 
         path = write_summary(run_dir)
