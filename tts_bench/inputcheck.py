@@ -10,10 +10,14 @@ names the line of a non-UTF-8 byte. `check_number` is the one rule for figures r
 
 from __future__ import annotations
 
+import errno
 import json
 import math
+import os
 import re
+import stat
 import sys
+from pathlib import Path
 from typing import Any
 
 from tts_bench.errors import UserError
@@ -101,3 +105,25 @@ def short(value: Any, limit: int = 60) -> str:
     """repr(value) cut to `limit` characters, for error messages about huge values."""
     text = repr(value)
     return text if len(text) <= limit else f"{text[: limit - 5]}...{text[-2:]} ({len(text)} chars)"
+
+
+def regular_file(path: Path, what: str) -> os.stat_result:
+    """stat() of a file the user named, or UserError saying what it is instead: missing (`what`
+    not found), a broken symbolic link, a link loop, a directory, not a regular file (a FIFO
+    would block the reader), or unreadable."""
+    try:
+        st = path.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UserError(f"{path}: a symbolic link loop") from None
+        if exc.errno == errno.ENOENT:
+            broken = path.is_symlink()
+            raise UserError(
+                f"{path}: {'a broken symbolic link' if broken else f'{what} not found'}"
+            ) from None
+        raise UserError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise UserError(f"{path}: is a directory, not a {what}")
+    if not stat.S_ISREG(st.st_mode):
+        raise UserError(f"{path}: not a regular file")
+    return st

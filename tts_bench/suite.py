@@ -7,8 +7,6 @@ config's `params:`, which pass any litellm keyword through (api_base, top_p, ...
 
 from __future__ import annotations
 
-import errno
-import stat
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tts_bench.errors import UserError
+from tts_bench.inputcheck import regular_file
 from tts_bench.yamlread import YamlLimitError, read_yaml  # noqa: F401 (re-exported)
 
 # Keys a config may set that change the model call rather than the strategy.
@@ -309,25 +308,10 @@ def parse(data: Any, source: str = "<suite>", base_dir: Path | None = None) -> S
     return suite
 
 
-def _check_suite_path(p: Path) -> None:
-    try:
-        st = p.stat()
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise UserError(f"{p}: a symbolic link loop") from None
-        if exc.errno == errno.ENOENT:
-            raise UserError(f"{p}: suite file not found") from None
-        raise UserError(f"{p}: cannot read ({exc.strerror or exc})") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise UserError(f"{p}: is a directory, not a suite file")
-    if not stat.S_ISREG(st.st_mode):
-        raise UserError(f"{p}: not a regular file")
-
-
 def load(path: str | Path) -> Suite:
     """Read and validate a suite YAML file."""
     p = Path(path)
-    _check_suite_path(p)
+    regular_file(p, "suite file")
     try:
         data = read_yaml(p)
     except yaml.YAMLError as exc:

@@ -9,11 +9,9 @@ naming the file or field. `datasets` is imported lazily, and local files are rea
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import os
-import stat
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,7 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from tts_bench.errors import UserError
-from tts_bench.inputcheck import MAX_JSON_DEPTH, decode_line, json_depth, parse_json
+from tts_bench.inputcheck import (
+    MAX_JSON_DEPTH,
+    decode_line,
+    json_depth,
+    parse_json,
+    regular_file,
+)
 
 LOCAL_FORMATS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
 _TRUE = {"1", "true", "yes", "on"}
@@ -107,21 +111,7 @@ def _first_char_is(path: Path, char: str) -> bool:
 def _check_file(path: Path) -> None:
     """A dataset path must name a readable, non-empty regular file (a symlink loop, a dangling
     link, a directory or a FIFO is named as such rather than failing inside a parser)."""
-    try:
-        st = path.stat()
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise UserError(f"{path}: a symbolic link loop") from None
-        if exc.errno == errno.ENOENT:
-            broken = path.is_symlink()
-            raise UserError(
-                f"{path}: {'a broken symbolic link' if broken else 'dataset file not found'}"
-            ) from None
-        raise UserError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise UserError(f"{path}: is a directory, not a dataset file")
-    if not stat.S_ISREG(st.st_mode):
-        raise UserError(f"{path}: not a regular file")
+    st = regular_file(path, "dataset file")
     if st.st_size == 0:
         raise UserError(f"{path}: empty dataset (0 bytes)")
     try:
