@@ -192,12 +192,7 @@ def studentized_ci(
         se = np.sqrt(np.maximum(s - m * m, 0.0) * corr / k)
         se_r = np.sqrt(np.maximum(s_r - m_r * m_r, 0.0) * corr / k)
         t = (m_r - m) / se_r
-    t[~np.isfinite(t)] = np.nan
-    t_lo, t_hi = percentile_ci(t, confidence)
-    lo = np.where(se > 0, m - np.asarray(t_hi, dtype=float) * se, m)
-    hi = np.where(se > 0, m - np.asarray(t_lo, dtype=float) * se, m)
-    bad = ~(k > 1)
-    return np.where(bad, np.nan, lo), np.where(bad, np.nan, hi)
+    return _pivot(m, se, t, k, confidence)
 
 
 def ratio_studentized_ci(
@@ -225,12 +220,21 @@ def ratio_studentized_ci(
     lr_r, se_r = log_and_se(r)
     with np.errstate(invalid="ignore", divide="ignore"):
         t = (lr_r - lr) / se_r
+    lo, hi = _pivot(lr, se, t, k, confidence)
+    return np.exp(lo), np.exp(hi)
+
+
+def _pivot(
+    est: np.ndarray, se: np.ndarray, t: np.ndarray, k: np.ndarray, confidence: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The studentized interval est − t*_{1−α/2} se .. est − t*_{α/2} se from the resampled
+    t* (non-finite t* dropped); est itself where se is 0, NaN where k < 2."""
     t[~np.isfinite(t)] = np.nan
     t_lo, t_hi = percentile_ci(t, confidence)
-    lo = np.where(se > 0, lr - np.asarray(t_hi, dtype=float) * se, lr)
-    hi = np.where(se > 0, lr - np.asarray(t_lo, dtype=float) * se, lr)
+    lo = np.where(se > 0, est - np.asarray(t_hi, dtype=float) * se, est)
+    hi = np.where(se > 0, est - np.asarray(t_lo, dtype=float) * se, est)
     bad = ~(k > 1)
-    return np.where(bad, np.nan, np.exp(lo)), np.where(bad, np.nan, np.exp(hi))
+    return np.where(bad, np.nan, lo), np.where(bad, np.nan, hi)
 
 
 def add_ratio(batch: MeanBatch, a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> list[int]:
