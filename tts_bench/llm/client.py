@@ -12,8 +12,9 @@ UserError only for configuration mistakes (e.g. `api_key_env` names an unset var
 Errors are labelled by llm.errors (docs/providers.md). Retries (limits.retries at most)
 cover 429, 5xx, timeouts, connection errors and malformed responses; credential, not-found
 and other 4xx errors are final, and `auth_error` / `not_found` are fatal for a config
-(types.FATAL_STATUSES). Error messages are stored with every API key masked (llm.redact). Waits grow as `backoff_s * 2**attempt` with jitter, or follow
-Retry-After when the provider sends one; any single wait is capped at limits.max_retry_wait_s.
+(types.FATAL_STATUSES). Error messages are stored with every API key masked (llm.redact).
+Waits grow as `backoff_s * 2**attempt` with jitter, or follow Retry-After when the provider
+sends one; any single wait is capped at limits.max_retry_wait_s.
 Each attempt has limits.timeout_s. A Completion's latency_s is what a user would have waited:
 the successful attempt plus earlier failed attempts and waits, excluding harness queueing
 (the concurrency semaphore and RPM/TPM buckets).
