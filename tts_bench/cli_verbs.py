@@ -195,13 +195,6 @@ def compare(
     ),
 ) -> None:
     """Compare runs (e.g. last month's model vs the upgrade), paired by item."""
-    from tts_bench.store import load_records, read_manifest
-
-    if len(run_dirs) < 2:
-        raise UserError("compare: give at least two run directories")
-    for d in run_dirs:  # every run readable before any summary is computed or cached
-        read_manifest(d)
-        load_records(d)
     from tts_bench.report import write_compare
 
     path, warnings = write_compare(run_dirs, out)

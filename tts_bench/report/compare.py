@@ -106,10 +106,8 @@ def write_compare(
     if len(run_dirs) < 2:
         raise UserError("compare: give at least two run directories")
     runs = []
-    for d in run_dirs:
-        summary, manifest, records, _calls = read_run(
-            Path(d), write=False
-        )  # runs compared are only read
+    for d in run_dirs:  # every run is read (and checked) before the page is written
+        summary, manifest, records, _calls = read_run(Path(d), write=False)  # only read
         vm = build(summary, manifest)
         runs.append(
             {
