@@ -245,6 +245,7 @@ class Client:
             model=spec.model,
             simulated=kind == "sim",
             logprob=reply.logprob,
+            ttft_s=None if reply.ttft_s is None else waited + reply.ttft_s,
         )
 
     def _failed(

@@ -77,6 +77,7 @@ class Completion:
     model: str = ""
     simulated: bool = False
     logprob: float | None = None  # mean token log-probability when the provider gives it
+    ttft_s: float | None = None  # time to first token, streamed calls only
 
     @property
     def ok(self) -> bool:
@@ -106,6 +107,7 @@ class CallRecord:
     simulated: bool = False
     text: str | None = None  # raw output, kept for the report's item explorer
     cache_write_tokens: int = 0  # input tokens written to the prompt cache (Anthropic)
+    ttft_s: float | None = None  # time to first token, streamed calls only
 
     @classmethod
     def from_completion(
@@ -131,4 +133,5 @@ class CallRecord:
             simulated=c.simulated,
             text=c.text,
             cache_write_tokens=c.usage.cache_write_tokens,
+            ttft_s=c.ttft_s,
         )

@@ -140,9 +140,10 @@ class SimServer:
         app.router.add_post("/v1/chat/completions", self.chat)
         app.router.add_post("/chat/completions", self.chat)
         app.router.add_get("/v1/models", self.models)
-        from tts_bench.sim.anthropic_wire import handler  # Anthropic's Messages API
+        from tts_bench.sim.provider_wires import routes  # Anthropic's Messages API, ...
 
-        app.router.add_post("/v1/messages", handler(self))
+        for method, path, factory in routes():
+            app.router.add_route(method, path, factory(self))
         app.router.add_get("/health", self.health)
         return app
 

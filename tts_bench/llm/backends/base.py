@@ -22,19 +22,29 @@ class Reply:
     usage_known: bool = True  # False when the provider sent no usage: cost is then unknown
     latency_s: float | None = None
     logprob: float | None = None
+    ttft_s: float | None = None  # time to the first streamed token (streamed calls only)
+    headers: dict[str, str] | None = None  # the provider's rate-limit headers, lower-cased
 
 
 class CallError(Exception):
     """A failed attempt. status: a label from types.CALL_STATUSES (see llm.errors);
     message: what went wrong, with secrets masked here so no caller can forget it;
-    retry_after: seconds the provider asked us to wait (None when it did not say)."""
+    retry_after: seconds the provider asked us to wait (None when it did not say);
+    headers: the provider's rate-limit headers, lower-cased (None when unknown)."""
 
-    def __init__(self, status: str, message: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        status: str,
+        message: str,
+        retry_after: float | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         message = redact(message) or ""
         super().__init__(message)
         self.status = status
         self.message = message
         self.retry_after = retry_after
+        self.headers = headers
 
     @property
     def retryable(self) -> bool:
