@@ -4,6 +4,9 @@ Resolution order, looked up once per model and kept in a dict (never per call):
 suite `pricing:` override > simulator profile price (`sim/x`, and `openai/sim-x` or
 `anthropic/sim-x` served by `tts-bench sim serve`) > litellm's bundled price map
 > unknown (None). An unknown price gives `cost_usd = None`, never an invented 0.
+The price map is read from the JSON file inside the installed litellm package, as litellm
+itself reads it offline, without importing litellm (seconds): a run through the direct
+transport never imports it.
 
 A call's cost is what the provider's invoice charges for its tokens:
 uncached input x `input` + cache reads x `cached_input` + cache writes x `cache_write`
@@ -18,7 +21,11 @@ markdown table row per model.
 
 from __future__ import annotations
 
+import importlib.util
+import json
+import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from tts_bench.llm.types import Usage
@@ -65,28 +72,96 @@ def _per_mtok(entry: dict[str, Any], key: str) -> float | None:
     return None if value is None else float(value) * 1e6
 
 
-def _litellm_rate(model: str) -> Rate | None:
-    """Look a model up in litellm's bundled price map (imports litellm: call once per model)."""
-    from tts_bench.llm.offline import import_litellm
+_RATE_KEYS = {
+    "input": "input_cost_per_token",
+    "output": "output_cost_per_token",
+    "cached_input": "cache_read_input_token_cost",
+    "cache_write": "cache_creation_input_token_cost",
+    "reasoning": "output_cost_per_reasoning_token",
+}
+_MAP_FILE = "model_prices_and_context_window_backup.json"
+_map: dict[str, Any] | None = None
+_map_lock = threading.Lock()
 
-    litellm = import_litellm()
-    table: dict[str, Any] = litellm.model_cost
+
+def price_map_path() -> Path | None:
+    """litellm's bundled price table, found without importing litellm (seconds); None when
+    litellm is not installed."""
+    spec = importlib.util.find_spec("litellm")  # a top-level name: finds, never imports
+    for folder in (spec and spec.submodule_search_locations) or ():
+        path = Path(folder) / _MAP_FILE
+        if path.is_file():
+            return path
+    return None
+
+
+def price_map() -> dict[str, Any]:
+    """litellm's bundled price table as `litellm.model_cost` holds it (aliases expanded, the
+    non-model `fallback_generalizations` block dropped), parsed once per process (~40 ms)."""
+    global _map
+    with _map_lock:  # price look-ups run in worker threads, one per model
+        if _map is None:
+            path = price_map_path()
+            raw = json.loads(path.read_bytes()) if path is not None else {}
+            _map = _expand_aliases(raw if isinstance(raw, dict) else {})
+        return _map
+
+
+def _expand_aliases(raw: dict[str, Any]) -> dict[str, Any]:
+    """Serve alias names as their owner's entry, with litellm's own precedence: an `aliases`
+    list claims a name first (never over a real entry), then `alias_of` rows; a row pointing
+    at nothing, or at another alias, is dropped."""
+    raw.pop("fallback_generalizations", None)
+    pointers = {
+        name: entry["alias_of"]
+        for name, entry in raw.items()
+        if isinstance(entry, dict) and isinstance(entry.get("alias_of"), str)
+    }
+    owners: dict[str, str] = {}
+    for name, entry in raw.items():
+        aliases = entry.get("aliases") if isinstance(entry, dict) else None
+        if name in pointers or not isinstance(aliases, list):
+            continue
+        for alias in aliases:
+            if isinstance(alias, str) and alias not in owners:
+                if alias not in raw or alias in pointers:
+                    owners[alias] = name
+    for alias, target in pointers.items():
+        if target in raw and target not in pointers and alias not in owners:
+            owners[alias] = target
+    table = {name: entry for name, entry in raw.items() if name not in pointers}
+    for alias, owner in owners.items():
+        table[alias] = raw[owner]
+    return table
+
+
+def in_price_map(model: str) -> bool:
+    """Whether litellm's price table has an entry for `model` (or for it without its
+    `provider/` prefix): the models litellm knows, e.g. for its tokenizer."""
+    table = price_map()
+    return model in table or model.split("/", 1)[-1] in table
+
+
+def _litellm_rate(model: str) -> Rate | None:
+    """Look a model up in litellm's bundled price table (read from its file: litellm itself is
+    imported only when a call goes through it)."""
+    table = price_map()
     candidates = [model]
     if "/" in model:
         candidates.append(model.split("/", 1)[1])
     for name in candidates:
         entry = table.get(name)
-        if not entry:
+        if not entry or not isinstance(entry, dict):
             continue
-        inp, out = entry.get("input_cost_per_token"), entry.get("output_cost_per_token")
+        inp, out = entry.get(_RATE_KEYS["input"]), entry.get(_RATE_KEYS["output"])
         if inp is None or out is None:
             continue
         return Rate(
             input=float(inp) * 1e6,
             output=float(out) * 1e6,
-            cached_input=_per_mtok(entry, "cache_read_input_token_cost"),
-            cache_write=_per_mtok(entry, "cache_creation_input_token_cost"),
-            reasoning=_per_mtok(entry, "output_cost_per_reasoning_token"),
+            cached_input=_per_mtok(entry, _RATE_KEYS["cached_input"]),
+            cache_write=_per_mtok(entry, _RATE_KEYS["cache_write"]),
+            reasoning=_per_mtok(entry, _RATE_KEYS["reasoning"]),
         )
     return None
 
