@@ -8,17 +8,24 @@ it misreads) stay correlated across samples, as they do on real models.
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Any
 
-from tts_bench.sim.text import Form, rng_for
+from tts_bench.sim.text import Form, first_gauss, rng_for
 
 EFFORTS = ("low", "medium", "high")
 _STD_NORMAL = NormalDist()
 _WEAK_ITEM = 0.3  # share of a weak spot's latent that belongs to the whole item
+
+
+@functools.lru_cache(maxsize=1024)
+def _threshold(rate: float) -> float:
+    """The latent above which a part is a weak spot, for a weak-spot chance `rate`."""
+    return _STD_NORMAL.inv_cdf(1 - min(rate, 0.999))
 
 
 @dataclass
@@ -50,8 +57,8 @@ class Call:
     def hardness(self, *parts: object) -> float:
         """The item's difficulty multiplier for this model: log-normal, partly shared by all
         models (items hard for one model tend to be hard for others) and partly its own."""
-        shared = rng_for("hardness", self.seed, *parts).gauss(0, 1)
-        own = self.item_rng("hardness", *parts).gauss(0, 1)
+        shared = first_gauss("hardness", self.seed, *parts)
+        own = first_gauss("item", self.name, self.seed, "hardness", *parts)
         return math.exp(self.prof["item_hardness_sigma"] * (0.7 * shared + 0.71 * own))
 
     def weak_spot(self, rate: float, item: tuple, part: object) -> bool:
@@ -64,12 +71,12 @@ class Call:
             return False
 
         def latent(*key: object) -> float:
-            shared = rng_for("weak", self.seed, *key).gauss(0, 1)
-            own = self.item_rng("weak", *key).gauss(0, 1)
+            shared = first_gauss("weak", self.seed, *key)
+            own = first_gauss("item", self.name, self.seed, "weak", *key)
             return 0.7 * shared + 0.71 * own
 
         z = _WEAK_ITEM**0.5 * latent(*item) + (1 - _WEAK_ITEM) ** 0.5 * latent(*item, part)
-        return z > _STD_NORMAL.inv_cdf(1 - min(rate, 0.999))
+        return z > _threshold(rate)
 
     def effort_scale(self, steps: int = 1) -> float:
         """Error multiplier from hidden reasoning effort (1 for non-reasoners)."""

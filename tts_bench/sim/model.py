@@ -12,17 +12,19 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from tts_bench import prompts
 from tts_bench.errors import UserError
 from tts_bench.sim import profiles as _profiles
 from tts_bench.sim import tasks
 from tts_bench.sim.call import EFFORTS, Call
 from tts_bench.sim.text import (
     REFUSAL,
+    Encoded,
     answer_form,
     input_tokens,
     n_examples,
     rng_for,
+    role_of,
+    sections,
     spelled,
     tokens,
     truncate,
@@ -70,10 +72,11 @@ def simulate(
         raise UserError(f"{model}: a request needs at least one message")
     temperature = max(float(temperature), 0.0)
     varied = sample_index if temperature > 0 else None
-    rng = rng_for("sample", name, messages, temperature, seed, effort, budget, varied)
+    encoded = Encoded(messages)  # both seeds hash the whole request: encode it once
+    rng = rng_for("sample", name, encoded, temperature, seed, effort, budget, varied)
     last = str(messages[-1].get("content", ""))
-    role = prompts.role_of(last)
-    form_src = prompts.sections(last).get("problem", last) if role else last
+    role = role_of(last)
+    form_src = sections(last).get("problem", last) if role else last
     call = Call(
         name=name,
         prof=prof,
@@ -107,7 +110,7 @@ def simulate(
         out_tokens = tokens(text)
     in_tokens = input_tokens(messages)
     ttft, latency = _latency(
-        prof, name, messages, temperature, seed, sample_index, in_tokens, out_tokens + reasoning
+        prof, name, encoded, temperature, seed, sample_index, in_tokens, out_tokens + reasoning
     )
     return SimResult(
         text=text,
@@ -146,7 +149,7 @@ def _violation(call: Call, draft: tasks.Draft, problem: str) -> str:
 def _latency(
     prof: dict[str, Any],
     name: str,
-    messages: list[dict[str, str]],
+    messages: Encoded,
     temperature: float,
     seed: int,
     sample_index: int,
@@ -154,7 +157,8 @@ def _latency(
     gen_tokens: int,
 ) -> tuple[float, float]:
     """(ttft, total) seconds: log-normal TTFT plus prefill, then tokens / log-normal speed.
-    Seeded with the sample index even at T=0: identical text, but each call is its own."""
+    Seeded with the sample index even at T=0: identical text, but each call is its own.
+    `messages`: the request's messages, JSON-encoded."""
     rng = rng_for("latency", name, messages, temperature, seed, sample_index)
     ttft = prof["ttft_median_s"] * math.exp(rng.gauss(0, prof["ttft_sigma"]))
     ttft += in_tokens / prof["prefill_tokens_per_s"]

@@ -7,6 +7,7 @@ that is out of its depth.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from types import ModuleType
 
@@ -30,8 +31,10 @@ class Draft:
         return "\n".join(self.lines + tail)
 
 
+@functools.lru_cache(maxsize=4096)
 def identify(text: str) -> tuple[str, object] | None:
-    """(task name, parsed problem) for the problem in `text`, or None."""
+    """(task name, parsed problem) for the problem in `text`, or None. Memoised per text
+    (the parsed problems are frozen, so sharing them is safe)."""
     for name in ("contracts", "knowledge", "tickets", "arithmetic"):
         prob = _module(name).parse(text)
         if prob is not None:
@@ -39,15 +42,20 @@ def identify(text: str) -> tuple[str, object] | None:
     return None
 
 
-def _module(name: str) -> ModuleType:
-    from tts_bench.sim import tasks_contracts, tasks_knowledge, tasks_tickets
+_MODULES: dict[str, ModuleType] = {}
 
-    return {
-        "arithmetic": arith,
-        "contracts": tasks_contracts,
-        "knowledge": tasks_knowledge,
-        "tickets": tasks_tickets,
-    }[name]
+
+def _module(name: str) -> ModuleType:
+    if not _MODULES:
+        from tts_bench.sim import tasks_contracts, tasks_knowledge, tasks_tickets
+
+        _MODULES.update(
+            arithmetic=arith,
+            contracts=tasks_contracts,
+            knowledge=tasks_knowledge,
+            tickets=tasks_tickets,
+        )
+    return _MODULES[name]
 
 
 def same(found: tuple[str, object] | None, a: str, b: str) -> bool:

@@ -6,13 +6,18 @@ whether a prompt asks for step-by-step work, and how many worked examples it sho
 
 from __future__ import annotations
 
+import _random
+import functools
 import hashlib
 import json
 import math
 import random
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
+from tts_bench import prompts
 from tts_bench.prompts import COT_INSTRUCTION
 
 CHARS_PER_TOKEN = 4.0
@@ -23,10 +28,70 @@ _EXAMPLE = re.compile(r"^Example (?:problem|question)\b", re.I | re.M)
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 
+# json.dumps(parts, sort_keys=True, default=str, ensure_ascii=False), built once: the hash
+# input of every seed, so it must never change (that would change every simulated reply).
+_ENCODE = json.JSONEncoder(sort_keys=True, default=str, ensure_ascii=False).encode
+_Random = random.Random
+_seed = _random.Random.seed
+_encode_str = json.encoder.encode_basestring  # the encoder's own, for ensure_ascii=False
+_MEMO = 1 << 16  # entries per memo of item-level draws (a few MB at most)
+
+
+class Encoded:
+    """A part of an RNG key already JSON-encoded (a request's messages, encoded once per call
+    rather than once per key that contains them)."""
+
+    __slots__ = ("json",)
+
+    def __init__(self, value: object) -> None:
+        self.json = _ENCODE(value)
+
+
+def _part(p: object) -> str:
+    """One part as `_ENCODE` writes it, without its per-call set-up for the common scalars."""
+    t = type(p)
+    if t is str:
+        return _encode_str(p)
+    if t is int:
+        return int.__repr__(p)  # type: ignore[arg-type]
+    if t is Encoded:
+        return p.json  # type: ignore[attr-defined]
+    if p is None:
+        return "null"
+    if t is float and math.isfinite(p):  # type: ignore[arg-type]
+        return float.__repr__(p)  # type: ignore[arg-type]
+    return _ENCODE(p)
+
+
+def _blob(parts: tuple[object, ...]) -> str:
+    # "[" + ", ".join(...) + "]" is exactly what json.dumps writes for a sequence with the
+    # default separators, its items encoded as they would be on their own
+    return "[" + ", ".join(map(_part, parts)) + "]"
+
+
 def rng_for(*parts: object) -> random.Random:
     """A Random seeded by a stable hash of `parts` (the same on every machine and run)."""
-    blob = json.dumps(parts, sort_keys=True, default=str, ensure_ascii=False).encode()
-    return random.Random(int.from_bytes(hashlib.blake2b(blob, digest_size=8).digest(), "big"))
+    digest = hashlib.blake2b(_blob(parts).encode(), digest_size=8).digest()
+    # Random(n) without its Python-level __init__ (which seeds the same way and resets the
+    # cached second normal deviate): seeding is most of a simulated call's cost.
+    rng = _Random.__new__(_Random)
+    _seed(rng, int.from_bytes(digest, "big"))
+    rng.gauss_next = None
+    return rng
+
+
+@functools.lru_cache(maxsize=_MEMO, typed=True)
+def first_gauss(*parts: object) -> float:
+    """`rng_for(*parts).gauss(0, 1)`, memoised: item-level latents are drawn once per key,
+    not once per step, sample and call (`parts` must be hashable scalars or tuples)."""
+    return rng_for(*parts).gauss(0, 1)
+
+
+@functools.lru_cache(maxsize=_MEMO, typed=True)
+def first_randoms(*parts: object) -> tuple[float, float]:
+    """The first two `random()` draws of `rng_for(*parts)`, memoised like `first_gauss`."""
+    rng = rng_for(*parts)
+    return rng.random(), rng.random()
 
 
 def tokens(text: str) -> int:
@@ -50,6 +115,24 @@ class Form:
         return f"{self.prefix}{value}{self.suffix}"
 
 
+# Prompt reading is memoised per message text: the samples, roles and configs of one item
+# send the same texts again and again, and their parse is a pure function of the text.
+_TEXTS = 4096
+
+
+@functools.lru_cache(maxsize=_TEXTS)
+def role_of(text: str) -> str | None:
+    """`prompts.role_of`, memoised."""
+    return prompts.role_of(text)
+
+
+@functools.lru_cache(maxsize=_TEXTS)
+def sections(text: str) -> Mapping[str, str]:
+    """`prompts.sections`, memoised (read-only: the mapping is shared)."""
+    return MappingProxyType(prompts.sections(text))
+
+
+@functools.lru_cache(maxsize=_TEXTS)
 def answer_form(text: str) -> Form:
     """Find a quoted template with a <placeholder> (e.g. "End with 'Final answer: <number>'")."""
     found = _FORM.findall(text)
@@ -62,17 +145,25 @@ def answer_form(text: str) -> Form:
 def wants_cot(messages: list[dict[str, str]]) -> bool:
     """Does the prompt ask for step-by-step work?"""
     return any(
-        COT_INSTRUCTION in str(m.get("content", "")) or _COT.search(str(m.get("content", "")))
-        for m in messages
-        if m.get("role") != "assistant"
+        _asks_cot(str(m.get("content", ""))) for m in messages if m.get("role") != "assistant"
     )
+
+
+@functools.lru_cache(maxsize=_TEXTS)
+def _asks_cot(text: str) -> bool:
+    return COT_INSTRUCTION in text or _COT.search(text) is not None
 
 
 def n_examples(messages: list[dict[str, str]]) -> int:
     """Worked examples shown: inline "Example problem:" blocks or earlier assistant turns."""
-    inline = sum(len(_EXAMPLE.findall(str(m.get("content", "")))) for m in messages)
+    inline = sum(_inline_examples(str(m.get("content", ""))) for m in messages)
     turns = sum(1 for m in messages[:-1] if m.get("role") == "assistant")
     return inline + turns
+
+
+@functools.lru_cache(maxsize=_TEXTS)
+def _inline_examples(text: str) -> int:
+    return len(_EXAMPLE.findall(text))
 
 
 def current_problem(text: str) -> str:
