@@ -76,8 +76,16 @@ def test_completion_shape_n_and_sample_index(sim_server):
 
 
 def test_unknown_model_is_404(sim_server):
-    status, _, raw = asyncio.run(post(sim_server.url, body("gpt-5")))
-    assert status == 404 and "not found" in json.loads(raw)["error"]["message"]
+    for name in ("gpt-5", "sim-nothing"):
+        status, _, raw = asyncio.run(post(sim_server.url, body(name)))
+        assert status == 404 and json.loads(raw) == {
+            "error": {
+                "message": f"The model `{name}` does not exist or you do not have access to it.",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": "model_not_found",
+            }
+        }
 
 
 def test_stream_reassembles_the_text_and_reports_usage(sim_server):

@@ -35,9 +35,34 @@ def sim_serve(
         Path | None,
         typer.Option("--profiles", help="Suite YAML whose `sim_profiles:` to serve as well."),
     ] = None,
+    rpm: Annotated[
+        int | None,
+        typer.Option("--rpm", help="Requests per minute per model; more get 429.", min=1),
+    ] = None,
+    tpm: Annotated[
+        int | None,
+        typer.Option("--tpm", help="Tokens per minute per model; more get 429.", min=1),
+    ] = None,
+    api_key_env: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key-env",
+            help="Accept only the key in this environment variable (401 otherwise).",
+        ),
+    ] = None,
 ) -> None:
-    """Serve the simulator as an OpenAI-compatible API (/v1/chat/completions, /v1/models)."""
+    """Serve the simulator as an OpenAI-compatible API (/v1/chat/completions, /v1/models)
+    and Anthropic's Messages API (/v1/messages)."""
+    import os
+
     from tts_bench.sim.server import run_server
+
+    keys = None
+    if api_key_env is not None:
+        key = os.environ.get(api_key_env, "").strip()
+        if not key:
+            raise UserError(f"--api-key-env {api_key_env}: that environment variable is not set")
+        keys = (key,)
 
     rates: dict[str, float] = {}
     for f in fault or []:
@@ -60,6 +85,9 @@ def sim_serve(
         retry_after_s=retry_after,
         slow_s=slow_s,
         profiles=extra,
+        rpm=rpm,
+        tpm=tpm,
+        api_keys=keys,
     )
 
 

@@ -15,13 +15,18 @@ too (also reported as `output_tokens_details.thinking_tokens`). Prompt caching: 
 `input_tokens` counts only the rest, as Anthropic bills it.
 
 Errors come as `{"type": "error", "error": {"type", "message"}}`: 401 `authentication_error`
-without an `x-api-key` or with one containing `invalid` (a key the provider rejects), 400 `invalid_request_error` (bad body; "prompt is too long" above the
-`CONTEXT_TOKENS` of input, as for Claude models), 404 `not_found_error` for an unknown
-model. The server's faults map to Anthropic's answers: `429` → 429 `rate_limit_error` with
-`retry-after` and `anthropic-ratelimit-requests-remaining/-reset`; `503` → 529
-`overloaded_error`; `500` → 500 `api_error`; `empty` → no content blocks; `slow`, `drop`,
-`malformed` and `truncated_stream` (a cut body) behave as on the chat endpoint. Streaming is
-not spoken here (400).
+without an `x-api-key`, with one containing `invalid` (a key the provider rejects) or, when
+the server requires keys (`--api-key-env`), with any other key; 400 `invalid_request_error`
+(bad body; "prompt is too long" above the model's `context_window` of input); 404
+`not_found_error` for an unknown model; 429 `rate_limit_error` from the server's limit
+(`--rpm`, `--tpm`) with `retry-after` and `anthropic-ratelimit-requests-limit/-remaining/
+-reset` (RFC 3339) and the same for tokens, which successful replies carry too. The server's
+faults map to Anthropic's answers: `429` → 429 `rate_limit_error` with `retry-after` and
+`anthropic-ratelimit-requests-remaining/-reset`; `503` → 529 `overloaded_error`; `500` → 500
+`api_error`; `content_filter` → `stop_reason: "refusal"` with no content (as Anthropic's
+classifiers stop a reply); `empty` → no content blocks; `slow`, `drop`, `malformed` and
+`truncated_stream` (a cut body) behave as on the chat endpoint. Streaming is not spoken here
+(400).
 """
 
 from __future__ import annotations
@@ -32,18 +37,17 @@ import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from tts_bench.errors import UserError
+from tts_bench.sim.ratelimit import Verdict, anthropic_headers, rfc3339
 from tts_bench.sim.text import input_tokens
 
 if TYPE_CHECKING:
     from tts_bench.sim.server import SimServer
 
-CONTEXT_TOKENS = 200_000  # Anthropic's context window, for profiles that set none
 MIN_THINKING_BUDGET = 1024
 _STOP = {"stop": "end_turn", "length": "max_tokens"}
 
@@ -150,11 +154,11 @@ def message(requested: str, out: Any, thinking: bool, cache: tuple[int, int]) ->
 
 
 def _rate_headers(after: str) -> dict[str, str]:
-    reset = datetime.now(UTC) + timedelta(seconds=float(after))
+    """The headers of an injected 429 (fault `429`)."""
     return {
         "retry-after": after,
         "anthropic-ratelimit-requests-remaining": "0",
-        "anthropic-ratelimit-requests-reset": reset.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "anthropic-ratelimit-requests-reset": rfc3339(float(after)),
     }
 
 
@@ -176,13 +180,13 @@ def handler(server: SimServer) -> Callable[[web.Request], Awaitable[web.StreamRe
 async def _answer(
     server: SimServer, prefixes: set[str], request: web.Request
 ) -> web.StreamResponse:
-    from tts_bench import sim
     from tts_bench.sim import server as srv
 
     key = request.headers.get("x-api-key", "").strip()
     if not key:
         return error(401, "authentication_error", "x-api-key header is required")
-    if "invalid" in key:  # how a test sends a key the provider rejects
+    # A key containing "invalid" is how a test sends one the provider rejects.
+    if "invalid" in key or not server.key_accepted(key):
         return error(401, "authentication_error", "invalid x-api-key")
     raw = await request.read()
     try:
@@ -216,26 +220,46 @@ async def _answer(
         return await server._plain_fault(request, fault)
     if fault == "slow":
         await asyncio.sleep(slow_s)
-    if model is None or model not in sim.list_models(server.config.profiles):
+    window = server.context_window(model)
+    if model is None or window is None:
         return error(404, "not_found_error", f"model: {requested}")
     try:
         total = input_tokens(chat)
-        if total > CONTEXT_TOKENS:
-            msg = f"prompt is too long: {total} tokens > {CONTEXT_TOKENS} maximum"
+        if total > window:
+            msg = f"prompt is too long: {total} tokens > {window} maximum"
             return error(400, "invalid_request_error", msg)
         sim_body = {"temperature": body.get("temperature", 1.0), "max_tokens": body["max_tokens"]}
         out = server._simulate(model, chat, {**sim_body, **params}, sample_index)
     except (UserError, ValueError, TypeError) as exc:
         return error(400, "invalid_request_error", str(exc))
+    spent = int(out.input_tokens) + int(out.output_tokens) + int(out.reasoning_tokens)
+    verdict = server.limiter.admit(model, spent)
+    headers = anthropic_headers(verdict)
+    if verdict.refused is not None:
+        return error(429, "rate_limit_error", _limit_message(verdict), headers)
     cache = _cache(prefixes, model, chat, cached)
     await asyncio.sleep(out.latency_s * server.config.time_scale)
     reply = message(requested, out, "thinking_budget" in params, cache)
+    if fault == "content_filter":  # Anthropic's classifiers stop a reply with "refusal"
+        reply["content"], reply["stop_reason"] = [], "refusal"
     if fault == "empty":
         reply["content"] = []
     payload = json.dumps(reply).encode()
     if fault == "truncated_stream":
         return await server._cut(request, payload)
-    return web.Response(body=payload, content_type="application/json")
+    return web.Response(body=payload, content_type="application/json", headers=headers)
+
+
+def _limit_message(verdict: Verdict) -> str:
+    """Anthropic's wording of a 429 from the server's limiter."""
+    if verdict.refused == "requests":
+        what = f"{verdict.rpm} requests per minute"
+    else:
+        what = f"{verdict.tpm} tokens per minute"
+    return (
+        f"This request would exceed the rate limit for your organization of {what}. "
+        "For details, refer to: https://docs.claude.com/en/api/rate-limits."
+    )
 
 
 def _cache(prefixes: set[str], model: str, chat: list[dict], cached: int) -> tuple[int, int]:
@@ -251,4 +275,4 @@ def _cache(prefixes: set[str], model: str, chat: list[dict], cached: int) -> tup
     return size, 0
 
 
-__all__ = ["CONTEXT_TOKENS", "error", "handler", "message", "parse"]
+__all__ = ["error", "handler", "message", "parse"]

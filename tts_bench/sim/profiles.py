@@ -6,6 +6,8 @@ key must exist in the base profile, so a typo is an error, not a silent no-op.
 
 Knobs (all probabilities are per event, before the temperature / few-shot / effort factors):
 - price_input, price_output: $ per million tokens (reasoning tokens billed as output).
+- context_window: prompt plus completion tokens the model takes (`sim serve` answers a
+  longer request with the provider's context-length error).
 - ttft_median_s, ttft_sigma: log-normal time to first token; tokens_per_s, tps_sigma:
   log-normal decode throughput; prefill_tokens_per_s: input processing speed.
 - verbosity: multiplies the length of explanatory text (tokens, hence cost and latency).
@@ -60,6 +62,7 @@ _SMALL: dict[str, Any] = {
     "description": "cheap, fast, weaker: errors grow quickly with steps, patchy knowledge",
     "price_input": 0.15,
     "price_output": 0.60,
+    "context_window": 128_000,
     "ttft_median_s": 0.25,
     "ttft_sigma": 0.35,
     "tokens_per_s": 140.0,

@@ -38,9 +38,14 @@ from typing import Any
 from aiohttp import web
 
 from tts_bench.errors import UserError
-from tts_bench.sim.wire import completion, schedule, usage_of
+from tts_bench.sim import openai_errors as oai
+from tts_bench.sim.ratelimit import ServerRateLimit, openai_headers
+from tts_bench.sim.text import input_tokens
+from tts_bench.sim.wire import Filtered, PromptCache, completion, schedule, usage_of
 
 FAULT_KINDS = ("429", "500", "503", "slow", "drop", "malformed", "empty", "truncated_stream")
+FAULT_KINDS += ("content_filter",)  # appended: the seeded draws of the others stay as they were
+_PLAIN_FAULTS = frozenset({"429", "500", "503", "drop", "malformed", "empty"})
 DEFAULT_MAX_TOKENS = 8192  # as the suites give reasoners: high effort fits, nothing is cut
 _STANDARD = {"model", "messages", "temperature", "max_tokens", "n", "stream", "stream_options"}
 _STANDARD |= {"seed", "max_completion_tokens", "user"}
@@ -51,7 +56,9 @@ class ServerConfig:
     """time_scale: real seconds slept per simulated second; fault_rates: probability per
     fault kind; seed: simulator and fault seed; retry_after_s: Retry-After (seconds) sent with
     429; slow_s: real seconds a `slow` fault stalls (not scaled by time_scale); profiles: extra
-    simulator profiles, as a suite's `sim_profiles:`."""
+    simulator profiles, as a suite's `sim_profiles:`; rpm, tpm: the server's own rate limit
+    per model (None: none; see sim/ratelimit.py), burst: requests its bucket holds (default
+    min(5, max(1, rpm // 12))); api_keys: the only keys accepted (None: any key or none)."""
 
     time_scale: float = 1.0
     fault_rates: dict[str, float] = field(default_factory=dict)
@@ -59,6 +66,10 @@ class ServerConfig:
     retry_after_s: float = 1.0
     slow_s: float = 30.0
     profiles: dict[str, dict] | None = None
+    rpm: int | None = None
+    tpm: int | None = None
+    burst: int | None = None
+    api_keys: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.time_scale < 0:
@@ -77,6 +88,11 @@ class ServerConfig:
         from tts_bench.sim import profiles as _profiles
 
         _profiles.all_profiles(self.profiles)  # a bad profile fails at start, not per request
+        ServerRateLimit(self.rpm, self.tpm, self.burst)  # bad limits fail here too
+        if self.api_keys is not None:
+            self.api_keys = tuple(self.api_keys)
+            if not self.api_keys or not all(self.api_keys):
+                raise UserError("api_keys: give at least one non-empty key")
 
 
 @dataclass
@@ -99,11 +115,8 @@ def sim_model(name: str) -> str | None:
     return name if name.startswith("sim/") else None
 
 
-def _error(
-    status: int, message: str, kind: str, headers: dict[str, str] | None = None
-) -> web.Response:
-    body = {"error": {"message": message, "type": kind, "code": status}}
-    return web.json_response(body, status=status, headers=headers)
+def _error(status: int, message: str, kind: str) -> web.Response:
+    return oai.error(status, message, kind)
 
 
 class BadRequest(ValueError):
@@ -134,6 +147,12 @@ class SimServer:
         self.in_flight = 0
         self.max_in_flight = 0  # the most chat requests handled at once
         self._seen: dict[str, int] = {}
+        self.limiter = ServerRateLimit(config.rpm, config.tpm, config.burst)
+        self.prompt_cache = PromptCache()
+
+    def key_accepted(self, key: str) -> bool:
+        """Whether `key` may call (any key, or none, when the server requires none)."""
+        return self.config.api_keys is None or key in self.config.api_keys
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=16 * 1024**2)
@@ -186,6 +205,9 @@ class SimServer:
             self.in_flight -= 1
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
+        sent = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not self.key_accepted(sent):
+            return oai.bad_key(sent)
         raw = await request.read()
         try:
             body = json.loads(raw)
@@ -212,24 +234,48 @@ class SimServer:
         model = sim_model(requested)
         auth = "Authorization" in request.headers
         self.log.append(Hit(time.monotonic(), fingerprint, fault, sample_index, str(model), auth))
-        if fault in FAULT_KINDS and fault not in ("slow", "truncated_stream"):
+        if fault in _PLAIN_FAULTS:
             return await self._plain_fault(request, fault)
         if fault == "slow":
             await asyncio.sleep(slow_s)
-        if model is None:
-            return _error(404, f"model {requested!r} not found", "model_not_found")
+        window = self.context_window(model)
+        if model is None or window is None:
+            return oai.model_not_found(requested)
         try:
             n = int(body.get("n") or 1)
+            asked = body.get("max_tokens") or body.get("max_completion_tokens")
+            prompt = input_tokens(messages)
+            if prompt + int(asked or 0) > window:
+                return oai.context_exceeded(window, prompt, None if asked is None else int(asked))
             outs = [self._simulate(model, messages, body, sample_index + i) for i in range(n)]
-        except (UserError, ValueError, TypeError) as exc:  # a bad request, not a server fault
+        except (UserError, ValueError, TypeError, AttributeError) as exc:  # a bad request
             return _error(400, str(exc), "invalid_request_error")
+        if fault == "content_filter":
+            outs = [Filtered(o) for o in outs]
+        verdict = self.limiter.admit(model, usage_of(outs)["total_tokens"])
+        if verdict.refused is not None:
+            return oai.rate_limited(verdict, requested)
+        # Only an admitted request reaches the model, so only it leaves a cached prefix.
+        usage = usage_of(outs, self.prompt_cache.cached(model, messages, outs[0].input_tokens))
+        headers = openai_headers(verdict)
         if body.get("stream"):
-            return await self._stream(request, requested, outs, body, fault)
+            return await self._stream(request, requested, outs, body, fault, usage, headers)
         await asyncio.sleep(max(o.latency_s for o in outs) * self.config.time_scale)
-        payload = json.dumps(completion(requested, outs)).encode()
+        payload = json.dumps(completion(requested, outs, usage)).encode()
         if fault == "truncated_stream":
             return await self._cut(request, payload)
-        return web.Response(body=payload, content_type="application/json")
+        return web.Response(body=payload, content_type="application/json", headers=headers)
+
+    def context_window(self, model: str | None) -> int | None:
+        """The context window (tokens) of a simulated model; None for an unknown model."""
+        from tts_bench.sim import profiles as _profiles
+
+        if model is None:
+            return None
+        try:
+            return int(_profiles.get(model, self.config.profiles)[1]["context_window"])
+        except UserError:
+            return None
 
     @staticmethod
     def _sample_index(request: web.Request, body: dict) -> int:
@@ -261,11 +307,9 @@ class SimServer:
     async def _plain_fault(self, request: web.Request, fault: str) -> web.StreamResponse:
         if fault == "429":
             after = request.headers.get("X-Sim-Retry-After", f"{self.config.retry_after_s:g}")
-            return _error(
-                429, "rate limited (simulated)", "rate_limit_error", {"Retry-After": after}
-            )
+            return oai.fault_429(after)
         if fault in ("500", "503"):
-            return _error(int(fault), "server error (simulated)", "server_error")
+            return oai.server_error(int(fault))
         if fault == "malformed":
             return web.Response(body=b'{"choices": [ {"mess', content_type="application/json")
         if fault == "empty":
@@ -285,11 +329,18 @@ class SimServer:
         raise asyncio.CancelledError
 
     async def _stream(
-        self, request: web.Request, requested: str, outs: list, body: dict, fault: str | None
+        self,
+        request: web.Request,
+        requested: str,
+        outs: list,
+        body: dict,
+        fault: str | None,
+        usage: dict[str, Any],
+        headers: dict[str, str],
     ) -> web.StreamResponse:
         scale = self.config.time_scale
         resp = web.StreamResponse(
-            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", **headers}
         )
         await resp.prepare(request)
         cid = f"chatcmpl-{uuid.uuid4().hex[:12]}"
@@ -320,7 +371,6 @@ class SimServer:
                     request.transport.abort()
                 raise asyncio.CancelledError
         if (body.get("stream_options") or {}).get("include_usage"):
-            usage = usage_of(outs)
             await send({"id": cid, "object": "chat.completion.chunk", "created": created,
                         "model": requested, "choices": [], "usage": usage})  # fmt: skip
         await send("[DONE]")
@@ -340,7 +390,7 @@ async def serve(
     **options: Any,
 ) -> None:
     """Serve until cancelled (or `stop` is set). ready(server, port) is called once bound;
-    options: retry_after_s, slow_s, profiles (see ServerConfig)."""
+    options: retry_after_s, slow_s, profiles, rpm, tpm, burst, api_keys (see ServerConfig)."""
     server = SimServer(ServerConfig(time_scale, dict(faults or {}), seed, **options))
     runner = web.AppRunner(server.app(), handler_cancellation=True, shutdown_timeout=0.5)
     await runner.setup()
@@ -369,9 +419,13 @@ def run_server(
     retry_after_s: float = 1.0,
     slow_s: float = 30.0,
     profiles: dict[str, dict] | None = None,
+    rpm: int | None = None,
+    tpm: int | None = None,
+    api_keys: tuple[str, ...] | None = None,
 ) -> None:
     """Blocking entry point for the CLI: serve until Ctrl-C. The options are ServerConfig's."""
     options = {"retry_after_s": retry_after_s, "slow_s": slow_s, "profiles": profiles}
+    options |= {"rpm": rpm, "tpm": tpm, "api_keys": api_keys}
 
     def ready(_: SimServer, bound: int) -> None:
         print(f"simulator serving on http://{host}:{bound}/v1 (Ctrl-C to stop)", flush=True)

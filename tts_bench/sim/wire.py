@@ -1,11 +1,78 @@
 """The OpenAI chat-completion wire format of simulated replies: the JSON body, the usage
-block and the timed chunks of a server-sent event stream."""
+block (with OpenAI's automatic prompt caching, `PromptCache`), content-filtered choices and
+the timed chunks of a server-sent event stream."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 import uuid
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
+
+CACHE_MIN_TOKENS = 1024  # OpenAI caches prompts of at least this many tokens
+CACHE_STEP_TOKENS = 128  # ... in increments of this many
+CACHE_IDLE_S = 300.0  # a prefix unused this long is forgotten (OpenAI: 5 to 10 minutes)
+CACHE_MAX_PREFIXES = 200_000  # beyond this the least recently used prefix is forgotten
+_CHARS_PER_TOKEN = 4  # the simulator's token count is about characters / 4
+
+
+class PromptCache:
+    """OpenAI's automatic prompt caching, modelled deterministically per server and model.
+
+    A prompt of P >= 1024 tokens has cacheable prefixes of 1024, 1152, ... tokens (steps of
+    128, up to P); prefix b is the first 4*b characters of the messages as sent (roles
+    included). `cached_tokens` is the longest such prefix a request of the same model sent
+    within the last `idle_s` seconds (each use refreshes it); every admitted request then
+    records its own prefixes. clock: seconds, monotonic (tests pass a fake one)."""
+
+    def __init__(
+        self, idle_s: float = CACHE_IDLE_S, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.idle_s = idle_s
+        self._clock = clock
+        self._seen: OrderedDict[str, float] = OrderedDict()
+
+    def cached(self, model: str, messages: Any, prompt_tokens: int) -> int:
+        """The cached tokens of this prompt, recording its prefixes for later requests."""
+        if prompt_tokens < CACHE_MIN_TOKENS:
+            return 0
+        now = self._clock()
+        text = "".join(
+            f"<|{m.get('role', '')}|>{m.get('content', '')}" if isinstance(m, dict) else str(m)
+            for m in messages
+        ).encode("utf-8", "surrogatepass")
+        digest = hashlib.sha256(json.dumps(model).encode())
+        done, hit = 0, 0
+        for size in range(CACHE_MIN_TOKENS, prompt_tokens + 1, CACHE_STEP_TOKENS):
+            # One running hash over the text: each prefix costs only its new characters.
+            end = min(len(text), size * _CHARS_PER_TOKEN)
+            digest.update(text[done:end])
+            done = end
+            key = f"{size}:{digest.hexdigest()}"
+            seen = self._seen.pop(key, None)
+            if seen is not None and now - seen <= self.idle_s:
+                hit = size
+            self._seen[key] = now
+        while len(self._seen) > CACHE_MAX_PREFIXES:
+            self._seen.popitem(last=False)
+        return hit
+
+
+class Filtered:
+    """A choice stopped by the content filter: no text, `finish_reason` "content_filter",
+    the tokens it generated still billed (everything else is the wrapped reply's)."""
+
+    text = ""
+    finish_reason = "content_filter"
+
+    def __init__(self, out: Any) -> None:
+        self._out = out
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._out, name)
 
 
 def schedule(outs: list) -> list[tuple[float, int, dict, str | None]]:
@@ -30,7 +97,10 @@ def _pieces(text: str, size: int = 16) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)] or [""]
 
 
-def usage_of(outs: list) -> dict[str, Any]:
+def usage_of(outs: list, cached: int = 0) -> dict[str, Any]:
+    """OpenAI's usage block of one response: the prompt once, every choice's completion
+    (reasoning tokens included, as OpenAI counts them) summed; cached: prompt tokens read
+    from the prompt cache."""
     reasoning = sum(int(o.reasoning_tokens) for o in outs)
     completion = sum(int(o.output_tokens) for o in outs) + reasoning
     prompt = int(outs[0].input_tokens)
@@ -39,11 +109,13 @@ def usage_of(outs: list) -> dict[str, Any]:
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
         "completion_tokens_details": {"reasoning_tokens": reasoning},
-        "prompt_tokens_details": {"cached_tokens": 0},
+        "prompt_tokens_details": {"cached_tokens": min(cached, prompt)},
     }
 
 
-def completion(requested: str, outs: list) -> dict[str, Any]:
+def completion(requested: str, outs: list, usage: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The chat.completion body of `outs` (one choice each); usage: as `usage_of` (default
+    without cached tokens)."""
     return {
         "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
         "object": "chat.completion",
@@ -57,5 +129,5 @@ def completion(requested: str, outs: list) -> dict[str, Any]:
             }
             for i, o in enumerate(outs)
         ],
-        "usage": usage_of(outs),
+        "usage": usage if usage is not None else usage_of(outs),
     }
