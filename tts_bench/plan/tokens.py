@@ -27,13 +27,13 @@ class Counter:
             if model.startswith("sim/"):
                 self.how[model] = "simulator"
             else:
-                from tts_bench.llm.offline import import_litellm
+                from tts_bench.llm.pricing import in_price_map
 
-                self._litellm = self._litellm or import_litellm()
-                known = (
-                    model in self._litellm.model_cost
-                    or model.split("/", 1)[-1] in self._litellm.model_cost
-                )
+                known = in_price_map(model)  # read from litellm's file: no import (seconds)
+                if known:
+                    from tts_bench.llm.offline import import_litellm
+
+                    self._litellm = self._litellm or import_litellm()
                 self.how[model] = "litellm" if known else "chars/4"
         return self.how[model]
 
