@@ -156,3 +156,22 @@ def _show_item(run_dir: Path, item: str, *, full: bool) -> None:
             if cell is not None:
                 console.rule(_esc(cell["config"]))
                 console.print(_esc(cell["output"]))
+
+
+@app.command()
+def export(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.", metavar="RUN_DIR")],
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="csv or parquet.", metavar="csv|parquet")
+    ] = "csv",
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Output folder (default: RUN_DIR/export).", metavar="DIR"),
+    ] = None,
+) -> None:
+    """Export a run's records (strata and info flattened to columns), pool samples and calls
+    as CSV or Parquet."""
+    from tts_bench.export import export_run
+
+    for path in export_run(run_dir, fmt, out):
+        typer.echo(f"wrote {path}")
