@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tts_bench.data import LoadedItem
-from tts_bench.llm.types import ModelSpec
+from tts_bench.llm.types import CallRecord, ModelSpec
 from tts_bench.scoring import Scorer, label_failure
 from tts_bench.store import sample_line
 from tts_bench.strategies.base import Context, StrategyResult
@@ -31,7 +31,8 @@ def build_record(
     A record any of whose calls failed for an infrastructure reason (after the client's
     retries and the fallback model) is not scored, whatever the strategy made of the rest:
     status and failure are that call's label, answer, correct and score are null, and the
-    samples that did succeed stay in `samples` (a resume replays them from the cache)."""
+    samples that did succeed stay in `samples` (a resume replays them from the cache).
+    `ttft_s` is the time to the first token on the critical path (`first_token_s`)."""
     status = res.status if res.status != "ok" else (ctx.infra_status() or "ok")
     infra = status != "ok"
     answer = None if infra else res.answer
@@ -81,6 +82,7 @@ def build_record(
         "cost_usd": ctx.cost_of(calls),
         "latency_s": round(latency, 6),
         "wall_s": round(wall, 6),
+        "ttft_s": _round(first_token_s(calls)),
         "input_tokens": sum(c.input_tokens for c in calls),
         "output_tokens": sum(c.output_tokens for c in calls),
         "reasoning_tokens": sum(c.reasoning_tokens for c in calls),
@@ -91,3 +93,41 @@ def build_record(
         "info": info,
         "samples": samples,
     }
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(x, 6)
+
+
+def first_token_s(calls: list[CallRecord]) -> float | None:
+    """Time to first token of a request: when the first token of the critical path arrived,
+    on the request's virtual clock. The critical path is walked back from the call that ends
+    last, each step to a call that ends where the current one starts (ties: the earliest
+    start, then the lowest sample index and role, so completion order never matters); along
+    it, the first call that streamed gives its start plus its own time to first token (a
+    failed call before it, e.g. a primary the fallback replaced, adds its time).
+
+    One call: its own time to first token. None when no call on the path streamed, or when a
+    multi-call request's start times are unknown (`CallRecord.started_s`)."""
+    if all(c.ttft_s is None for c in calls):
+        return None
+    if len(calls) == 1:
+        return calls[0].ttft_s
+    if any(c.started_s is None for c in calls):
+        return None
+    eps = 1e-9
+    timed = [c for c in calls if c.latency_s > 0]  # a zero-length call moves nothing
+    ends = [c.started_s + c.latency_s for c in timed]  # type: ignore[operator]
+    path: list[CallRecord] = []
+    at = max(ends, default=0.0)
+    while at > eps:
+        ending = [c for c, end in zip(timed, ends, strict=True) if abs(end - at) <= eps]
+        if not ending:
+            return None  # the clock moved without a call: no path to walk
+        step = min(ending, key=lambda c: (c.started_s, c.sample_index, c.role))
+        path.append(step)
+        at = step.started_s  # type: ignore[assignment]
+    for c in reversed(path):
+        if c.ttft_s is not None:
+            return c.started_s + c.ttft_s  # type: ignore[operator]
+    return None

@@ -217,7 +217,16 @@ _CALL_TYPES: dict[str, tuple[type, ...]] = {
     "cache_hit": (bool,),
 }
 # Figures that are sums, durations or counts: finite and non-negative (null = unknown).
-_AMOUNTS = ("cost_usd", "latency_s", "wall_s", "score", "value", "confidence")
+_AMOUNTS = (
+    "cost_usd",
+    "latency_s",
+    "wall_s",
+    "ttft_s",
+    "started_s",
+    "score",
+    "value",
+    "confidence",
+)
 _COUNTS = (
     "input_tokens",
     "output_tokens",

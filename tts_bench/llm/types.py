@@ -108,10 +108,21 @@ class CallRecord:
     text: str | None = None  # raw output, kept for the report's item explorer
     cache_write_tokens: int = 0  # input tokens written to the prompt cache (Anthropic)
     ttft_s: float | None = None  # time to first token, streamed calls only
+    # When the call started on its request's virtual clock (the critical-path time of the
+    # calls before it); None when the caller did not say. records.py finds the critical path
+    # from it.
+    started_s: float | None = None
 
     @classmethod
     def from_completion(
-        cls, c: Completion, *, item_id: str, config: str, role: str, sample_index: int
+        cls,
+        c: Completion,
+        *,
+        item_id: str,
+        config: str,
+        role: str,
+        sample_index: int,
+        started_s: float | None = None,
     ) -> CallRecord:
         return cls(
             item_id=item_id,
@@ -134,4 +145,5 @@ class CallRecord:
             text=c.text,
             cache_write_tokens=c.usage.cache_write_tokens,
             ttft_s=c.ttft_s,
+            started_s=started_s,
         )

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import email.utils
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
+from tts_bench.errors import UserError
 from tts_bench.llm.errors import RETRYABLE as RETRYABLE  # re-exported
 from tts_bench.llm.redact import redact
-from tts_bench.llm.types import Usage
+from tts_bench.llm.types import ModelSpec, Usage
 
 
 @dataclass
@@ -73,6 +76,35 @@ def parse_retry_after(value: str | None) -> float | None:
     if when is None:
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def wants_stream(spec: ModelSpec) -> bool:
+    """The config's `stream` knob: true asks for a server-sent event stream (time to first
+    token is measured), false or absent for one JSON body; anything else is a UserError."""
+    value = spec.params.get("stream")
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    raise UserError(f"model {spec.model}: stream must be true or false, got {value!r}")
+
+
+# litellm hands over a provider's headers with this prefix (`_hidden_params["additional_headers"]`)
+_LITELLM_PREFIX = "llm_provider-"
+
+
+def rate_limit_headers(raw: Mapping[str, Any] | None) -> dict[str, str] | None:
+    """The rate-limit headers of a response, names lower-cased: `x-ratelimit-*` (OpenAI and
+    most compatible servers), `anthropic-ratelimit-*` and `retry-after`; litellm's
+    `llm_provider-` prefix is dropped. None when no header was seen at all."""
+    if raw is None:
+        return None
+    out: dict[str, str] = {}
+    for key, value in raw.items():
+        name = str(key).lower().removeprefix(_LITELLM_PREFIX)
+        if (
+            name.startswith(("x-ratelimit-", "anthropic-ratelimit-")) or name == "retry-after"
+        ) and value is not None:
+            out[name] = str(value)
+    return out
 
 
 def usage_from_openai(raw: dict | None) -> tuple[Usage, bool]:

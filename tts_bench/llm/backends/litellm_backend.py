@@ -6,7 +6,14 @@ underneath never sleeps on its own (it would honour any Retry-After uncapped). F
 `api_base` without `api_key_env`, a placeholder key is sent so litellm does not fall back to
 a real provider key from the environment and hand it to that endpoint.
 
-Errors are labelled by llm.errors, the same taxonomy as the direct transport. Response
+`stream: true` passes `stream=True` with `stream_options.include_usage` and joins litellm's
+chunks as the direct transport joins the wire's (backends/stream.py), timing the first token.
+Rate-limit headers come from `_hidden_params["additional_headers"]` on a response and from
+`litellm_response_headers` or `response.headers` on an exception.
+
+Errors are labelled by llm.errors, the same taxonomy as the direct transport; an exception
+while a stream is being read (litellm reports a dropped connection as a mid-stream server
+error) is a truncated response, `malformed`, as on the direct transport. Response
 bodies are not capped here: litellm and the SDKs under it read a whole body into memory
 before handing it over (docs/providers.md).
 """
@@ -14,6 +21,7 @@ before handing it over (docs/providers.md).
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from tts_bench.llm.backends.base import (
@@ -21,12 +29,18 @@ from tts_bench.llm.backends.base import (
     Reply,
     clip,
     parse_retry_after,
+    rate_limit_headers,
     usage_from_openai,
+    wants_stream,
 )
+from tts_bench.llm.backends.stream import StreamAssembler
 from tts_bench.llm.errors import classify_exception
 from tts_bench.llm.types import ModelSpec
 
 _NOT_KWARGS = {"transport", "api_key", "num_retries", "max_retries", "timeout"}
+_NOT_KWARGS |= {"stream", "stream_options"}  # set below, from the `stream` knob
+# Labels of an exception raised mid-stream that mean the stream was cut short.
+_CUT_SHORT = {"connection_error", "server_error", "api_error"}
 
 
 class LiteLLMBackend:
@@ -70,6 +84,15 @@ class LiteLLMBackend:
                 api_key = "no-key"
         if api_key is not None:
             kwargs["api_key"] = api_key
+        stream = wants_stream(spec)
+        if stream:
+            options = spec.params.get("stream_options")
+            kwargs["stream"] = True
+            kwargs["stream_options"] = {
+                **(options if isinstance(options, dict) else {}),
+                "include_usage": True,
+            }
+        started = time.perf_counter()
         try:
             async with asyncio.timeout(timeout_s + 1.0):  # litellm's own timeout fires first
                 resp = await litellm.acompletion(
@@ -82,6 +105,8 @@ class LiteLLMBackend:
                     max_retries=0,
                     **kwargs,
                 )
+                if stream:
+                    return await _consume(resp, started)
         except TimeoutError:
             raise CallError("timeout", f"no response within {timeout_s:g} s") from None
         except Exception as exc:  # litellm maps provider errors to many classes
@@ -101,12 +126,45 @@ def _headers(exc: Exception) -> Any:
 
 
 def _classify(exc: Exception) -> CallError:
-    """Map a litellm exception to a status label (and Retry-After when given)."""
+    """Map a litellm exception to a status label (with Retry-After and the rate-limit
+    headers when given)."""
     if isinstance(exc, CallError):
         return exc
     label = classify_exception(exc)
-    retry_after = parse_retry_after(_headers(exc).get("retry-after"))
-    return CallError(label.status, f"{type(exc).__name__}: {clip(str(exc))}", retry_after)
+    headers = _headers(exc)
+    return CallError(
+        label.status,
+        f"{type(exc).__name__}: {clip(str(exc))}",
+        parse_retry_after(headers.get("retry-after")),
+        rate_limit_headers(headers),
+    )
+
+
+def _response_headers(resp: Any) -> dict[str, str] | None:
+    """Rate-limit headers of a response or stream litellm handed over."""
+    hidden = getattr(resp, "_hidden_params", None)
+    if not isinstance(hidden, dict) or not isinstance(hidden.get("additional_headers"), dict):
+        return None
+    return rate_limit_headers(hidden["additional_headers"])
+
+
+async def _consume(resp: Any, started: float) -> list[Reply]:
+    """Read litellm's stream to its end: one Reply per choice, timed from `started`."""
+    stream = StreamAssembler(started)
+    try:
+        async for chunk in resp:
+            raw = chunk.model_dump() if hasattr(chunk, "model_dump") else chunk
+            stream.feed(raw, time.perf_counter())
+    except CallError:
+        raise
+    except Exception as exc:
+        error = _classify(exc)
+        if error.status in _CUT_SHORT:
+            error = CallError(
+                "malformed", f"stream broken off: {error.message}", None, error.headers
+            )
+        raise error from None
+    return stream.replies(strict=False, headers=_response_headers(resp))
 
 
 def _parse(resp: Any) -> list[Reply]:
@@ -127,6 +185,7 @@ def _parse(resp: Any) -> list[Reply]:
                 finish_reason=getattr(choice, "finish_reason", None),
                 usage=usage,
                 usage_known=known,
+                headers=_response_headers(resp),
             )
         )
     return replies

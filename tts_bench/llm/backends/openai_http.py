@@ -7,7 +7,13 @@ transport knobs below goes into the JSON body (top_p, stop, seed, reasoning_effo
 `extra_headers` (a dict) is sent as HTTP headers. The sample index travels in the
 `X-Sample-Index` header, which real providers ignore and the simulator server reads.
 
-A response body is read as a stream and abandoned once it passes `max_response_bytes`
+`stream: true` sends `stream: true` with `stream_options.include_usage` and reads the
+server-sent events as they arrive (backends/stream.py): each reply gets its time to first
+token. An endpoint that answers a stream request with plain JSON is read as plain JSON. The
+rate-limit headers of every response (backends/base.rate_limit_headers) go on its replies and
+errors.
+
+A response body (plain or event stream) is read as a stream and abandoned once it passes `max_response_bytes`
 (suite `limits.max_response_bytes`): the call fails as `api_error` and the connection is
 closed, so a runaway endpoint costs at most that much memory. Error bodies are read only up
 to `ERROR_BODY_BYTES`, enough to classify them (llm.errors).
@@ -17,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 import aiohttp
@@ -27,13 +34,17 @@ from tts_bench.llm.backends.base import (
     clip,
     mean_logprob,
     parse_retry_after,
+    rate_limit_headers,
     usage_from_openai,
+    wants_stream,
 )
+from tts_bench.llm.backends.stream import SSEParser, StreamAssembler
 from tts_bench.llm.errors import body_text, classify_http
 from tts_bench.llm.types import ModelSpec
 
 # Params that steer the transport; never sent in the body.
 _NOT_BODY = {"api_base", "transport", "extra_headers", "api_key", "timeout", "num_retries"}
+_NOT_BODY |= {"stream", "stream_options"}  # set below, from the `stream` knob
 
 DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 ERROR_BODY_BYTES = 64 * 1024
@@ -82,29 +93,66 @@ class OpenAIHTTPBackend:
         for key, value in spec.params.items():
             if key not in _NOT_BODY:
                 body[key] = value
+        stream = wants_stream(spec)
+        if stream:
+            options = spec.params.get("stream_options")
+            body["stream"] = True
+            body["stream_options"] = {**(options if isinstance(options, dict) else {})}
+            body["stream_options"]["include_usage"] = True  # usage comes in the last chunk
         headers = {"X-Sample-Index": str(sample_index)}
         headers.update(spec.params.get("extra_headers") or {})
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
         session = self._get_session()
+        started = time.perf_counter()
         try:
             async with asyncio.timeout(timeout_s):
                 async with session.post(
                     f"{base}/chat/completions", json=body, headers=headers
                 ) as resp:
+                    limits = rate_limit_headers(resp.headers)
                     if resp.status >= 400:
                         raw = await _read_prefix(resp, ERROR_BODY_BYTES)
                         raise CallError(
                             classify_http(resp.status, raw).status,
                             f"HTTP {resp.status}: {clip(body_text(raw))}",
                             parse_retry_after(resp.headers.get("Retry-After")),
+                            limits,
                         )
+                    if stream and "text/event-stream" in resp.headers.get("Content-Type", ""):
+                        return await self._read_events(resp, started, limits)
                     raw = await _read_capped(resp, self.max_response_bytes)
         except TimeoutError:
             raise CallError("timeout", f"no response within {timeout_s:g} s") from None
         except aiohttp.ClientError as exc:
             raise CallError("connection_error", f"{type(exc).__name__}: {exc}") from None
-        return _parse(raw)
+        return _parse(raw, limits)
+
+    async def _read_events(
+        self, resp: aiohttp.ClientResponse, started: float, limits: dict[str, str] | None
+    ) -> list[Reply]:
+        """The replies of an event stream, each chunk timed as it arrives. Past
+        max_response_bytes it fails as `api_error`, as a plain body would; a connection that
+        breaks mid-stream leaves a truncated response: `malformed`, retried."""
+        cap = self.max_response_bytes
+        parser, stream = SSEParser(), StreamAssembler(started)
+        seen = 0
+        try:
+            async for raw in resp.content.iter_any():
+                seen += len(raw)
+                if seen > cap:
+                    raise CallError("api_error", _too_big(cap, f"more than {cap} bytes"))
+                now = time.perf_counter()
+                for data in parser.feed(raw):
+                    stream.feed_data(data, now)
+        except aiohttp.ClientError as exc:
+            raise CallError(
+                "malformed", f"stream broken off after {seen} bytes: {type(exc).__name__}"
+            ) from None
+        now = time.perf_counter()
+        for data in parser.close():
+            stream.feed_data(data, now)
+        return stream.replies(strict=True, headers=limits)
 
     async def aclose(self) -> None:
         if self._session is not None and not self._session.closed:
@@ -144,7 +192,7 @@ def _too_big(cap: int, seen: str) -> str:
     )
 
 
-def _parse(raw: bytes) -> list[Reply]:
+def _parse(raw: bytes, headers: dict[str, str] | None = None) -> list[Reply]:
     try:
         data = json.loads(raw)
     except (ValueError, RecursionError):
@@ -165,6 +213,7 @@ def _parse(raw: bytes) -> list[Reply]:
                 usage=usage,
                 usage_known=known,
                 logprob=mean_logprob(choice),
+                headers=headers,
             )
         )
     return replies

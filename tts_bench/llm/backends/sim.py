@@ -1,12 +1,15 @@
 """In-process simulator backend for `sim/...` models: no HTTP, no litellm, no sleeping
 (unless `sim_time_scale` asks for it).
-The reply carries the simulated latency, which the client reports as the call's latency."""
+The reply carries the simulated latency, which the client reports as the call's latency.
+With `stream: true` it also carries the simulated time to first token: the time at which
+`sim serve` would send the first chunk with text (sim/wire.py `schedule`), or, for an empty
+answer, its finish chunk, as the HTTP transports measure it."""
 
 from __future__ import annotations
 
 import asyncio
 
-from tts_bench.llm.backends.base import Reply
+from tts_bench.llm.backends.base import Reply, wants_stream
 from tts_bench.llm.types import ModelSpec, Usage
 
 
@@ -29,6 +32,7 @@ class SimBackend:
     ) -> list[Reply]:
         from tts_bench import sim
 
+        stream = wants_stream(spec)
         replies = []
         for i in range(n):
             out = sim.simulate(
@@ -51,6 +55,7 @@ class SimBackend:
                         reasoning_tokens=int(out.reasoning_tokens),
                     ),
                     latency_s=float(out.latency_s),
+                    ttft_s=_first_token_s(out) if stream else None,
                 )
             )
         # `sim_time_scale: x` in a suite's defaults makes the in-process simulator really wait
@@ -62,3 +67,11 @@ class SimBackend:
 
     async def aclose(self) -> None:
         return None
+
+
+def _first_token_s(out: object) -> float:
+    """When `sim serve` would stream this answer's first text (its finish when empty)."""
+    from tts_bench.sim.wire import schedule
+
+    events = schedule([out])
+    return float(next((at for at, _, delta, _ in events if delta.get("content")), events[-1][0]))
