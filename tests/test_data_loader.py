@@ -275,3 +275,94 @@ def test_iter_jsonl_strict_names_the_line_and_skips_blanks(tmp_path):
     _touch(path, '{"a": 1}\n\n{"a": \n')
     with pytest.raises(UserError, match=r"d\.jsonl: line 3: invalid JSON \(Expecting value\)$"):
         list(iter_jsonl_strict(path))
+
+
+# Local files are read with the stdlib; these files must come out exactly as datasets (pandas,
+# pyarrow) reads them: same columns in the same order, same values and types.
+SAME_AS_DATASETS = {
+    "keys.jsonl": '{"id": "a", "q": "x", "n": 1}\n{"q": "y", "id": "b", "extra": true}\n',
+    "numbers.jsonl": '{"a": 1, "b": 2.5, "c": -3}\n{"a": 2.0, "b": 1, "c": null}\n',
+    "nested.jsonl": (
+        '{"choices": ["A", "B"], "meta": {"src": "s1", "k": 1}, "w": [1, 2.5], "e": []}\n'
+        '{"choices": [], "meta": {"src": null, "k": 2.5}, "w": null, "e": [null]}\n'
+    ),
+    "text.jsonl": '{"t": "12:30", "u": "naïve — ok", "v": "", "z": null}\n{"t": "1-2", "z": null}\n',
+    "array.json": '[{"id": 1, "q": "x"}, {"id": 2, "q": "y", "r": 0.5}]',
+    "lines.json": '{"id": 1, "q": "x"}\n\n{"id": 2, "q": "y"}\n',
+    "types.csv": ("id,a,b,c,d,e,f,g,h\n1,007,1.5,True,x,,+5,true,-0.25\n2,3,2,False,5,,6,abc,10\n"),
+    "missing.csv": "id,a,b,c,d\n1,1,True,,NA\n2,,,x,None\n3,4,FALSE,y,z\n",
+    "quoted.csv": (
+        '\ufeffid,question,answer\r\n"q1","a, b ""c""\r\nand a second line",  spaced \r\n'
+        'q2,plain,"42"\r\n\r\nq3,"naïve",0.1234567890123\r\n'
+    ),
+}
+
+
+def _typed(value):
+    """A value with its types spelled out (1 and 1.0 and True differ; key order counts)."""
+    if isinstance(value, dict):
+        return [(k, _typed(v)) for k, v in value.items()]
+    if isinstance(value, list):
+        return [_typed(v) for v in value]
+    return (type(value).__name__, value)
+
+
+@pytest.mark.parametrize("name", sorted(SAME_AS_DATASETS))
+def test_stdlib_read_gives_what_datasets_gives(tmp_path: Path, name: str) -> None:
+    from tts_bench.data import loader
+
+    path = tmp_path / name
+    path.write_text(SAME_AS_DATASETS[name], encoding="utf-8", newline="")
+    fast = loader._csv_rows(path) if name.endswith(".csv") else None
+    if name.endswith(".jsonl"):
+        fast = loader._like_arrow(loader._scan_jsonl(path))
+    elif name.endswith(".json"):
+        fast = loader._json_rows(path.read_text(encoding="utf-8"))
+    assert fast is not None  # read without datasets
+    fmt = "csv" if name.endswith(".csv") else "json"
+    ds = loader._datasets().load_dataset(
+        fmt, data_files=str(path), split="train", cache_dir=str(tmp_path / "c"), keep_in_memory=True
+    )
+    assert _typed(fast) == _typed(ds.to_list())
+    assert read_table(str(path)) == fast
+
+
+UNSURE = {
+    "dates.jsonl": '{"d": "2020-01-01"}\n',  # pyarrow makes a timestamp of it
+    "mixed.jsonl": '{"a": 1}\n{"a": "x"}\n',
+    "structs.jsonl": '{"m": {"a": 1}}\n{"m": {"b": 1}}\n',
+    "spaced.csv": "id,a\n1, 5\n",
+    "exponent.csv": "id,a\n1,1e5\n",
+    "ragged.csv": "id,a\n1,2,3\n",
+    "dup.csv": "id,id\n1,2\n",
+    "long float.csv": "id,a\n1,0.12345678901234567\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNSURE))
+def test_files_the_stdlib_might_read_differently_go_to_datasets(tmp_path: Path, name: str):
+    from tts_bench.data import loader
+
+    path = tmp_path / name.replace(" ", "_")
+    path.write_text(UNSURE[name], encoding="utf-8")
+    if name.endswith(".csv"):
+        assert loader._csv_rows(path) is None
+    else:
+        assert loader._like_arrow(loader._scan_jsonl(path)) is None
+
+
+def test_local_jsonl_and_csv_load_without_datasets(tmp_path: Path) -> None:
+    import subprocess
+
+    write_jsonl(tmp_path / "d.jsonl", ROWS)
+    (tmp_path / "d.csv").write_text("id,question,answer\nq1,x,1\nq2,y,2\n", encoding="utf-8")
+    code = (
+        "import sys\n"
+        "from tts_bench.data import read_table\n"
+        f"assert len(read_table({str(tmp_path / 'd.jsonl')!r})) == 12\n"
+        f"assert read_table({str(tmp_path / 'd.csv')!r})[1] == "
+        "{'id': 'q2', 'question': 'y', 'answer': 2}\n"
+        "print(sorted(m for m in ('datasets', 'pandas', 'pyarrow') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -3,15 +3,21 @@
 `read_table(source)` gives raw rows; `load_items(spec)` maps columns to `LoadedItem`s
 (`fields.id/input/target/strata/cluster`), validates them, applies the optional stratified
 `sample:` and returns the items with a fingerprint. Every problem is a one-line `UserError`
-naming the file or field. `datasets` is imported lazily, and local files are read with
-`keep_in_memory` and a throw-away cache dir so nothing is left in ~/.cache.
+naming the file or field. Local .jsonl/.json/.csv files are read with the stdlib, giving
+exactly the rows `datasets` would (see `_like_arrow`, `_csv_rows`); a file where that is not
+certain (timestamps, mixed types, unusual CSV), parquet and `hf:` go through `datasets`,
+imported lazily and reading local files with `keep_in_memory` and a throw-away cache dir so
+nothing is left in ~/.cache.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
+import math
 import os
+import re
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -139,16 +145,25 @@ def _read_local(path: Path) -> list[dict]:
         )
     _check_file(path)
     scanned: list[dict] | None = None
+    fast: list[dict] | None = None
     if path.suffix.lower() == ".jsonl":
         # Every line is checked here (UTF-8, depth, size of numbers) before pyarrow sees it:
         # it crashes on values nested thousands deep.
         scanned = _scan_jsonl(path)
         if not _first_char_is(path, "{"):
             return scanned  # (or finds no rows)
+        fast = _like_arrow(scanned)
     elif fmt in ("csv", "json"):
         _check_text(path)
-        if fmt == "json" and json_depth(path.read_text(encoding="utf-8-sig")) > MAX_JSON_DEPTH:
-            raise UserError(f"{path}: JSON nested deeper than {MAX_JSON_DEPTH} levels")
+        if fmt == "json":
+            text = path.read_text(encoding="utf-8-sig")
+            if json_depth(text) > MAX_JSON_DEPTH:
+                raise UserError(f"{path}: JSON nested deeper than {MAX_JSON_DEPTH} levels")
+            fast = _json_rows(text)
+        else:
+            fast = _csv_rows(path)
+    if fast:
+        return fast
     datasets = _datasets()
     with tempfile.TemporaryDirectory(prefix="tts-bench-ds-") as cache:
         try:
@@ -163,6 +178,188 @@ def _read_local(path: Path) -> list[dict]:
             if path.stat().st_size == 0 or "corresponds to no data" in str(exc):
                 raise UserError(f"{path}: the dataset is empty (no rows)") from None
             raise UserError(f"{path}: cannot read {fmt} file: {_one_line(exc)}") from None
+
+
+class _Unsure(Exception):
+    """The stdlib reading might differ from what `datasets` gives: let `datasets` read it."""
+
+
+_DATE_LIKE = re.compile(r"\s*[+-]?\d{4,}-\d\d?-\d")  # pyarrow reads these as timestamps
+_INT64 = 2**63
+
+
+def _kind(value: Any) -> Any:
+    """pyarrow's inferred type of one JSON value: None (null), "bool", "int", "float", "str",
+    ("list", element kind) or ("struct", ((key, kind), ...))."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        if not -_INT64 <= value < _INT64:
+            raise _Unsure
+        return "int"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise _Unsure
+        return "float"
+    if isinstance(value, str):
+        if _DATE_LIKE.match(value):
+            raise _Unsure
+        return "str"
+    if isinstance(value, list):
+        kind = None
+        for x in value:
+            kind = _merge(kind, _kind(x))
+        return ("list", kind)
+    if isinstance(value, dict) and value:  # datasets stores an empty struct as JSON text
+        return ("struct", tuple((k, _kind(v)) for k, v in value.items()))
+    raise _Unsure
+
+
+def _merge(a: Any, b: Any) -> Any:
+    """Two kinds unified as pyarrow unifies them (null fits all, int widens to float); any
+    other mix (which datasets stores as JSON text, or refuses) is _Unsure."""
+    if a is None or a == b:
+        return b
+    if b is None:
+        return a
+    if {a, b} == {"int", "float"}:
+        return "float"
+    if isinstance(a, tuple) and isinstance(b, tuple) and a[0] == b[0] == "list":
+        return ("list", _merge(a[1], b[1]))
+    if isinstance(a, tuple) and isinstance(b, tuple) and a[0] == b[0] == "struct":
+        if [k for k, _ in a[1]] != [k for k, _ in b[1]]:
+            raise _Unsure  # differing fields: datasets stores the column as JSON text
+        return (
+            "struct",
+            tuple((k, _merge(x, y)) for (k, x), (_, y) in zip(a[1], b[1], strict=True)),
+        )
+    raise _Unsure
+
+
+def _coerce(value: Any, kind: Any) -> Any:
+    if value is None:
+        return None
+    if kind == "float":
+        return float(value)
+    if isinstance(kind, tuple) and kind[0] == "list":
+        return [_coerce(x, kind[1]) for x in value]
+    if isinstance(kind, tuple):
+        return {k: _coerce(value[k], sub) for k, sub in kind[1]}
+    return value
+
+
+def _like_arrow(rows: list[dict]) -> list[dict] | None:
+    """JSON rows as datasets returns them (columns in order of first appearance, a missing
+    key null, ints widened to float in a column that also holds floats), or None where that
+    is not certain."""
+    kinds: dict[str, Any] = {}
+    try:
+        for row in rows:
+            for key, value in row.items():
+                kinds[key] = _merge(kinds.get(key), _kind(value))
+    except _Unsure:
+        return None
+    widen = {k for k, kind in kinds.items() if kind not in (None, "bool", "int", "str")}
+    out = []
+    for row in rows:
+        full = {k: row.get(k) for k in kinds}
+        for k in widen:
+            full[k] = _coerce(full[k], kinds[k])
+        out.append(full)
+    return out
+
+
+def _json_rows(text: str) -> list[dict] | None:
+    """A .json file that is one array of objects or JSON lines, as datasets reads it."""
+    try:
+        rows = json.loads(text)
+    except ValueError:
+        rows = None
+    if not isinstance(rows, list):  # (a multi-line single object: datasets' own rules)
+        try:
+            rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+        except ValueError:
+            return None
+    if not rows or not all(isinstance(r, dict) for r in rows):
+        return None
+    return _like_arrow(rows)
+
+
+# pandas' default missing-value markers (read_csv's keep_default_na)
+_NA = {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND"}
+_NA |= {"1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"}
+_BOOL = {"True": True, "TRUE": True, "true": True, "False": False, "FALSE": False}
+_BOOL["false"] = False
+_INT = re.compile(r"[+-]?\d+\Z")
+_FLOAT = re.compile(r"[+-]?(\d+\.\d*|\.\d+)\Z")
+_CSV_CHUNK = 10_000  # rows per pandas chunk in datasets' CSV reader (types inferred per chunk)
+
+
+def _csv_kind(cell: str) -> str | None:
+    """pandas' type for one cell: None (missing), "int", "float", "bool" or "str"."""
+    if cell in _NA:
+        return None
+    if cell in _BOOL:
+        return "bool"
+    if _INT.match(cell):
+        if not -_INT64 <= int(cell) < _INT64:
+            raise _Unsure
+        return "int"
+    if _FLOAT.match(cell) and len(cell.lstrip("+-0.").replace(".", "")) <= 15:
+        return "float"  # (more digits: pandas' own float parser may round differently)
+    try:
+        float(cell)  # " 5", "1e3", "inf", "1_0": pandas' own rules
+    except ValueError:
+        return "str"
+    raise _Unsure
+
+
+def _csv_column(cells: list[str]) -> tuple[str | None, list[Any]]:
+    kinds = {_csv_kind(c) for c in cells} - {None}
+    if not kinds:
+        return None, [None] * len(cells)
+    if "str" in kinds:  # pandas keeps a column of any text as the cells' own text
+        return "str", [None if c in _NA else c for c in cells]
+    if "bool" in kinds and len(kinds) > 1:
+        raise _Unsure  # booleans among numbers: pandas' own rules
+    if kinds == {"bool"}:
+        return "bool", [None if c in _NA else _BOOL[c] for c in cells]
+    if kinds == {"int"} and not any(c in _NA for c in cells):
+        return "int", [int(c) for c in cells]
+    return "float", [None if c in _NA else float(c) for c in cells]
+
+
+def _csv_rows(path: Path) -> list[dict] | None:
+    """A CSV file as datasets (pandas, then pyarrow) reads it, or None where that is not
+    certain: ragged rows, unnamed or repeated columns, quoting errors, unusual numbers."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            lines = [r for r in csv.reader(f, strict=True) if r]
+    except csv.Error:
+        return None
+    if len(lines) < 2:
+        return None
+    header, body = lines[0], lines[1:]
+    if len(set(header)) != len(header) or "" in header:
+        return None
+    if any(len(r) != len(header) or (not "".join(r).strip() and "".join(r)) for r in body):
+        return None  # ragged, or a line of blanks (pandas may skip it)
+    columns: dict[str, list[Any]] = {}
+    try:
+        for j, name in enumerate(header):
+            kind, values = None, []
+            for start in range(0, len(body), _CSV_CHUNK):
+                chunk_kind, chunk = _csv_column([r[j] for r in body[start : start + _CSV_CHUNK]])
+                if start and chunk_kind != kind:
+                    raise _Unsure  # chunks typed differently: let datasets reconcile them
+                kind = chunk_kind
+                values += chunk
+            columns[name] = values
+    except _Unsure:
+        return None
+    return [dict(zip(header, vals, strict=True)) for vals in zip(*columns.values(), strict=True)]
 
 
 def _read_hub(name: str, split: str | None, subset: str | None) -> list[dict]:
