@@ -132,6 +132,9 @@ class Limits(Strict):
     max_cost_usd: float | None = Field(default=None, ge=0)
     # largest response body the direct HTTP transport reads; a bigger one fails as api_error
     max_response_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
+    # per-model concurrency below `concurrency`: halved on a 429, +1 per round of successes,
+    # paced by the provider's rate-limit headers (docs/providers.md); false: always `concurrency`
+    adaptive: bool = True
 
 
 class Price(Strict):

@@ -17,12 +17,20 @@ Waits grow as `backoff_s * 2**attempt` with jitter, or follow Retry-After when t
 sends one; any single wait is capped at limits.max_retry_wait_s.
 Each attempt has limits.timeout_s. A Completion's latency_s is what a user would have waited:
 the successful attempt plus earlier failed attempts and waits, excluding harness queueing
-(the concurrency semaphore and RPM/TPM buckets).
+(the concurrency semaphore, RPM/TPM buckets and adaptive concurrency).
+
+With limits.adaptive (the default) each remote model's in-flight calls follow llm.concurrency:
+halved on a 429, grown back by successes, paced by the provider's rate-limit headers; the
+global semaphore (limits.concurrency) stays the cap over all models. The in-process
+simulator has no quota and is never throttled. A reply the provider's content filter cut
+(finish_reason "content_filter") comes back with status "content_filter", its text kept; it
+is neither retried nor cached.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import random
 import time
@@ -36,7 +44,8 @@ from tts_bench.llm.backends.litellm_backend import LiteLLMBackend
 from tts_bench.llm.backends.openai_http import DEFAULT_MAX_RESPONSE_BYTES, OpenAIHTTPBackend
 from tts_bench.llm.backends.sim import SimBackend
 from tts_bench.llm.cache import ResponseCache, cache_key
-from tts_bench.llm.limits import RateLimiter, estimate_tokens
+from tts_bench.llm.concurrency import AdaptiveConcurrency, AdaptiveLimit
+from tts_bench.llm.limits import RateLimiter, estimate_tokens, read_quota
 from tts_bench.llm.pricing import PriceTable, cost_usd
 from tts_bench.llm.redact import register_key_env
 from tts_bench.llm.types import Completion, ModelSpec, Usage
@@ -46,7 +55,7 @@ Messages = list[dict[str, str]]
 
 class Client:
     """limits: suite Limits (concurrency, rpm, tpm, timeout_s, retries, max_retry_wait_s,
-    max_response_bytes);
+    max_response_bytes, adaptive);
     pricing: {model: Price} overrides; cache_path: SQLite file or None (no cache);
     seed: the simulator seed (part of sim cache keys); sim_profiles: extra simulator profiles;
     backoff_s: base of the exponential backoff between retries."""
@@ -69,6 +78,12 @@ class Client:
         self.cache = ResponseCache(cache_path) if cache_path is not None else None
         self._sem = asyncio.Semaphore(limits.concurrency)
         self._rate = RateLimiter(limits.rpm, limits.tpm)
+        # per-model AIMD below the global cap; None when limits.adaptive is off
+        self.adaptive = (
+            AdaptiveConcurrency(limits.concurrency, max_hold_s=limits.max_retry_wait_s)
+            if getattr(limits, "adaptive", True)
+            else None
+        )
         self._backends: dict[str, Any] = {
             "sim": SimBackend(seed, self.sim_profiles),
             "direct": OpenAIHTTPBackend(
@@ -161,8 +176,10 @@ class Client:
         backend = self._backends[kind]
         api_key = self._api_key(spec) if kind != "sim" else None
         limits = self.limits
-        # The TPM reservation is only worth computing when a TPM limit is set.
-        est = estimate_tokens(messages, spec.max_tokens) * n if self._rate.tpm else 0
+        gate = self.adaptive.model(spec.model) if self.adaptive and kind != "sim" else None
+        # Token estimates are only worth computing when a TPM limit or a pace needs them.
+        need_est = kind != "sim" and (self._rate.tpm or gate is not None)
+        est = estimate_tokens(messages, spec.max_tokens) * n if need_est else 0
         waited = 0.0  # seconds a user would have waited before the successful attempt
         error: CallError | None = None
         if kind != "sim":
@@ -170,32 +187,22 @@ class Client:
         for attempt in range(limits.retries + 1):
             if kind != "sim" and self._rate.active:
                 await self._rate.acquire(spec.model, est)
-            async with self._sem:
-                started = time.perf_counter()
-                try:
-                    replies = await backend.call(
-                        spec,
-                        messages,
-                        sample_index=sample_index,
-                        n=n,
-                        timeout_s=limits.timeout_s,
-                        api_key=api_key,
-                    )
-                except CallError as exc:
-                    error = exc
-                except (UserError, asyncio.CancelledError):
-                    raise
-                except Exception as exc:
-                    if kind == "sim":
-                        raise  # a simulator bug, not a provider problem
-                    error = CallError("api_error", f"{type(exc).__name__}: {clip(str(exc))}")
-                else:
-                    elapsed = time.perf_counter() - started
-                    if est:
-                        used = sum(_tokens(r.usage) for r in replies[:1])
-                        self._rate.settle(spec.model, est, used)
-                    return [self._ok(spec, kind, r, waited, elapsed, attempt) for r in replies]
-                waited += time.perf_counter() - started
+            call = functools.partial(
+                backend.call,
+                spec,
+                messages,
+                sample_index=sample_index,
+                n=n,
+                timeout_s=limits.timeout_s,
+                api_key=api_key,
+            )
+            replies, error, elapsed = await self._send(call, kind, gate, est)
+            if replies is not None:
+                if est and self._rate.tpm:
+                    self._rate.settle(spec.model, est, _used(replies))
+                return [self._ok(spec, kind, r, waited, elapsed, attempt) for r in replies]
+            assert error is not None
+            waited += elapsed
             if not error.retryable or attempt == limits.retries:
                 break
             pause = self._pause(attempt, error.retry_after)
@@ -204,6 +211,38 @@ class Client:
         assert error is not None
         failed = self._failed(spec, kind, error, waited, attempt)
         return [failed] * n
+
+    async def _send(
+        self, call: Any, kind: str, gate: AdaptiveLimit | None, est: int
+    ) -> tuple[list[Reply] | None, CallError | None, float]:
+        """Run one attempt (`call()`, a backend call) under the caps: the model's adaptive
+        slot, then the global semaphore. Returns (replies, None, seconds) or (None, error,
+        seconds); the slot learns the outcome and the quota headers either way."""
+        ticket = await gate.acquire(est) if gate is not None else None
+        outcome, headers, used = "other", None, None
+        try:
+            async with self._sem:
+                if gate is not None and ticket is not None:
+                    gate.sent(ticket)
+                started = time.perf_counter()
+                try:
+                    replies = await call()
+                except CallError as exc:
+                    outcome, headers = exc.status, exc.headers
+                    return None, exc, time.perf_counter() - started
+                except (UserError, asyncio.CancelledError):
+                    raise
+                except Exception as exc:
+                    if kind == "sim":
+                        raise  # a simulator bug, not a provider problem
+                    error = CallError("api_error", f"{type(exc).__name__}: {clip(str(exc))}")
+                    return None, error, time.perf_counter() - started
+                outcome, used = "ok", _used(replies)
+                headers = replies[0].headers if replies else None
+                return replies, None, time.perf_counter() - started
+        finally:
+            if gate is not None and ticket is not None:
+                gate.release(ticket, outcome, quota=read_quota(headers), used_tokens=used)
 
     async def _warm(self, kind: str, model: str) -> None:
         """First use of a model: import litellm and look up its price in a worker thread.
@@ -234,13 +273,16 @@ class Client:
     ) -> Completion:
         latency = reply.latency_s if reply.latency_s is not None else elapsed
         rate = self.prices.rate(spec.model)
+        # A filtered reply is billed like any other but is no answer: a failed call
+        # (not cached, never retried: the same prompt would be filtered again).
+        filtered = reply.finish_reason == "content_filter"
         return Completion(
             text=reply.text,
             finish_reason=reply.finish_reason,
             usage=reply.usage,
             cost_usd=cost_usd(reply.usage, rate) if reply.usage_known else None,
             latency_s=waited + latency,
-            status="ok",
+            status="content_filter" if filtered else "ok",
             retries=attempt,
             model=spec.model,
             simulated=kind == "sim",
@@ -264,6 +306,11 @@ class Client:
             model=spec.model,
             simulated=kind == "sim",
         )
+
+
+def _used(replies: list[Reply]) -> int:
+    """Total tokens of one response (every reply of it carries the response's usage)."""
+    return sum(_tokens(r.usage) for r in replies[:1])
 
 
 def _tokens(usage: Usage) -> int:
