@@ -22,10 +22,29 @@ _STD_NORMAL = NormalDist()
 _WEAK_ITEM = 0.3  # share of a weak spot's latent that belongs to the whole item
 
 
-@functools.lru_cache(maxsize=1024)
-def _threshold(rate: float) -> float:
-    """The latent above which a part is a weak spot, for a weak-spot chance `rate`."""
-    return _STD_NORMAL.inv_cdf(1 - min(rate, 0.999))
+_MEMO = 1 << 16  # entries per memo below (a few MB at most)
+
+# Item-level draws are pure functions of their key, memoised: a problem's steps, samples,
+# roles and configs ask for the same ones again and again. Keys are flat so that the memo's
+# type check (1 and 1.0 hash alike but seed differently) covers every part.
+
+
+@functools.lru_cache(maxsize=_MEMO, typed=True)
+def _hardness(name: str, seed: int, sigma: float, *parts: object) -> float:
+    shared = first_gauss("hardness", seed, *parts)
+    own = first_gauss("item", name, seed, "hardness", *parts)
+    return math.exp(sigma * (0.7 * shared + 0.71 * own))
+
+
+@functools.lru_cache(maxsize=_MEMO, typed=True)
+def _weak(name: str, seed: int, rate: float, part: object, *item: object) -> bool:
+    def latent(*key: object) -> float:
+        shared = first_gauss("weak", seed, *key)
+        own = first_gauss("item", name, seed, "weak", *key)
+        return 0.7 * shared + 0.71 * own
+
+    z = _WEAK_ITEM**0.5 * latent(*item) + (1 - _WEAK_ITEM) ** 0.5 * latent(*item, part)
+    return z > _STD_NORMAL.inv_cdf(1 - min(rate, 0.999))
 
 
 @dataclass
@@ -57,9 +76,7 @@ class Call:
     def hardness(self, *parts: object) -> float:
         """The item's difficulty multiplier for this model: log-normal, partly shared by all
         models (items hard for one model tend to be hard for others) and partly its own."""
-        shared = first_gauss("hardness", self.seed, *parts)
-        own = first_gauss("item", self.name, self.seed, "hardness", *parts)
-        return math.exp(self.prof["item_hardness_sigma"] * (0.7 * shared + 0.71 * own))
+        return _hardness(self.name, self.seed, self.prof["item_hardness_sigma"], *parts)
 
     def weak_spot(self, rate: float, item: tuple, part: object) -> bool:
         """Is `part` of an item (e.g. one step of a problem) a weak spot for this model, where
@@ -69,14 +86,7 @@ class Call:
         lower rate, are mostly a subset of a weaker one's)."""
         if rate <= 0:
             return False
-
-        def latent(*key: object) -> float:
-            shared = first_gauss("weak", self.seed, *key)
-            own = first_gauss("item", self.name, self.seed, "weak", *key)
-            return 0.7 * shared + 0.71 * own
-
-        z = _WEAK_ITEM**0.5 * latent(*item) + (1 - _WEAK_ITEM) ** 0.5 * latent(*item, part)
-        return z > _threshold(rate)
+        return _weak(self.name, self.seed, rate, part, *item)
 
     def effort_scale(self, steps: int = 1) -> float:
         """Error multiplier from hidden reasoning effort (1 for non-reasoners)."""

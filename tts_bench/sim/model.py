@@ -54,6 +54,20 @@ def _knobs(params: dict[str, Any] | None) -> tuple[str | None, int | None]:
     return effort, budget
 
 
+_BUILTIN_HITS: dict[str, tuple[str, dict[str, Any]]] = {}
+
+
+def _profile(model: str, profiles: dict[str, dict] | None) -> tuple[str, dict[str, Any]]:
+    """`profiles.get`, whose lookup key is the suite's profiles as JSON: without suite
+    profiles the answer per model never changes, so it is looked up once."""
+    if profiles:
+        return _profiles.get(model, profiles)
+    hit = _BUILTIN_HITS.get(model)
+    if hit is None:
+        hit = _BUILTIN_HITS[model] = _profiles.get(model, None)
+    return hit
+
+
 def simulate(
     model: str,
     messages: list[dict[str, str]],
@@ -66,7 +80,7 @@ def simulate(
     profiles: dict[str, dict] | None = None,
 ) -> SimResult:
     """One simulated chat completion (see the module docstring)."""
-    name, prof = _profiles.get(model, profiles)
+    name, prof = _profile(model, profiles)
     effort, budget = _knobs(params)
     if not messages:
         raise UserError(f"{model}: a request needs at least one message")

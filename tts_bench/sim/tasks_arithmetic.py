@@ -8,12 +8,13 @@ are parsed back by `parse_steps` (critique, next step and value roles work over 
 
 from __future__ import annotations
 
+import functools
 import random
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tts_bench.sim.call import Call
-from tts_bench.sim.text import current_problem, fmt_num
+from tts_bench.sim.text import current_problem, fmt_num, rng_for
 
 _SENT = re.compile(r"(?<=[.?!])\s+")
 _START = re.compile(r"\b(?:has|holds|starts with|contains)\s+\$?(\d+(?:\.\d+)?)", re.I)
@@ -147,7 +148,10 @@ def parse_steps(partial: str) -> list[Step]:
 
 def err_step(call: Call, a: float, op: Op, rng: random.Random | None = None) -> Step:
     """A wrong version of one step, chosen among the kinds of slip people and models make."""
-    rng = rng or call.rng
+    return _wrong(rng or call.rng, a, op)
+
+
+def _wrong(rng: random.Random, a: float, op: Op) -> Step:
     kind = rng.choices(["slip", "misread", "wrong_op"], weights=[0.45, 0.3, 0.25])[0]
     if kind == "slip":
         right = apply(op.kind, a, op.n)
@@ -177,11 +181,20 @@ def step_error(call: Call, i: int, steps: int, prob_key: str = "") -> float:
 
 def trap(call: Call, prob: Problem) -> Step | None:
     """The item's shared misreading of one step, if it has one (same for all samples)."""
-    rng = call.item_rng("arith-trap", prob.text)
-    if rng.random() >= call.prof["trap_rate"] * (prob.steps / 10) ** 1.5:
+    rate = call.prof["trap_rate"] * (prob.steps / 10) ** 1.5
+    wrong = _trap(call.name, call.seed, prob, rate)
+    return None if wrong is None else replace(wrong)
+
+
+@functools.lru_cache(maxsize=1 << 14, typed=True)
+def _trap(name: str, seed: int, prob: Problem, rate: float) -> Step | None:
+    """`trap`, memoised per (model, seed, problem, rate): it draws from the item's own RNG
+    only, so every sample and role of the item gets the same answer."""
+    rng = rng_for("item", name, seed, "arith-trap", prob.text)
+    if rng.random() >= rate:
         return None
     j = rng.randrange(prob.steps)
-    wrong = err_step(call, 0.0, prob.ops[j], rng)
+    wrong = _wrong(rng, 0.0, prob.ops[j])
     wrong.text = str(j)  # remembers which step
     return wrong
 

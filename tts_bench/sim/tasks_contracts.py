@@ -9,11 +9,12 @@ hence latency) and catches more subtle risks.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
 from tts_bench.sim.call import Call
-from tts_bench.sim.text import current_problem
+from tts_bench.sim.text import current_problem, first_randoms
 
 _CLAUSE = re.compile(r"^\s*(\d+)\.\s+(.+?)\s*$", re.M)
 _ASK = re.compile(r"clauses? that (?:pose|carry|create) a risk|risky clauses|risk clauses", re.I)
@@ -54,6 +55,7 @@ def parse(text: str) -> Contract | None:
     return Contract(clauses) if len(clauses) >= 2 else None
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def _kind(clause: str) -> tuple[str, bool] | None:
     """(risk name, subtle?) for a risky clause, else None."""
     for name, plain, subtle in _RISK:
@@ -72,20 +74,27 @@ def flags(call: Call, c: Contract) -> list[tuple[str, str | None]]:
     out: list[tuple[str, str | None]] = []
     for num, text in c.clauses:
         kind = _kind(text)
-        irng = call.item_rng("clause", c.clauses, num)
         if kind is not None:
             name, subtle = kind
             p = prof["contract_detect"]["subtle" if subtle else "obvious"]
             if subtle and call.careful:
                 p += prof["contract_cot_gain"]
             p = 1 - (1 - p) * call.error_scale() ** 0.5 * (1.2 if long else 1.0)
-            # A blind spot shared by every sample, or this sample's own lapse.
-            u = irng.random() if irng.random() < share else call.rng.random()
+            # A blind spot shared by every sample, or this sample's own lapse: the clause's
+            # first two item-level draws decide which, and the blind spot's value.
+            first, second = first_randoms("item", call.name, call.seed, "clause", c.clauses, num)
+            u = second if first < share else call.rng.random()
             out.append((num, name if u < p else None))
         else:
-            p = prof["contract_false_flag"] * (4 if _BAIT.search(text) else 1) * call.error_scale()
+            p = prof["contract_false_flag"] * (4 if _bait(text) else 1) * call.error_scale()
             out.append((num, "possible risk" if call.chance(p) else None))
     return out
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _bait(clause: str) -> bool:
+    """Does a harmless clause mention a risky topic?"""
+    return _BAIT.search(clause) is not None
 
 
 def answer_lines(call: Call, c: Contract) -> tuple[list[str], str, float]:

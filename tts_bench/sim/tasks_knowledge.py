@@ -10,12 +10,13 @@ confidence anyway.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
 from tts_bench.sim import world
 from tts_bench.sim.call import Call
-from tts_bench.sim.text import current_problem
+from tts_bench.sim.text import current_problem, rng_for
 
 _OPTION = re.compile(r"^\s*\(?([A-D])[.)]\s+(.+?)\s*$", re.M)
 _TEMPLATES = [
@@ -49,8 +50,14 @@ def parse(text: str) -> Question | None:
 
 def _state(call: Call, q: Question) -> tuple[str, str | None]:
     """('known'|'misremembered'|'guess', believed letter) — fixed per model and fact."""
-    irng = call.item_rng("know", q.entity, q.attribute)
     cov = call.prof["knowledge_coverage"][world.popularity(q.entity)]
+    return _belief(call.name, call.seed, q, cov, call.prof["misremember_share"])
+
+
+@functools.lru_cache(maxsize=1 << 14, typed=True)
+def _belief(name: str, seed: int, q: Question, cov: float, share: float) -> tuple[str, str | None]:
+    """`_state`, memoised: it draws from the fact's own RNG only."""
+    irng = rng_for("item", name, seed, "know", q.entity, q.attribute)
     truth = world.fact(q.category, q.entity, q.attribute)
     letters = [L for L, _ in q.options]
     right = next((L for L, v in q.options if v == truth), None)
@@ -58,7 +65,7 @@ def _state(call: Call, q: Question) -> tuple[str, str | None]:
     if u < cov and right is not None:
         return "known", right
     wrong = sorted(L for L in letters if L != right)
-    if u < cov + (1 - cov) * call.prof["misremember_share"] and wrong:
+    if u < cov + (1 - cov) * share and wrong:
         return "misremembered", irng.choice(wrong)
     return "guess", irng.choice(sorted(letters))
 

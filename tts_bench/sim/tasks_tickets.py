@@ -7,11 +7,12 @@ sample), so more samples or more thinking add cost and no accuracy.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
 from tts_bench.sim.call import Call
-from tts_bench.sim.text import current_problem
+from tts_bench.sim.text import current_problem, rng_for
 
 _ASK = re.compile(r"Classify the ticket into one category:\s*(.+?)\.?\s*$", re.I | re.M)
 _TICKET = re.compile(r"Support ticket:\s*(.+)", re.I)
@@ -46,7 +47,9 @@ def _scores(t: Ticket) -> list[tuple[int, str]]:
     )
 
 
-def answer_lines(call: Call, t: Ticket) -> tuple[list[str], str, float]:
+@functools.lru_cache(maxsize=1 << 14)
+def _reading(t: Ticket) -> tuple[str, bool]:
+    """(the category the ticket is mainly about, does it carry cues of another too?)"""
     ranked = _scores(t)
     best = ranked[0][1]
     # The first sentence with a cue carries the request; a later aside only adds a cue.
@@ -55,13 +58,30 @@ def answer_lines(call: Call, t: Ticket) -> tuple[list[str], str, float]:
         if hits:
             best = hits[0]
             break
-    ambiguous = sum(1 for n, _ in ranked if n > 0) > 1
+    return best, sum(1 for n, _ in ranked if n > 0) > 1
+
+
+@functools.lru_cache(maxsize=1 << 14, typed=True)
+def _item_draws(
+    name: str, seed: int, text: str, others: tuple[str, ...]
+) -> tuple[float] | tuple[float, float, str]:
+    """The ticket's item-level draws: (shared?, then if shared: wrong?, the wrong pick)."""
+    irng = rng_for("item", name, seed, "ticket", text)
+    first = irng.random()
+    if first >= SHARED:
+        return (first,)
+    second = irng.random()
+    return first, second, irng.choice(others)
+
+
+def answer_lines(call: Call, t: Ticket) -> tuple[list[str], str, float]:
+    best, ambiguous = _reading(t)
     p = call.prof["ticket_error"] * (4.0 if ambiguous else 0.3) * call.error_scale()
     others = [c for c in t.categories if c != best]
-    irng = call.item_rng("ticket", t.text)
-    if irng.random() < SHARED:
-        wrong = irng.random() < p
-        pick = irng.choice(others)
+    draws = _item_draws(call.name, call.seed, t.text, tuple(others))
+    if draws[0] < SHARED:
+        wrong = draws[1] < p
+        pick = draws[2]
     else:
         wrong = call.chance(p)
         pick = call.rng.choice(others)

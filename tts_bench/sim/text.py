@@ -28,13 +28,28 @@ _EXAMPLE = re.compile(r"^Example (?:problem|question)\b", re.I | re.M)
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 
-# json.dumps(parts, sort_keys=True, default=str, ensure_ascii=False), built once: the hash
-# input of every seed, so it must never change (that would change every simulated reply).
+# Every seed hashes json.dumps(parts, sort_keys=True, default=str, ensure_ascii=False): that
+# text must never change (it would change every simulated reply). json.dumps builds a new
+# encoder per call; the C encoder it builds is made once here instead (no circular-reference
+# check: keys are small and acyclic; the output is the same).
 _ENCODE = json.JSONEncoder(sort_keys=True, default=str, ensure_ascii=False).encode
+_C_ENCODER = (
+    json.encoder.c_make_encoder(
+        None, str, json.encoder.encode_basestring, None, ": ", ", ", True, False, True
+    )
+    if json.encoder.c_make_encoder is not None
+    else None
+)
 _Random = random.Random
 _seed = _random.Random.seed
 _encode_str = json.encoder.encode_basestring  # the encoder's own, for ensure_ascii=False
 _MEMO = 1 << 16  # entries per memo of item-level draws (a few MB at most)
+
+
+def _encode(value: object) -> str:
+    if _C_ENCODER is None or isinstance(value, str):
+        return _ENCODE(value)
+    return "".join(_C_ENCODER(value, 0))
 
 
 class Encoded:
@@ -44,11 +59,11 @@ class Encoded:
     __slots__ = ("json",)
 
     def __init__(self, value: object) -> None:
-        self.json = _ENCODE(value)
+        self.json = _encode(value)
 
 
 def _part(p: object) -> str:
-    """One part as `_ENCODE` writes it, without its per-call set-up for the common scalars."""
+    """One part as it is written inside a sequence: the same text as on its own."""
     t = type(p)
     if t is str:
         return _encode_str(p)
@@ -60,12 +75,12 @@ def _part(p: object) -> str:
         return "null"
     if t is float and math.isfinite(p):  # type: ignore[arg-type]
         return float.__repr__(p)  # type: ignore[arg-type]
-    return _ENCODE(p)
+    return _encode(p)
 
 
 def _blob(parts: tuple[object, ...]) -> str:
-    # "[" + ", ".join(...) + "]" is exactly what json.dumps writes for a sequence with the
-    # default separators, its items encoded as they would be on their own
+    """The JSON text of `parts`, Encoded parts spliced in as they are: a sequence is written
+    "[" + ", ".join(items) + "]", each item as it would be on its own."""
     return "[" + ", ".join(map(_part, parts)) + "]"
 
 
