@@ -263,12 +263,21 @@ def test_cli_flags_reach_the_server_config(tmp_path, monkeypatch):
     )
     args = ["sim", "serve", "--time-scale", "0.5", "--fault", "slow=0.1", "--seed", "3"]
     args += ["--slow-s", "2.5", "--retry-after", "4", "--profiles", str(suite)]
+    args += ["--rpm", "120", "--tpm", "50000", "--api-key-env", "SIM_SERVE_KEY"]
+    monkeypatch.setenv("SIM_SERVE_KEY", "sk-serve-1234")
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     (config,) = configs
     assert (config.time_scale, config.fault_rates, config.seed) == (0.5, {"slow": 0.1}, 3)
     assert (config.slow_s, config.retry_after_s) == (2.5, 4.0)
     assert config.profiles == {"tiny": {"cot_step_error": 0.05}}
+    assert (config.rpm, config.tpm, config.api_keys) == (120, 50000, ("sk-serve-1234",))
+    monkeypatch.delenv("SIM_SERVE_KEY")
+    result = CliRunner().invoke(app, ["sim", "serve", "--api-key-env", "SIM_SERVE_KEY"])
+    assert isinstance(result.exception, UserError)  # main() prints it as one line, exit 2
+    assert "SIM_SERVE_KEY" in str(result.exception) and len(configs) == 1
+    result = CliRunner().invoke(app, ["sim", "serve", "--rpm", "0"])
+    assert result.exit_code == 2 and "--rpm" in result.output
 
 
 def test_reasoner_without_max_tokens_is_not_cut(monkeypatch):

@@ -1,28 +1,31 @@
 """`tts-bench sim serve`: the simulator behind an OpenAI-compatible HTTP server.
 
 Endpoints: POST /v1/messages (Anthropic's Messages API, see sim/anthropic_wire.py),
-POST /v1/chat/completions (incl. `n` and `stream: true` server-sent events, so
-time-to-first-token can be measured), GET /v1/models, GET /health. Model names `sim-small`,
-`sim/small` and `openai/sim-small` all mean the simulator model `sim/small`.
+POST /v1/chat/completions (incl. `n` and `stream: true` server-sent events), GET /v1/models,
+GET /health. `sim-small`, `sim/small` and `openai/sim-small` all mean `sim/small`.
 
 The server sleeps the simulated latency times `time_scale` of real time (0 = answer at once);
-with `n` > 1 the choices are generated side by side, so a response (streamed or not) takes the
-slowest choice's latency, not their sum. The sample index of a request comes from the
-`X-Sample-Index` header (the harness sends it), else from the body's `seed` field, else 0; the
-simulator seed is the server's `seed`. A request without `max_tokens` (or
-`max_completion_tokens`) gets `DEFAULT_MAX_TOKENS`, enough for sim/reasoner at high effort.
-A malformed header (unknown fault, non-integer sample index, ...) is a 400 naming it.
+`n` > 1 choices are generated side by side (a response takes the slowest one's latency). The
+sample index comes from the `X-Sample-Index` header, else the body's `seed`, else 0. Without
+`max_tokens` (or `max_completion_tokens`) a request gets `DEFAULT_MAX_TOKENS`. A malformed
+header is a 400 naming it.
+
+As OpenAI answers (sim/openai_errors.py), checked in this order: 401 (`api_keys` set and the
+bearer key missing or not one of them), 404 `model_not_found`, 400 `context_length_exceeded`
+(prompt + `max_tokens` above the profile's `context_window`), 429 `rate_limit_exceeded` from
+the server's own limit (`rpm`, `tpm`: sim/ratelimit.py; every admitted reply carries the
+`x-ratelimit-*` headers too). Usage reports `cached_tokens` (wire.PromptCache) and
+`reasoning_tokens`.
 
 Faults, by rate (`fault_rates={"429": 0.1, ...}`, drawn deterministically from the seed, the
 request content and how often that content was seen) or per request with headers:
-- `X-Sim-Fault: 429|500|503|slow|drop|malformed|empty|truncated_stream`
-- `X-Sim-Fault-Times: N`: only the first N requests with this body and fault get it
-  (so a client's retries then succeed);
+- `X-Sim-Fault: 429|500|503|slow|drop|malformed|empty|truncated_stream|content_filter`
+- `X-Sim-Fault-Times: N`: only the first N requests with this body and fault get it;
 - `X-Sim-Retry-After: S`: the Retry-After of a 429 (default `retry_after_s`);
-- `X-Sim-Slow-S: S`: how long a `slow` response stalls (default `slow_s`) before answering;
-  real seconds, not scaled by `time_scale`: the stall exists to trip client timeouts.
-`drop` closes the connection without a response; `malformed` sends invalid JSON; `empty`
-sends no choices; `truncated_stream` cuts the body (or the event stream) half way.
+- `X-Sim-Slow-S: S`: how long a `slow` response stalls (default `slow_s`), real seconds.
+`drop` closes the connection; `malformed` sends invalid JSON; `empty` no choices;
+`truncated_stream` cuts the body (or event stream) half way; `content_filter` answers every
+choice with empty content and `finish_reason: "content_filter"` (its tokens still billed).
 """
 
 from __future__ import annotations
@@ -31,7 +34,6 @@ import asyncio
 import hashlib
 import json
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,7 +43,7 @@ from tts_bench.errors import UserError
 from tts_bench.sim import openai_errors as oai
 from tts_bench.sim.ratelimit import ServerRateLimit, openai_headers
 from tts_bench.sim.text import input_tokens
-from tts_bench.sim.wire import Filtered, PromptCache, completion, schedule, usage_of
+from tts_bench.sim.wire import Filtered, PromptCache, completion, stream, usage_of
 
 FAULT_KINDS = ("429", "500", "503", "slow", "drop", "malformed", "empty", "truncated_stream")
 FAULT_KINDS += ("content_filter",)  # appended: the seeded draws of the others stay as they were
@@ -259,7 +261,9 @@ class SimServer:
         usage = usage_of(outs, self.prompt_cache.cached(model, messages, outs[0].input_tokens))
         headers = openai_headers(verdict)
         if body.get("stream"):
-            return await self._stream(request, requested, outs, body, fault, usage, headers)
+            cut = fault == "truncated_stream"
+            scale = self.config.time_scale
+            return await stream(request, requested, outs, body, usage, headers, scale, cut)
         await asyncio.sleep(max(o.latency_s for o in outs) * self.config.time_scale)
         payload = json.dumps(completion(requested, outs, usage)).encode()
         if fault == "truncated_stream":
@@ -327,55 +331,6 @@ class SimServer:
         if request.transport is not None:
             request.transport.abort()
         raise asyncio.CancelledError
-
-    async def _stream(
-        self,
-        request: web.Request,
-        requested: str,
-        outs: list,
-        body: dict,
-        fault: str | None,
-        usage: dict[str, Any],
-        headers: dict[str, str],
-    ) -> web.StreamResponse:
-        scale = self.config.time_scale
-        resp = web.StreamResponse(
-            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", **headers}
-        )
-        await resp.prepare(request)
-        cid = f"chatcmpl-{uuid.uuid4().hex[:12]}"
-        created = int(time.time())
-
-        async def send(obj: Any) -> None:
-            data = obj if isinstance(obj, str) else json.dumps(obj)
-            await resp.write(f"data: {data}\n\n".encode())
-
-        def chunk(index: int, delta: dict, finish: str | None) -> dict:
-            choice = {"index": index, "delta": delta, "finish_reason": finish}
-            return {
-                "id": cid,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": requested,
-                "choices": [choice],
-            }
-
-        events = schedule(outs)
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        for sent, (at, index, delta, finish) in enumerate(events):
-            await asyncio.sleep(max(0.0, start + at * scale - loop.time()))
-            await send(chunk(index, delta, finish))
-            if fault == "truncated_stream" and sent >= len(events) // 2:
-                if request.transport is not None:
-                    request.transport.abort()
-                raise asyncio.CancelledError
-        if (body.get("stream_options") or {}).get("include_usage"):
-            await send({"id": cid, "object": "chat.completion.chunk", "created": created,
-                        "model": requested, "choices": [], "usage": usage})  # fmt: skip
-        await send("[DONE]")
-        await resp.write_eof()
-        return resp
 
 
 async def serve(

@@ -4,6 +4,7 @@ the timed chunks of a server-sent event stream."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
@@ -11,6 +12,8 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
+
+from aiohttp import web
 
 CACHE_MIN_TOKENS = 1024  # OpenAI caches prompts of at least this many tokens
 CACHE_STEP_TOKENS = 128  # ... in increments of this many
@@ -131,3 +134,48 @@ def completion(requested: str, outs: list, usage: dict[str, Any] | None = None) 
         ],
         "usage": usage if usage is not None else usage_of(outs),
     }
+
+
+async def stream(
+    request: web.Request,
+    requested: str,
+    outs: list,
+    body: dict,
+    usage: dict[str, Any],
+    headers: dict[str, str],
+    time_scale: float,
+    cut: bool = False,
+) -> web.StreamResponse:
+    """Send `outs` as a server-sent event stream, each chunk at its simulated time times
+    `time_scale`; usage: sent last when `stream_options.include_usage` asks; headers: extra
+    response headers (rate limits); cut: abort the connection half way (`truncated_stream`)."""
+    resp = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", **headers}
+    )
+    await resp.prepare(request)
+    cid = f"chatcmpl-{uuid.uuid4().hex[:12]}"
+    created = int(time.time())
+
+    async def send(obj: Any) -> None:
+        data = obj if isinstance(obj, str) else json.dumps(obj)
+        await resp.write(f"data: {data}\n\n".encode())
+
+    def chunk(choices: list[dict], **extra: Any) -> dict:
+        return {"id": cid, "object": "chat.completion.chunk", "created": created,
+                "model": requested, "choices": choices, **extra}  # fmt: skip
+
+    events = schedule(outs)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    for sent, (at, index, delta, finish) in enumerate(events):
+        await asyncio.sleep(max(0.0, start + at * time_scale - loop.time()))
+        await send(chunk([{"index": index, "delta": delta, "finish_reason": finish}]))
+        if cut and sent >= len(events) // 2:
+            if request.transport is not None:
+                request.transport.abort()
+            raise asyncio.CancelledError
+    if (body.get("stream_options") or {}).get("include_usage"):
+        await send(chunk([], usage=usage))
+    await send("[DONE]")
+    await resp.write_eof()
+    return resp
