@@ -1,14 +1,20 @@
-"""Paired, stratified (and clustered) percentile bootstrap on one shared weight matrix.
+"""Paired, stratified (and clustered) percentile bootstrap on one shared count matrix.
 
 Resampling item indices with replacement is the same as giving each item a multinomial
 count. We draw those counts once, as a (resamples, items) matrix W, and every statistic of
 every config is read off the same W: a mean of x over the items in a mask is
-(W @ (x * mask)) / (W @ mask), one BLAS call for all configs and groups at once. So deltas
-are paired (the same resampled items for every config) and no Python loop runs per resample.
+(W @ (x * mask)) / (W @ mask), one BLAS call per block of resamples for all configs and
+groups at once. So deltas are paired (the same resampled items for every config) and no
+Python loop runs per resample.
 
 Strata: counts are drawn within each stratum, so each resample keeps the stratum sizes.
 Clusters: when items share a source, whole clusters are drawn (within strata) and every item
 gets the count of its cluster.
+
+Memory: the counts are kept as uint8 (10 KB per item at 10,000 resamples; uint16 in the
+never-seen case of a count above 255), and everything read off them works on blocks of
+resamples, so no (resamples, items) array of wider numbers is ever built. The counts are the
+same, draw for draw, as those of the float32 matrix this module used to build.
 """
 
 from __future__ import annotations
@@ -17,10 +23,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-_CHUNK = 2048  # rows drawn at a time, to bound the int64 index buffer
+_CHUNK = 2048  # rows per draw call: part of the random stream (a fixed seed's counts)
+_PIECE_CELLS = 1 << 21  # draws held at once while counting (uint32 + int64 counts: ~25 MB)
+_BLOCK_CELLS = 1 << 23  # resamples x items widened at once in products and quantiles
 
 
-def weight_matrix(
+def counts_matrix(
     n_items: int,
     *,
     resamples: int,
@@ -28,11 +36,12 @@ def weight_matrix(
     strata: Sequence[object] | None = None,
     clusters: Sequence[object] | None = None,
 ) -> np.ndarray:
-    """(resamples, n_items) float32 matrix of bootstrap counts (exact integers; float32 halves
-    the memory traffic of the products).
+    """(resamples, n_items) matrix of bootstrap counts, uint8 (uint16 if a count passes 255),
+    laid out item-major (a transposed view) so each item's counts are contiguous.
 
     strata: one label per item (None: no stratification); clusters: one label per item
-    (None: each item its own cluster). A cluster is placed in the stratum of its first item."""
+    (None: each item its own cluster). A cluster is placed in the stratum of its first item.
+    seed: the generator's seed; the same arguments give the same matrix."""
     rng = np.random.default_rng(seed)
     if clusters is None:
         unit_of_item = np.arange(n_items)
@@ -51,32 +60,86 @@ def weight_matrix(
     groups: dict[object, list[int]] = {}
     for u in range(n_units):
         groups.setdefault(unit_strata[u] if unit_strata is not None else 0, []).append(u)
-    # laid out (units, resamples) so that per-item rows are contiguous (fast gathers and
-    # running sums in `weighted_quantiles`); returned transposed, as a (resamples, units) view
-    w_units = np.zeros((n_units, resamples), dtype=np.float32)
+    w_units = np.zeros((n_units, resamples), dtype=np.uint8)
     for key in sorted(groups, key=str):  # fixed order: the same seed gives the same matrix
         members = np.asarray(groups[key])
-        w_units[members] = _counts(rng, resamples, members.size)
+        block = _counts(rng, resamples, members.size)
+        if block.dtype != w_units.dtype:
+            w_units = w_units.astype(block.dtype)
+        w_units[members] = block
     if clusters is None:
         return w_units.T
     return w_units[unit_of_item].T
 
 
+def weight_matrix(
+    n_items: int,
+    *,
+    resamples: int,
+    seed: int,
+    strata: Sequence[object] | None = None,
+    clusters: Sequence[object] | None = None,
+) -> np.ndarray:
+    """`counts_matrix` as float32 (exact integers), for callers that multiply it themselves;
+    four times the memory of the counts, so the analysis of a run uses `counts_matrix`."""
+    return counts_matrix(
+        n_items, resamples=resamples, seed=seed, strata=strata, clusters=clusters
+    ).astype(np.float32)
+
+
 def _counts(rng: np.random.Generator, rows: int, n: int) -> np.ndarray:
-    """(n, rows) counts of n uniform draws with replacement from n units, per resample."""
-    out = np.empty((n, rows), dtype=np.float32)
+    """(n, rows) counts of n uniform draws with replacement from n units, per resample.
+
+    The stream is that of one `rng.integers(0, n, size=(r, n))` (int64) call per chunk of
+    `_CHUNK` rows. Each chunk is drawn here in pieces of a few rows as uint32: the same
+    32-bit draws, in the same order (the generator keeps the spare half of a 64-bit word
+    between the pieces of a chunk, and it is dropped at the chunk's end as the int64 call
+    drops it), so memory stays at a piece's size."""
+    out = np.zeros((n, rows), dtype=np.uint8)
+    if n == 0:
+        return out
+    piece = max(1, min(_CHUNK, _PIECE_CELLS // n))
+    bitgen = rng.bit_generator
     for start in range(0, rows, _CHUNK):
         r = min(_CHUNK, rows - start)
-        idx = rng.integers(0, n, size=(r, n)) * r + np.arange(r)[:, None]
-        out[:, start : start + r] = np.bincount(idx.ravel(), minlength=r * n).reshape(n, r)
+        for p0 in range(0, r, piece):
+            p = min(piece, r - p0)
+            draws = rng.integers(0, n, size=(p, n), dtype=np.uint32).astype(np.intp)
+            draws *= p
+            draws += np.arange(p)[:, None]
+            cnt = np.bincount(draws.ravel(), minlength=p * n).reshape(n, p)
+            if cnt.max(initial=0) > np.iinfo(out.dtype).max:
+                out = out.astype(np.uint16)
+            out[:, start + p0 : start + p0 + p] = cnt
+        if _has_spare(bitgen):  # the int64 call ends here and drops the spare half
+            _drop_spare(bitgen)
     return out
+
+
+def _has_spare(bitgen: np.random.BitGenerator) -> bool:
+    return bool(bitgen.state.get("has_uint32", 0))
+
+
+def _drop_spare(bitgen: np.random.BitGenerator) -> None:
+    state = bitgen.state
+    state["has_uint32"] = 0
+    state["uinteger"] = 0
+    bitgen.state = state
+
+
+def _row_blocks(w: np.ndarray) -> list[slice]:
+    """Slices of resamples so that a block widened to 32 bits stays near `_BLOCK_CELLS`."""
+    rows, cols = w.shape
+    step = max(1, min(rows, _BLOCK_CELLS // max(cols, 1)))
+    return [slice(r, min(r + step, rows)) for r in range(0, rows, step)]
 
 
 def weighted_quantiles(
     w: np.ndarray, x: np.ndarray, qs: Sequence[float], mask: np.ndarray | None = None
 ) -> np.ndarray:
-    """Resampled q-quantiles (inverted-CDF order statistic) of x under each row of weights.
-    Returns (resamples, len(qs)). Counts are integers, so the running sums are exact ints."""
+    """Resampled q-quantiles (inverted-CDF order statistic) of x under each row of weights
+    (counts, any numeric dtype). Returns (resamples, len(qs)). Counts are integers, so the
+    running sums are exact; they are taken one block of resamples at a time."""
     xv = np.asarray(x, dtype=float)
     keep = ~np.isnan(xv) if mask is None else (np.asarray(mask, bool) & ~np.isnan(xv))
     idx = np.flatnonzero(keep)
@@ -85,16 +148,19 @@ def weighted_quantiles(
         return out
     order = idx[np.argsort(xv[idx], kind="stable")]
     sorted_x = xv[order]
-    # running count along the sorted items over all resamples (exact: integer counts)
-    cum = w.T[order]
-    np.cumsum(cum, axis=0, out=cum)
-    total = cum[-1]
-    for j, q in enumerate(qs):
-        # the first order statistic whose cumulative count reaches q of the total
-        need = np.ceil(q * total - 1e-9)
-        pos = (cum < need[None, :]).sum(axis=0)
-        out[:, j] = sorted_x[np.minimum(pos, sorted_x.size - 1)]
-    out[total == 0] = np.nan
+    exact = np.issubdtype(w.dtype, np.integer)
+    for rows in _row_blocks(w):
+        # running count along the sorted items, per resample of the block
+        part = w[rows].T[order]
+        cum = np.cumsum(part, axis=0, dtype=np.int64 if exact else part.dtype)
+        total = cum[-1]
+        for j, q in enumerate(qs):
+            # the first order statistic whose cumulative count reaches q of the total
+            # (in float32, as when the counts were a float32 matrix: the same thresholds)
+            need = np.ceil(q * total.astype(np.float32) - 1e-9)
+            pos = (cum < need[None, :]).sum(axis=0)
+            out[rows, j] = sorted_x[np.minimum(pos, sorted_x.size - 1)]
+        out[rows][total == 0] = np.nan  # a basic slice: a view of `out`
     return out
 
 
@@ -130,7 +196,7 @@ def percentile_ci(
 
 class MeanBatch:
     """Collects ratios of resampled sums, sum_i w_i num_i / sum_i w_i den_i, and resolves them
-    all with one matrix product. A mean over a mask is (x * mask, mask); a ratio of two means
+    all with one matrix product per block of resamples (w: counts or float weights). A mean over a mask is (x * mask, mask); a ratio of two means
     over the same items is (a * mask, b * mask). Repeated denominators are multiplied once."""
 
     def __init__(self, w: np.ndarray) -> None:
@@ -159,8 +225,12 @@ class MeanBatch:
                 self._out = np.zeros((self.w.shape[0], 0))
             else:
                 k = len(self._num)
-                cols = np.column_stack(self._num + self._den).astype(self.w.dtype)
-                prod = (self.w @ cols).astype(float)
+                # float32 unless the weights are wider floats (counts are exact either way)
+                dt = self.w.dtype if self.w.dtype.kind == "f" else np.dtype(np.float32)
+                cols = np.column_stack(self._num + self._den).astype(dt)
+                prod = np.empty((self.w.shape[0], cols.shape[1]))
+                for rows in _row_blocks(self.w):
+                    prod[rows] = self.w[rows].astype(dt, copy=False) @ cols
                 with np.errstate(invalid="ignore", divide="ignore"):
                     self._out = prod[:, :k] / prod[:, k:][:, self._den_of]
         return self._out

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from tts_bench.analysis.adaptive import replay
-from tts_bench.analysis.bootstrap import weight_matrix
+from tts_bench.analysis.bootstrap import counts_matrix
 from tts_bench.analysis.curves import build_pools, withheld
 from tts_bench.analysis.deltas import paired_deltas
 from tts_bench.analysis.figures import config_figures
@@ -98,7 +98,7 @@ def _summary(
     data: RunData, *, resamples: int, seed: int, epsilon: float, confidence: float
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     cols, labels = resample_strata(data)
-    w = weight_matrix(
+    w = counts_matrix(
         len(data.items), resamples=resamples, seed=seed, strata=labels, clusters=data.clusters
     )
     figs = config_figures(data, w, confidence)
