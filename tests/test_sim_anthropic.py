@@ -228,5 +228,11 @@ def test_litellm_labels_anthropics_errors_and_reads_cache_tokens(server):
     marked = [{"type": "text", "text": "Rules. " * 300 + QUESTION,
                "cache_control": {"type": "ephemeral"}}]  # fmt: skip
     first, second = (_parse(call("anthropic/sim-large", marked))[0].usage for _ in range(2))
+    # The content_filter fault stops the reply as Anthropic's classifiers do ("refusal"),
+    # which litellm reports as OpenAI's finish reason.
+    filtered = call(
+        "anthropic/sim-small", QUESTION, extra_headers={"X-Sim-Fault": "content_filter"}
+    )
+    assert filtered.choices[0].finish_reason == "content_filter"
     assert first.cache_write_tokens > 0 == first.cached_tokens
     assert second.cached_tokens == first.cache_write_tokens > 0 == second.cache_write_tokens

@@ -14,8 +14,11 @@ if TYPE_CHECKING:  # server.py re-exports this class, so import it lazily at run
 class ServerThread:
     """The server on a background thread with its own event loop (tests, notebooks).
 
-    with ServerThread(time_scale=0, faults={"429": 0.1}) as srv:
+    with ServerThread(time_scale=0, faults={"429": 0.1}, rpm=600, tpm=100_000) as srv:
         srv.url  # "http://127.0.0.1:<port>/v1";  srv.log: the requests seen
+
+    Options are `serve`'s: time_scale, faults, seed and ServerConfig's fields (retry_after_s,
+    slow_s, profiles, rpm, tpm, burst, api_keys).
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, **options: Any) -> None:
