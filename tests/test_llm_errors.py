@@ -52,6 +52,20 @@ HTTP_CASES = [
         err("You exceeded your current quota", "insufficient_quota", "insufficient_quota"),
         "auth_error",
     ),
+    (
+        400,
+        err("input length and `max_tokens` exceed context limit: 1000 + 8192 > 200000"),
+        "context_overflow",
+    ),
+    (
+        429,
+        err(
+            "Rate limit reached for sim-small on tokens per min (TPM): Limit 600.",
+            "tokens",
+            "rate_limit_exceeded",
+        ),
+        "rate_limited",
+    ),  # fmt: skip
     (408, err("Request timed out"), "timeout"),
     (500, err("The server had an error", "server_error"), "server_error"),
     (503, "<html>Service Unavailable</html>", "server_error"),
@@ -106,6 +120,7 @@ def _litellm_errors():
             "auth_error",
         ),
         (lt.APIConnectionError("Missing Gemini API key. Set GEMINI_API_KEY", **mk), "auth_error"),
+        (lt.APIConnectionError("You didn't provide an API key. You need to", **mk), "auth_error"),
         (lt.InternalServerError("Expecting value: line 1 column 1 (char 0)", **mk), "malformed"),
         (
             lt.InternalServerError("Cannot connect to host api.example.com:443", **mk),

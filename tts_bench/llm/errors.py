@@ -42,6 +42,7 @@ def describe(status: str) -> ErrorClass:
 # A key that is missing, wrong, or has no quota left: every call with it fails alike.
 _AUTH = re.compile(
     r"(?i)missing credentials|missing [\w ]{0,30}api[ _-]?key|no api[ _-]?key"
+    r"|(?:did not|didn't) provide an api[ _-]?key"
     r"|api[ _-]?key[\w ]{0,30}(?:must be set|not (?:set|found|provided)|is required|required)"
     r"|(?:invalid|incorrect|expired|revoked)[ _-](?:x-)?api[ _-]?key|invalid_api_key"
     r"|invalid authentication|authentication_error|unauthori[sz]ed"
@@ -52,6 +53,7 @@ _NOT_FOUND = re.compile(
 )
 _CONTEXT = re.compile(
     r"(?i)context_length_exceeded|maximum context length|context window|context length"
+    r"|exceeds? context limit"
     r"|prompt is too long|input is too long|too many (?:input )?tokens"
 )
 _CONTENT = re.compile(
