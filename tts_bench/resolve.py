@@ -20,7 +20,7 @@ def model_spec(suite: Suite, cfg: ConfigSpec) -> ModelSpec:
     d = suite.defaults
     params: dict[str, Any] = dict(d.model_extra or {})
     params.update(cfg.params)
-    for key in ("api_base", "reasoning_effort", "thinking_budget"):
+    for key in ("api_base", "reasoning_effort", "thinking_budget", "stream"):
         value = getattr(cfg, key)
         if value is not None:
             params[key] = value

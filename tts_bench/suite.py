@@ -190,6 +190,7 @@ class ConfigSpec(BaseModel):
     api_base: str | None = None
     reasoning_effort: Literal["low", "medium", "high"] | None = None
     thinking_budget: int | None = Field(default=None, gt=0)
+    stream: bool | None = None  # server-sent events: time to first token is measured
     params: dict[str, Any] = Field(default_factory=dict)  # extra litellm keywords
     fallback: str | None = None  # a model used when the primary fails after its retries
 

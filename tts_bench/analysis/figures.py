@@ -1,5 +1,6 @@
 """Per-config figures, overall and per stratum: the scorer's mean with its Wilson CI, cost,
-tokens, calls, latency quantiles with order-statistic CIs, failure modes, unscored rate."""
+tokens, calls, latency quantiles with order-statistic CIs, time to first token when the
+config streamed, failure modes, unscored rate."""
 
 from __future__ import annotations
 
@@ -76,6 +77,27 @@ def latency_block(lat: np.ndarray, confidence: float) -> dict[str, Any]:
     return out
 
 
+def ttft_block(ttft: np.ndarray, confidence: float) -> dict[str, Any] | None:
+    """P50/P95 time to first token over the records that have one (`ttft_s`; NaN = none),
+    with order-statistic intervals; None when no record of the group streamed. Unlike
+    latency, records without a first token (a failed or unstreamed request) are left out and
+    counted in `n_unknown`: there is no first token to wait for, not an unknown wait."""
+    known = ttft[~np.isnan(ttft)]
+    if not known.size:
+        return None
+    out: dict[str, Any] = {"n": int(known.size), "n_unknown": int(ttft.size - known.size)}
+    for name in ("p50", "p95"):
+        lo, hi = quantile_ci(known, QUANTILES[name], confidence)
+        out[name] = {"value": quantile(known, QUANTILES[name]), "ci": [lo, hi]}
+    return out
+
+
+def _ttft(recs: list[dict[str, Any] | None]) -> np.ndarray:
+    """Each record's `ttft_s` (NaN when absent or null)."""
+    values = [r.get("ttft_s") if r else None for r in recs]
+    return np.array([np.nan if v is None else float(v) for v in values], dtype=float)
+
+
 def failure_block(recs: list[dict[str, Any] | None], mask: np.ndarray) -> dict[str, Any]:
     labels = Counter(
         str(r["failure"]) for r, m in zip(recs, mask, strict=True) if m and r and r.get("failure")
@@ -107,6 +129,7 @@ def config_figures(data: RunData, w: np.ndarray, confidence: float) -> dict[str,
     out: dict[str, dict] = {}
     for c, name in enumerate(data.configs):
         entry: dict[str, Any] = {"overall": None, "strata": {}}
+        ttft = _ttft(data.records[c])
         for col, val, gm in grp:
             present = data.present[c] & gm
             scored = data.scored[c] & gm
@@ -144,6 +167,7 @@ def config_figures(data: RunData, w: np.ndarray, confidence: float) -> dict[str,
                 },
                 "calls_per_request": _mean(data.n_calls[c], basis),
                 "latency": latency_block(data.latency[c][basis], confidence),
+                "ttft": ttft_block(ttft[basis], confidence),
                 "failures": failure_block(data.records[c], present),
             }
             if not binary:

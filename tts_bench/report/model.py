@@ -129,6 +129,9 @@ def figures_row(fig: Any, delta: Any) -> dict[str, Any]:
     for q in ("p50", "p95", "p99"):
         v, lo, hi = _ci(lat.get(q))
         row[q], row[q + "_lo"], row[q + "_hi"] = v, lo, hi
+    # time to first token: only configs that streamed have it (None otherwise: not shown)
+    row["ttft_p50"] = get(fig, "ttft", "p50", "value")
+    row["ttft_p95"] = get(fig, "ttft", "p95", "value")
     return row
 
 
