@@ -210,14 +210,17 @@ def test_a_second_writer_is_refused_and_the_first_finishes_alone(tmp_path):
     calls = [json.loads(x) for x in (out / "r" / "calls.jsonl").read_text().splitlines()]
     keys = [(c["item_id"], c["config"], c["role"], c["sample_index"]) for c in calls]
     assert len(keys) == len(set(keys)) == 6 * (1 + 3)
-    assert server.hits == len(keys)  # no call paid twice
+    # no call paid twice; the preflight's calls (one per model and parameters) came first
+    checked = manifest["sessions"][0]["preflight_calls"]
+    assert checked == 2  # single at temperature 0, sc at 0.7
+    assert server.hits == len(keys) + checked
 
 
 def test_a_sigkilled_writer_leaves_no_stale_lock(tmp_path):
     with GateServer() as server:
         suite = _suite(tmp_path, model="openai/fake", api_base=server.url)
         out = tmp_path / "out"
-        proc = _popen(suite, out, "--run-id", "r")
+        proc = _popen(suite, out, "--run-id", "r", "--no-preflight")  # killed mid-run
         _wait_for(lambda: server.hits >= 1, proc, "the first call")
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -303,6 +306,9 @@ def test_generated_run_ids_are_safe_whatever_the_suite_name():
 
 
 # -- fatal provider errors ------------------------------------------------------------------
+# These run with --no-preflight: they are about a fatal error met mid-run (a key revoked, a
+# model withdrawn), which the runner must still stop on. tests/test_preflight.py covers the
+# same errors caught before the run starts.
 
 
 def _fatal_suite(tmp: Path, url: str | None, **cfg) -> Path:
@@ -345,7 +351,8 @@ def test_a_rejected_key_stops_its_config_and_fails_the_run(tmp_path):
     with GateServer(401, body, hold=False) as server:
         suite = _fatal_suite(tmp_path, server.url, api_key_env="TTS_TEST_KEY")
         out = tmp_path / "out"
-        proc = _run(suite, out, "--run-id", "r", env={"TTS_TEST_KEY": "sk-test-000000"})
+        env = {"TTS_TEST_KEY": "sk-test-000000"}
+        proc = _run(suite, out, "--run-id", "r", "--no-preflight", env=env)
         remote = _assert_failed_fast(proc, out, "key variable TTS_TEST_KEY", "auth_error")
         assert server.hits == len(remote)
         assert "sk-test-000000" not in proc.stderr
@@ -357,7 +364,7 @@ def test_a_rejected_key_stops_its_config_and_fails_the_run(tmp_path):
 def test_a_missing_key_through_litellm_fails_the_run(tmp_path):
     env = {k: "" for k in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_BASE")}
     suite, out = _fatal_suite(tmp_path, None), tmp_path / "out"
-    proc = _run(suite, out, "--run-id", "r", env=env)
+    proc = _run(suite, out, "--run-id", "r", "--no-preflight", env=env)
     _assert_failed_fast(proc, out, "key variable OPENAI_API_KEY", "auth_error")
 
 
@@ -366,7 +373,7 @@ def test_the_same_bad_request_three_times_stops_a_config(tmp_path):
     with GateServer(400, body, hold=False) as server:
         suite = _fatal_suite(tmp_path, server.url)
         out = tmp_path / "out"
-        proc = _run(suite, out, "--run-id", "r")
+        proc = _run(suite, out, "--run-id", "r", "--no-preflight")
         remote = _assert_failed_fast(
             proc, out, "bad_request", "unsupported parameter", stop_after=3
         )
@@ -380,7 +387,7 @@ def test_a_run_with_an_unscored_config_reports_dashes_not_zero(tmp_path):
     with GateServer(404, body, hold=False) as server:
         suite = _fatal_suite(tmp_path, server.url)
         out = tmp_path / "out"
-        proc = _run(suite, out, "--run-id", "r")
+        proc = _run(suite, out, "--run-id", "r", "--no-preflight")
     assert proc.returncode == 2 and "not_found" in proc.stderr
     summary = summarize(out / "r", resamples=200)
     remote = next(c for c in summary["configs"] if c["config"] == "remote")

@@ -152,7 +152,14 @@ def test_dead_endpoint_fails_the_run_and_resume_retries_it(tmp_path):
     data["limits"] = {"retries": 0, "timeout_s": 2}
     data["defaults"] = {"model": "openai/sim-small", "api_base": f"http://127.0.0.1:{port}/v1"}
     suite = write_suite(tmp_path / "s.yaml", data)
-    proc = cli("run", str(suite), "--out", str(tmp_path), "--run-id", "r", "--quiet")
+    # the preflight finds the endpoint down before anything is written ...
+    early = cli("run", str(suite), "--out", str(tmp_path), "--run-id", "r", "--quiet")
+    assert early.returncode == 2 and "endpoint unreachable" in early.stderr
+    assert len(early.stderr.strip().splitlines()) == 1 and not (tmp_path / "r").exists()
+    # ... and without it, every pair fails and the run is marked failed
+    proc = cli(
+        "run", str(suite), "--out", str(tmp_path), "--run-id", "r", "--quiet", "--no-preflight"
+    )
     assert proc.returncode == 2
     assert "6 of 6 requests failed" in proc.stderr and "Traceback" not in proc.stderr
     manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())

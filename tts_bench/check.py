@@ -51,6 +51,7 @@ class Target:
     spec: ModelSpec
     uses: list[str] = field(default_factory=list)
     transport: str = "?"
+    configs: list[str] = field(default_factory=list)  # the configs behind `uses`
 
 
 @dataclass
@@ -86,7 +87,12 @@ class CheckLine:
 
 @dataclass
 class CheckReport:
+    """lines: one verdict per target; spent_usd: what the check calls cost (0 when every
+    price is unknown); n_calls: calls sent (simulated targets send none)."""
+
     lines: list[CheckLine]
+    spent_usd: float = 0.0
+    n_calls: int = 0
 
     @property
     def failed(self) -> list[CheckLine]:
@@ -112,7 +118,7 @@ def targets(suite: Suite, where: str = "suite") -> list[Target]:
     resolved = ResolvedSuite(suite, where)
     found: dict[str, Target] = {}
 
-    def add(spec: ModelSpec, use: str) -> None:
+    def add(spec: ModelSpec, use: str, config: str) -> None:
         try:
             transport = choose(spec)
         except UserError:
@@ -127,15 +133,17 @@ def targets(suite: Suite, where: str = "suite") -> list[Target]:
         target = found.setdefault(key, Target(spec=spec, transport=transport))
         if use not in target.uses:
             target.uses.append(use)
+        if config not in target.configs:
+            target.configs.append(config)
 
     for cfg in suite.configs:
         spec = resolved.specs[cfg.name]
-        add(spec, cfg.name)
+        add(spec, cfg.name, cfg.name)
         fallback = resolved.fallbacks[cfg.name]
         if fallback is not None:
-            add(fallback, f"{cfg.name} (fallback)")
+            add(fallback, f"{cfg.name} (fallback)", cfg.name)
         for role, name in _role_models(cfg.knobs):
-            add(spec.with_(model=name), f"{cfg.name} ({role})")  # as strategies.roles does
+            add(spec.with_(model=name), f"{cfg.name} ({role})", cfg.name)  # as strategies.roles
     return list(found.values())
 
 
@@ -157,11 +165,15 @@ def check_suite(suite: Suite, where: str = "suite") -> CheckReport:
     from tts_bench.llm.offline import setup_offline_env
 
     setup_offline_env(allow_hub=False)
-    found = targets(suite, where)
-    return CheckReport(asyncio.run(_check_all(suite, found)))
+    return check_targets(suite, targets(suite, where))
 
 
-async def _check_all(suite: Suite, found: list[Target]) -> list[CheckLine]:
+def check_targets(suite: Suite, found: list[Target]) -> CheckReport:
+    """Check the given targets of `suite` (as `check_suite`, for a chosen subset)."""
+    return asyncio.run(_check_all(suite, found))
+
+
+async def _check_all(suite: Suite, found: list[Target]) -> CheckReport:
     from tts_bench.llm import Client
 
     client = Client(
@@ -172,7 +184,8 @@ async def _check_all(suite: Suite, found: list[Target]) -> list[CheckLine]:
         sim_profiles=suite.sim_profiles,
     )
     try:
-        return list(await asyncio.gather(*(_check_one(client, suite, t) for t in found)))
+        lines = list(await asyncio.gather(*(_check_one(client, suite, t) for t in found)))
+        return CheckReport(lines, client.spent_usd, client.n_calls)
     finally:
         await client.aclose()
 
@@ -204,8 +217,8 @@ async def _check_one(client: Any, suite: Suite, target: Target) -> CheckLine:
     if done.ok:
         return CheckLine(target, "ok", False, price_source=source)
     message = done.error or ""
-    if done.status == "auth_error" and not spec.api_key_env:
-        message += _missing_default_key(spec)
+    if done.status == "auth_error" and not spec.api_key_env and target.transport == "litellm":
+        message += _missing_default_key(spec)  # only litellm reads the provider's variable
     return CheckLine(target, done.status, done.status in FATAL, message, source)
 
 

@@ -117,6 +117,13 @@ def run(
         bool, typer.Option("--no-report", help="Skip summary.json / report.html.")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    no_preflight: Annotated[
+        bool,
+        typer.Option(
+            "--no-preflight",
+            help="Skip the cheap call per model (as `check` makes) before the run starts.",
+        ),
+    ] = False,
 ) -> None:
     """Run SUITE: every item through the baseline and each scaling config."""
     from tts_bench.runner import Runner
@@ -132,6 +139,7 @@ def run(
         max_cost=max_cost,
         limit=limit,
         where=str(suite),
+        preflight=not no_preflight,
     )
     progress = None
     if not quiet and sys.stderr.isatty():

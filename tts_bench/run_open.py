@@ -10,6 +10,7 @@ suite and dataset, and the cache replays its finished calls for free.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +31,18 @@ def check_not_foreign(run_dir: Path) -> None:
 
 
 def open_run(
-    run_dir: Path, resolved: ResolvedSuite, fingerprint: str, items: list[Any], limit: int | None
+    run_dir: Path,
+    resolved: ResolvedSuite,
+    fingerprint: str,
+    items: list[Any],
+    limit: int | None,
+    before_write: Callable[[bool], None] | None = None,
 ) -> tuple[dict[str, Any], bool, str | None]:
     """(manifest, resuming, warning). A resumed run must have the same dataset and configs;
-    its manifest is returned unwritten (a resume with nothing to do writes nothing)."""
+    its manifest is returned unwritten (a resume with nothing to do writes nothing).
+    before_write(resuming), when given, runs once the directory is known to be usable and
+    before anything is written (`run`'s preflight): what it raises leaves the directory as
+    it was."""
     check_not_foreign(run_dir)
     if (run_dir / MANIFEST).is_file():
         old = read_manifest(run_dir)
@@ -55,7 +64,11 @@ def open_run(
             )
         old["suite"] = suite
         old["limit"] = limit
+        if before_write is not None:
+            before_write(True)
         return old, True, None
+    if before_write is not None:
+        _first_or_tidy(run_dir, before_write)
     warning = None
     if any((run_dir / n).exists() for n in (CALLS, RECORDS)):
         warning = (
@@ -68,3 +81,15 @@ def open_run(
     manifest["limit"] = limit
     write_manifest(run_dir, manifest)
     return manifest, False, warning
+
+
+def _first_or_tidy(run_dir: Path, before_write: Callable[[bool], None]) -> None:
+    """before_write(False) for a new run; if it fails and the directory holds nothing but
+    the lock just taken, the directory goes too (a refused run leaves nothing behind)."""
+    try:
+        before_write(False)
+    except BaseException:
+        if all(p.name == LOCK for p in run_dir.iterdir()):
+            (run_dir / LOCK).unlink(missing_ok=True)  # its lock is released by the caller
+            run_dir.rmdir()
+        raise

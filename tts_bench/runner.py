@@ -24,6 +24,7 @@ from typing import Any
 
 from tts_bench.errors import UserError
 from tts_bench.fsutil import LOCK, RunLock
+from tts_bench.preflight import preflight, static_checks
 from tts_bench.records import build_record
 from tts_bench.resolve import ResolvedSuite
 from tts_bench.run_open import check_not_foreign, open_run
@@ -82,8 +83,10 @@ class Runner:
     existing run of that name is resumed); resume_dir: a run directory to finish; use_cache /
     cache_path: the response cache (default `<out>/.cache/llm-cache.sqlite`); max_cost: USD
     cap (default the suite's `limits.max_cost_usd`); progress: called after every pair;
-    limit: a stratified subset of that many items; where: the suite's name in messages.
-    Nothing is written before `run()`, which takes the run directory's lock first."""
+    limit: a stratified subset of that many items; where: the suite's name in messages;
+    preflight: one cheap call per model target before anything is written, a fatal answer
+    stops the run (tts_bench/preflight.py). Nothing is written before `run()`, which takes
+    the run directory's lock first."""
 
     def __init__(
         self,
@@ -98,6 +101,7 @@ class Runner:
         progress: ProgressFn | None = None,
         limit: int | None = None,
         where: str = "suite",
+        preflight: bool = True,
     ) -> None:
         from tts_bench.data import load_items
         from tts_bench.llm.offline import setup_offline_env
@@ -118,7 +122,7 @@ class Runner:
         first = self.items[0]
         self.resolved.render(Item(id=first.id, inputs=first.inputs, strata=first.strata))
         self.max_cost = max_cost if max_cost is not None else suite.limits.max_cost_usd
-        self._preflight(where)
+        static_checks(suite, self.resolved, self.max_cost, where)
         self.progress = progress
         self.warnings: set[str] = set()
         if resume_dir is not None:
@@ -135,34 +139,11 @@ class Runner:
             # beside the run directory, so `--resume DIR` finds it whatever --out says
             self.cache_path = cache_path or self.run_dir.parent / ".cache" / "llm-cache.sqlite"
         self.by_id = {it.id: it for it in self.items}
+        self.where = where
+        self.preflight = preflight
+        self.preflight_spent, self.preflight_calls = 0.0, 0
         self._ended = "complete"
         self._last_flush = 0.0
-
-    def _preflight(self, where: str) -> None:
-        """Problems that would otherwise surface at the first call: unknown simulated
-        models or bad profiles, unset key variables, a negative budget."""
-        import os
-
-        from tts_bench.sim import profiles
-
-        if self.max_cost is not None and not self.max_cost >= 0:  # NaN too
-            raise UserError(f"--max-cost must be >= 0, got {self.max_cost}")
-        try:
-            profiles.all_profiles(self.suite.sim_profiles)
-        except UserError as exc:
-            raise UserError(f"{where}: {exc}") from None
-        for name, spec in self.resolved.specs.items():
-            for s in filter(None, (spec, self.resolved.fallbacks[name])):
-                if s.model.startswith("sim/"):
-                    try:
-                        profiles.get(s.model, self.suite.sim_profiles)
-                    except UserError as exc:
-                        raise UserError(f"{where}: configs[{name}].model: {exc}") from None
-                elif s.api_key_env and not os.environ.get(s.api_key_env):
-                    raise UserError(
-                        f"{where}: configs[{name}]: api_key_env {s.api_key_env} is not set "
-                        "in the environment"
-                    )
 
     # -- one pair -------------------------------------------------------------------------
     async def _delegate(self, name: str, ctx: Context) -> StrategyResult:
@@ -236,9 +217,8 @@ class Runner:
             seed=self.suite.seed,
             sim_profiles=self.suite.sim_profiles,
         )
-        budget = Budget(
-            self.max_cost, float(self.manifest.get("spent_usd") or 0.0), lambda: client.spent_usd
-        )
+        prior = float(self.manifest.get("spent_usd") or 0.0) + self.preflight_spent
+        budget = Budget(self.max_cost, prior, lambda: client.spent_usd)
         progress = Progress(len(done), len(pairs) + len(done), self.progress)
         configs = [c.name for c in self.suite.configs]
         health = ConfigHealth(
@@ -305,6 +285,7 @@ class Runner:
                 status=status,
                 live_calls=client.n_calls - client.n_cache_hits,
                 cache_hits=client.n_cache_hits,
+                preflight_calls=self.preflight_calls,
             )
             write_manifest(self.run_dir, self.manifest)
         self._warn_failures(records, status)
@@ -374,6 +355,14 @@ class Runner:
                 "fix the cause, then --resume retries them"
             )
 
+    def _call_preflight(self, resuming: bool) -> None:
+        """check's call per model target the pending pairs need live; UserError if fatal."""
+        done = RunWriter.finished(self.run_dir) if resuming else set()
+        result = preflight(
+            self.suite, self.where, self._pairs(done), self._run_pair, self.cache_path
+        )
+        self.preflight_spent, self.preflight_calls = result.spent_usd, result.n_calls
+
     # -- entry point ----------------------------------------------------------------------
     def run(self) -> RunResult:
         """Take the run directory's lock, then run (or resume) to the end; the lock is held
@@ -381,7 +370,12 @@ class Runner:
         lock = RunLock(self.run_dir).acquire()
         try:
             self.manifest, self.resuming, warning = open_run(
-                self.run_dir, self.resolved, self.fingerprint, self.items, self.limit
+                self.run_dir,
+                self.resolved,
+                self.fingerprint,
+                self.items,
+                self.limit,
+                self._call_preflight if self.preflight else None,
             )
             if warning:
                 self.warnings.add(warning)
