@@ -248,6 +248,14 @@ def gate(
     allow_partial: Annotated[
         bool, typer.Option("--allow-partial", help="Gate a run that did not complete.")
     ] = False,
+    history: Annotated[
+        Path | None,
+        typer.Option(
+            "--history",
+            help="Results folder: drift rules vs the last accepted run of the suite there.",
+            metavar="RESULTS_DIR",
+        ),
+    ] = None,
 ) -> None:
     """Gate a model upgrade: exit 0 when every rule passes, 1 when any fails."""
     import os
@@ -259,9 +267,11 @@ def gate(
     manifest = read_manifest(run_dir)
     gates = (manifest.get("suite") or {}).get("gates") or []
     suite_rules = parse_rules(gates, f"{run_dir}/manifest.json: suite.gates")
-    rule_list = gating.load_rules(suite_rules, rules)
+    # --history alone is a gate of its own: no suite rules needed then
+    alone = history is not None and rules is None and not suite_rules
+    rule_list = [] if alone else gating.load_rules(suite_rules, rules)
     verdicts = gating.evaluate(
-        run_dir, rules=rule_list, against=against, allow_partial=allow_partial
+        run_dir, rules=rule_list, against=against, allow_partial=allow_partial, history=history
     )
     from rich.table import Table
 

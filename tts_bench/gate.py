@@ -267,10 +267,13 @@ def evaluate(
     rules: list[GateRule],
     against: Path | None = None,
     allow_partial: bool = False,
+    history: Path | None = None,
 ) -> list[Verdict]:
     """One verdict per (rule, config), `config: "*"` expanded (without the baseline for
-    deltas vs the baseline). UserError for a missing or incomplete run (unless
-    `allow_partial`), an unknown config, or runs whose items barely overlap."""
+    deltas vs the baseline); with `history` (a results directory), then the drift checks
+    against the last accepted run there (`tts_bench.gate_history`). UserError for a missing
+    or incomplete run (unless `allow_partial`), an unknown config, or runs whose items
+    barely overlap."""
     rd = Path(run_dir)
     _manifest(rd, allow_partial)
     pairing = None
@@ -314,6 +317,10 @@ def evaluate(
                     note="; ".join(x.strip("; ") for x in (why, note) if x),
                 )
             )
+    if history is not None:
+        from tts_bench.gate_history import history_verdicts
+
+        out.extend(history_verdicts(rd, history, summary))
     return out
 
 
