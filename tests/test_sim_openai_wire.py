@@ -157,7 +157,14 @@ def test_openai_error_bodies_are_openais():
                 await _post(srv.url, _body(max_tokens=64), {**auth, "X-Sim-Fault": "429"}),
             ]
 
+        async def models(headers: dict) -> int:
+            async with aiohttp.ClientSession() as session:
+                async with session.get(srv.url + "/models", headers=headers) as resp:
+                    return resp.status
+
         missing, wrong, overflow, fits, fault = asyncio.run(go())
+        listed = [asyncio.run(models(h)) for h in ({}, {"Authorization": f"Bearer {GOOD}"})]
+    assert listed == [401, 200]
     prompt = input_tokens(_body()["messages"])
     assert 10 < prompt < 100
     assert missing[0] == 401 and missing[2]["error"]["code"] is None  # as OpenAI: no code
@@ -189,6 +196,16 @@ def test_content_filter_cached_and_reasoning_tokens():
             long = _body(messages=[{"role": "system", "content": RULES},
                                    {"role": "user", "content": QUESTION}])  # fmt: skip
             reasoner = _body("sim-reasoner", reasoning_effort="low", max_tokens=4000)
+            async with aiohttp.ClientSession() as session:
+                streamed = {**filtered, "stream": True}
+                headers = {"X-Sim-Fault": "content_filter"}
+                async with session.post(srv.url + "/chat/completions", json=streamed,
+                                        headers=headers) as resp:  # fmt: skip
+                    events = [ln[6:].strip() for ln in (await resp.text()).splitlines()
+                              if ln.startswith("data: ")]  # fmt: skip
+            finishes = [c["finish_reason"] for e in events[:-1]
+                        for c in json.loads(e)["choices"] if c["finish_reason"]]  # fmt: skip
+            assert events[-1] == "[DONE]" and finishes == ["content_filter"]
             return [
                 await _post(srv.url, filtered, {"X-Sim-Fault": "content_filter"}),
                 [(await _post(srv.url, long))[2]["usage"] for _ in range(2)],

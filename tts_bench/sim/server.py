@@ -117,10 +117,6 @@ def sim_model(name: str) -> str | None:
     return name if name.startswith("sim/") else None
 
 
-def _error(status: int, message: str, kind: str) -> web.Response:
-    return oai.error(status, message, kind)
-
-
 class BadRequest(ValueError):
     """A header or body field the server cannot use (answered with 400)."""
 
@@ -156,6 +152,10 @@ class SimServer:
         """Whether `key` may call (any key, or none, when the server requires none)."""
         return self.config.api_keys is None or key in self.config.api_keys
 
+    def _refuse_key(self, request: web.Request) -> web.Response | None:
+        sent = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        return None if self.key_accepted(sent) else oai.bad_key(sent)
+
     def app(self) -> web.Application:
         app = web.Application(client_max_size=16 * 1024**2)
         app.router.add_post("/v1/chat/completions", self.chat)
@@ -173,6 +173,9 @@ class SimServer:
 
     async def models(self, request: web.Request) -> web.Response:
         from tts_bench import sim
+
+        if (refused := self._refuse_key(request)) is not None:
+            return refused
 
         names = sim.list_models(self.config.profiles)
         data = [
@@ -207,16 +210,15 @@ class SimServer:
             self.in_flight -= 1
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
-        sent = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        if not self.key_accepted(sent):
-            return oai.bad_key(sent)
+        if (refused := self._refuse_key(request)) is not None:
+            return refused
         raw = await request.read()
         try:
             body = json.loads(raw)
             messages = body["messages"]
             requested = str(body["model"])
         except (ValueError, KeyError, TypeError):
-            return _error(400, "body must be JSON with model and messages", "invalid_request_error")
+            return oai.error(400, "body must be JSON with model and messages")
         try:
             sample_index = self._sample_index(request, body)
             wanted = request.headers.get("X-Sim-Fault", "")
@@ -228,7 +230,7 @@ class SimServer:
             _header_number(request, "X-Sim-Retry-After", float)
             slow_s = _header_number(request, "X-Sim-Slow-S", float, self.config.slow_s)
         except BadRequest as exc:
-            return _error(400, str(exc), "invalid_request_error")
+            return oai.error(400, str(exc))
         fingerprint = hashlib.sha256(raw + f"|{sample_index}".encode()).hexdigest()
         fault_key = fingerprint + "|" + wanted
         count = self._seen[fault_key] = self._seen.get(fault_key, 0) + 1
@@ -251,7 +253,7 @@ class SimServer:
                 return oai.context_exceeded(window, prompt, None if asked is None else int(asked))
             outs = [self._simulate(model, messages, body, sample_index + i) for i in range(n)]
         except (UserError, ValueError, TypeError, AttributeError) as exc:  # a bad request
-            return _error(400, str(exc), "invalid_request_error")
+            return oai.error(400, str(exc))
         if fault == "content_filter":
             outs = [Filtered(o) for o in outs]
         verdict = self.limiter.admit(model, usage_of(outs)["total_tokens"])
@@ -382,8 +384,12 @@ def run_server(
     options = {"retry_after_s": retry_after_s, "slow_s": slow_s, "profiles": profiles}
     options |= {"rpm": rpm, "tpm": tpm, "api_keys": api_keys}
 
+    limits = [f"{v} {k} per model" for k, v in (("rpm", rpm), ("tpm", tpm)) if v]
+    limits += ["only the --api-key-env key accepted"] if api_keys else []
+    extra = f"; {', '.join(limits)}" if limits else ""
+
     def ready(_: SimServer, bound: int) -> None:
-        print(f"simulator serving on http://{host}:{bound}/v1 (Ctrl-C to stop)", flush=True)
+        print(f"simulator serving on http://{host}:{bound}/v1{extra} (Ctrl-C to stop)", flush=True)
 
     try:
         asyncio.run(serve(host, port, time_scale, fault_rates, seed, ready=ready, **options))
