@@ -427,6 +427,47 @@ def test_simulate_reproduces_every_recorded_reply(golden):
     assert not bad, f"{len(bad)} of {len(golden['calls'])} replies differ; first: {bad[0]}"
 
 
+def _forget() -> None:
+    """Empty every memo of the simulator, as in a fresh process."""
+    from tts_bench.sim import (
+        call,
+        model,
+        tasks,
+        tasks_arithmetic,
+        tasks_contracts,
+        tasks_knowledge,
+        tasks_tickets,
+        text,
+    )
+
+    for mod in (
+        call,
+        model,
+        tasks,
+        tasks_arithmetic,
+        text,
+        tasks_contracts,
+        tasks_knowledge,
+        tasks_tickets,
+    ):
+        for value in vars(mod).values():
+            if callable(getattr(value, "cache_clear", None)):
+                value.cache_clear()
+    model._BUILTIN_HITS.clear()
+    tasks_arithmetic._ERRORS.clear()
+
+
+def test_replies_do_not_depend_on_what_was_simulated_before(golden):
+    """Memoised draws and parses give the same replies cold, warm, and in any order."""
+    calls = golden["calls"][::-7]  # backwards, so other items' draws come first
+    _forget()
+    cold = [_reply(_request(golden, c)) for c in calls]
+    warm = [_reply(_request(golden, c)) for c in calls[::-1]][::-1]
+    want = [c["reply"] for c in calls]
+    assert cold == want
+    assert warm == want
+
+
 def test_suite_runs_reproduce_their_records(golden, tmp_path):
     runs = _run_suites(tmp_path)
     assert set(runs) == set(golden["runs"])

@@ -179,6 +179,45 @@ def step_error(call: Call, i: int, steps: int, prob_key: str = "") -> float:
     return min(base * call.error_scale(steps) * call.hardness("arith", prob_key), 0.9)
 
 
+_ERRORS: dict[tuple, tuple[float, ...]] = {}
+_MEMO = 1 << 16
+
+
+def step_errors(call: Call, prob: Problem) -> tuple[float, ...]:
+    """`step_error` of every step of `prob`, memoised on all it reads: the samples, roles
+    and configs of an item ask for the same chances again and again."""
+    p = call.prof
+    key = (
+        call.name,
+        type(call.seed),  # 1 and 1.0 are one key but two seeds
+        call.seed,
+        prob.text,
+        prob.steps,
+        call.careful,
+        call.error_scale(prob.steps),
+        *(p[k] for k in _STEP_KNOBS),
+    )
+    hit = _ERRORS.get(key)
+    if hit is None:
+        if len(_ERRORS) >= _MEMO:
+            _ERRORS.clear()
+        hit = tuple(step_error(call, i + 1, prob.steps, prob.text) for i in range(prob.steps))
+        _ERRORS[key] = hit
+    return hit
+
+
+# every profile knob step_error reads (besides those behind call.error_scale)
+_STEP_KNOBS = (
+    "cot_step_error",
+    "cot_step_growth",
+    "plain_step_error",
+    "plain_step_growth",
+    "weak_step_rate",
+    "weak_step_error",
+    "item_hardness_sigma",
+)
+
+
 def trap(call: Call, prob: Problem) -> Step | None:
     """The item's shared misreading of one step, if it has one (same for all samples)."""
     rate = call.prof["trap_rate"] * (prob.steps / 10) ** 1.5
@@ -208,6 +247,7 @@ def solve(
     t = trap(call, prob)
     fire_p = call.prof["trap_fire"] * (0.75 if call.careful else 1.0) * min(call.effort_scale(), 1)
     end = prob.steps if upto is None else min(upto, prob.steps)
+    errors = step_errors(call, prob)
     for i in range(len(steps), end):
         op = prob.ops[i]
         if t is not None and int(t.text) == i and call.chance(fire_p):
@@ -215,7 +255,7 @@ def solve(
             step = Step(value, t.kind, t.n, apply(t.kind, value, t.n), op.text, t.error)
             if t.error == "slip":
                 step = Step(value, op.kind, op.n, apply(op.kind, value, op.n) + 10, op.text, "slip")
-        elif call.chance(step_error(call, i + 1, prob.steps, prob.text)):
+        elif call.chance(errors[i]):
             step = err_step(call, value, op)
         else:
             step = Step(value, op.kind, op.n, apply(op.kind, value, op.n), op.text)
