@@ -336,6 +336,8 @@ UNSURE = {
     "ragged.csv": "id,a\n1,2,3\n",
     "dup.csv": "id,id\n1,2\n",
     "long float.csv": "id,a\n1,0.12345678901234567\n",
+    "other digits.csv": "id,a\n1,\u0661\u0662\n",
+    "spaced words.csv": "id,a,b\n1,True ,x\n",
 }
 
 

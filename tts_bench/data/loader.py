@@ -292,8 +292,8 @@ _NA = {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.
 _NA |= {"1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"}
 _BOOL = {"True": True, "TRUE": True, "true": True, "False": False, "FALSE": False}
 _BOOL["false"] = False
-_INT = re.compile(r"[+-]?\d+\Z")
-_FLOAT = re.compile(r"[+-]?(\d+\.\d*|\.\d+)\Z")
+_INT = re.compile(r"[+-]?[0-9]+\Z")  # (not \d: pandas reads other scripts' digits as text)
+_FLOAT = re.compile(r"[+-]?([0-9]+\.[0-9]*|\.[0-9]+)\Z")
 _CSV_CHUNK = 10_000  # rows per pandas chunk in datasets' CSV reader (types inferred per chunk)
 
 
@@ -303,6 +303,8 @@ def _csv_kind(cell: str) -> str | None:
         return None
     if cell in _BOOL:
         return "bool"
+    if cell.strip() in _NA or cell.strip() in _BOOL:
+        raise _Unsure  # " NA", "True ": pandas' own rules
     if _INT.match(cell):
         if not -_INT64 <= int(cell) < _INT64:
             raise _Unsure
