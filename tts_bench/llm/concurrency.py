@@ -6,9 +6,7 @@ ceiling):
 
 - a 429 (`rate_limited`) halves the model's allowed in-flight calls (never below 1), at most
   once per window: a 429 from a call admitted before the last decrease was sent under the old
-  limit, so it says nothing new (one overload answers many calls at once); and at most once
-  per `min_window_s`, so against a server that answers in milliseconds a few stray 429s
-  cannot hold the limit down while thousands of calls succeed;
+  limit, so it says nothing new (one overload answers many calls at once);
 - each success adds 1/limit, about +1 per window of `limit` calls, up to the ceiling;
 - the first call of a model goes alone, so its reply's headers (if any) can set the pace
   before the others are sent, rather than a burst of 429s telling it afterwards.
@@ -38,8 +36,6 @@ from dataclasses import dataclass
 from tts_bench.llm.limits import Quota, read_quota
 
 __all__ = ["AdaptiveConcurrency", "AdaptiveLimit", "Quota", "Ticket", "read_quota"]
-
-MIN_WINDOW_S = 1.0  # the least time between two decreases of one model's limit
 
 
 @dataclass
@@ -107,23 +103,19 @@ class _Pace:
 class AdaptiveLimit:
     """One model's allowed in-flight calls under AIMD, paced by its quota headers.
     ceiling: the most ever allowed (limits.concurrency); max_hold_s: the longest hold a reset
-    header can impose (limits.max_retry_wait_s); min_window_s: the least time between two
-    decreases; clock: monotonic seconds, the event loop's (tests pass a fake one and use the
-    synchronous `try_acquire`/`release`)."""
+    header can impose (limits.max_retry_wait_s); clock: monotonic seconds, the event loop's
+    (tests pass a fake one and use the synchronous `try_acquire`/`release`)."""
 
     def __init__(
         self,
         ceiling: int,
         *,
         max_hold_s: float = 60.0,
-        min_window_s: float = MIN_WINDOW_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.ceiling = max(1, ceiling)
         self.limit = float(self.ceiling)
         self.max_hold_s = max_hold_s
-        self.min_window_s = min_window_s
-        self._decreased_at = -math.inf
         self.in_flight = 0
         self.hold_until = 0.0
         self.n_decreases = 0
@@ -246,11 +238,9 @@ class AdaptiveLimit:
         if quota is not None:
             self._observe(ticket, quota, now)
         if outcome == "rate_limited" and fresh:
-            if now - self._decreased_at >= self.min_window_s:
-                self.limit = max(1.0, self.limit / 2)
-                self._recover = self._started
-                self._decreased_at = now
-                self.n_decreases += 1
+            self.limit = max(1.0, self.limit / 2)
+            self._recover = self._started
+            self.n_decreases += 1
         elif outcome == "ok" and fresh and not self._low(quota, ticket):
             self.limit = min(float(self.ceiling), self.limit + 1.0 / self.limit)
         if self._waiters:
@@ -299,19 +289,17 @@ class AdaptiveLimit:
 
 class AdaptiveConcurrency:
     """Per-model `AdaptiveLimit`s, created on first use. ceiling: limits.concurrency;
-    max_hold_s: limits.max_retry_wait_s; min_window_s, clock: as AdaptiveLimit."""
+    max_hold_s: limits.max_retry_wait_s; clock: as AdaptiveLimit."""
 
     def __init__(
         self,
         ceiling: int,
         *,
         max_hold_s: float = 60.0,
-        min_window_s: float = MIN_WINDOW_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.ceiling = ceiling
         self.max_hold_s = max_hold_s
-        self.min_window_s = min_window_s
         self._clock = clock
         self._models: dict[str, AdaptiveLimit] = {}
 
@@ -321,7 +309,6 @@ class AdaptiveConcurrency:
             found = self._models[name] = AdaptiveLimit(
                 self.ceiling,
                 max_hold_s=self.max_hold_s,
-                min_window_s=self.min_window_s,
                 clock=self._clock,
             )
         return found
