@@ -175,3 +175,45 @@ def export(
 
     for path in export_run(run_dir, fmt, out):
         typer.echo(f"wrote {path}")
+
+
+@app.command()
+def history(
+    results_dir: Annotated[
+        Path, typer.Argument(help="Folder of run directories.", metavar="RESULTS_DIR")
+    ],
+    suite: Annotated[str, typer.Option("--suite", help="The suite's name.", metavar="NAME")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Output HTML file.", metavar="FILE")
+    ] = Path("history.html"),
+) -> None:
+    """A suite's runs over time, per config: accuracy (CI), cost per request, P50/P95/P99,
+    format-violation and refusal rates, models, and drift alerts between runs."""
+    from rich.table import Table
+
+    from tts_bench.history import collect
+    from tts_bench.history_html import write_history
+
+    h = collect(results_dir, suite)
+    path = write_history(h, out)
+    for run_id, why in h.skipped:
+        typer.echo(f"warning: left out {run_id}: {why}", err=True)
+    t = Table(title=f"history of {suite}: latest run per config")
+    for col in ("config", "runs", "model", "accuracy", "cost/request", "P95", "alerts (all runs)"):
+        t.add_column(
+            col, justify="right" if col in ("runs", "accuracy", "cost/request", "P95") else "left"
+        )
+    for name, points in h.configs.items():
+        last = points[-1]
+        alerts = [f"{p.run_id}: {d.metric}" for p in points for d in p.alerts]
+        t.add_row(
+            _esc(name),
+            str(len(points)),
+            _esc(last.model),
+            _fmt(last.values["accuracy"][0], "pct"),
+            _fmt(last.values["cost_per_request"][0], "usd"),
+            _fmt(last.values["p95_latency_s"][0], "s"),
+            _esc("; ".join(alerts)) if alerts else "—",
+        )
+    _console().print(t)
+    typer.echo(f"history: {path}")
