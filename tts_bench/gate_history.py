@@ -53,7 +53,7 @@ class Drift:
     config: str
     metric: str
     value: float | None
-    ci: tuple[float, float] | None
+    ci: tuple[float | None, float | None] | None  # a latency quantile may lack its upper end
     reference: float | None
     bound: str
     on: str
@@ -133,6 +133,8 @@ def drift(
         if lower is None and metric == "p95_latency_s":
             lower = _lower(cand, "p95")
         d = _ratio_check(name, metric, value, ref_value, limit, lower)
+        if lower is not None:
+            d.ci = ci or (lower, None)
         if note and value is None:
             d.note = note
         out.append(d)
