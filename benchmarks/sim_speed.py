@@ -9,6 +9,8 @@ prompt parsing, so a second pass in one process would flatter it), one pass each
 - `mixed`: every built-in task (arithmetic, knowledge, contracts, tickets; 50 items each:
   single, cot, 5 samples at T=0.7, sim/large, sim/reasoner at high effort) and, on the
   arithmetic items, the judge, critique, refine, classify, next-step and value roles.
+- `wide`: 5,000 arithmetic items, two calls each (T=0 and T=0.7), so every memo is full and
+  evicting: the steady state of a long run, with the worker's peak RSS.
 It prints µs of process CPU per call and calls/s (best of `--rounds`, rounds interleaved).
 With `--against REV` (a git revision, e.g. the commit before a change) the same workloads
 run on that revision's `tts_bench/` too, interleaved, and the before/after ratio is printed.
@@ -31,7 +33,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-WORKLOADS = ("demo", "mixed")
+WORKLOADS = ("demo", "mixed", "wide")
 
 
 def _messages(system: str, user: str) -> list[dict[str, str]]:
@@ -92,11 +94,24 @@ def _mixed() -> list[tuple]:
     return out
 
 
+def _wide() -> list[tuple]:
+    from tts_bench.data.builtin import generate
+
+    out = []
+    for row in generate("arithmetic", {"size": 5000, "seed": 13}):
+        base = _messages(
+            "You are a careful assistant.", row["question"] + "\nEnd with 'Final answer: <number>'."
+        )
+        out.append(("sim/small", base, 0.0, 0, None))
+        out.append(("sim/small", base, 0.7, 1, None))
+    return out
+
+
 def worker(name: str) -> None:
     """One timed pass over a workload in this (fresh) process; prints JSON."""
     from tts_bench.sim import simulate
 
-    calls = _demo() if name == "demo" else _mixed()
+    calls = {"demo": _demo, "mixed": _mixed, "wide": _wide}[name]()
     start = time.process_time()
     for model, messages, temperature, sample, params in calls:
         simulate(
@@ -108,7 +123,8 @@ def worker(name: str) -> None:
             params=params,
         )
     cpu = time.process_time() - start
-    print(json.dumps({"calls": len(calls), "cpu_s": cpu}))
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"calls": len(calls), "cpu_s": cpu, "rss_mb": rss_mb}))
 
 
 def _tree(rev: str, tmp: Path) -> Path:
@@ -189,11 +205,13 @@ def main() -> None:
             trees[args.against] = _tree(args.against, tmp)
         best: dict[tuple[str, str], list[float]] = {}
         n_calls: dict[str, int] = {}
+        rss: dict[tuple[str, str], float] = {}
         for _ in range(args.rounds):  # interleaved, so load on the machine hits both alike
             for work in WORKLOADS:
                 for label, src in trees.items():
                     got = _once(src, work)
                     n_calls[work] = got["calls"]
+                    rss[(label, work)] = max(rss.get((label, work), 0.0), got["rss_mb"])
                     best.setdefault((label, work), []).append(got["cpu_s"] / got["calls"])
         print(f"simulate() CPU per call, best of {args.rounds} fresh processes (median):")
         for work in WORKLOADS:
@@ -202,7 +220,7 @@ def main() -> None:
                 print(
                     f"  {work:6s} {label:>12s}: {min(per) * 1e6:7.0f} µs/call "
                     f"({statistics.median(per) * 1e6:.0f}), {1 / min(per):8.0f} calls/s, "
-                    f"{n_calls[work]} calls"
+                    f"{n_calls[work]} calls, peak RSS {rss[(label, work)]:.0f} MB"
                 )
             if args.against:
                 ratio = min(best[(args.against, work)]) / min(best[("now", work)])

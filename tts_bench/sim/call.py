@@ -15,28 +15,26 @@ from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Any
 
-from tts_bench.sim.text import Form, first_gauss, rng_for
+from tts_bench.sim.text import MEMO, Form, first_gauss, rng_for
 
 EFFORTS = ("low", "medium", "high")
 _STD_NORMAL = NormalDist()
 _WEAK_ITEM = 0.3  # share of a weak spot's latent that belongs to the whole item
 
 
-_MEMO = 1 << 16  # entries per memo below (a few MB at most)
-
 # Item-level draws are pure functions of their key, memoised: a problem's steps, samples,
 # roles and configs ask for the same ones again and again. Keys are flat so that the memo's
 # type check (1 and 1.0 hash alike but seed differently) covers every part.
 
 
-@functools.lru_cache(maxsize=_MEMO, typed=True)
+@functools.lru_cache(maxsize=MEMO, typed=True)
 def _hardness(name: str, seed: int, sigma: float, *parts: object) -> float:
     shared = first_gauss("hardness", seed, *parts)
     own = first_gauss("item", name, seed, "hardness", *parts)
     return math.exp(sigma * (0.7 * shared + 0.71 * own))
 
 
-@functools.lru_cache(maxsize=_MEMO, typed=True)
+@functools.lru_cache(maxsize=MEMO, typed=True)
 def _weak(name: str, seed: int, rate: float, part: object, *item: object) -> bool:
     def latent(*key: object) -> float:
         shared = first_gauss("weak", seed, *key)

@@ -13,7 +13,7 @@ from types import ModuleType
 
 from tts_bench.sim import tasks_arithmetic as arith
 from tts_bench.sim.call import Call
-from tts_bench.sim.text import current_problem, numbers
+from tts_bench.sim.text import TEXTS, current_problem, numbers
 
 
 @dataclass
@@ -31,7 +31,7 @@ class Draft:
         return "\n".join(self.lines + tail)
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=TEXTS)
 def identify(text: str) -> tuple[str, object] | None:
     """(task name, parsed problem) for the problem in `text`, or None. Memoised per text
     (the parsed problems are frozen, so sharing them is safe)."""

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, replace
 
 from tts_bench.sim.call import Call
-from tts_bench.sim.text import current_problem, fmt_num, rng_for
+from tts_bench.sim.text import MEMO, current_problem, fmt_num, rng_for
 
 _SENT = re.compile(r"(?<=[.?!])\s+")
 _START = re.compile(r"\b(?:has|holds|starts with|contains)\s+\$?(\d+(?:\.\d+)?)", re.I)
@@ -180,7 +180,6 @@ def step_error(call: Call, i: int, steps: int, prob_key: str = "") -> float:
 
 
 _ERRORS: dict[tuple, tuple[float, ...]] = {}
-_MEMO = 1 << 16
 
 
 def step_errors(call: Call, prob: Problem) -> tuple[float, ...]:
@@ -199,7 +198,7 @@ def step_errors(call: Call, prob: Problem) -> tuple[float, ...]:
     )
     hit = _ERRORS.get(key)
     if hit is None:
-        if len(_ERRORS) >= _MEMO:
+        if len(_ERRORS) >= MEMO:
             _ERRORS.clear()
         hit = tuple(step_error(call, i + 1, prob.steps, prob.text) for i in range(prob.steps))
         _ERRORS[key] = hit
@@ -225,7 +224,7 @@ def trap(call: Call, prob: Problem) -> Step | None:
     return None if wrong is None else replace(wrong)
 
 
-@functools.lru_cache(maxsize=1 << 14, typed=True)
+@functools.lru_cache(maxsize=MEMO, typed=True)
 def _trap(name: str, seed: int, prob: Problem, rate: float) -> Step | None:
     """`trap`, memoised per (model, seed, problem, rate): it draws from the item's own RNG
     only, so every sample and role of the item gets the same answer."""

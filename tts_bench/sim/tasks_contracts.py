@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from tts_bench.sim.call import Call
-from tts_bench.sim.text import current_problem, first_randoms
+from tts_bench.sim.text import MEMO, current_problem, first_randoms
 
 _CLAUSE = re.compile(r"^\s*(\d+)\.\s+(.+?)\s*$", re.M)
 _ASK = re.compile(r"clauses? that (?:pose|carry|create) a risk|risky clauses|risk clauses", re.I)
@@ -55,7 +55,7 @@ def parse(text: str) -> Contract | None:
     return Contract(clauses) if len(clauses) >= 2 else None
 
 
-@functools.lru_cache(maxsize=1 << 14)
+@functools.lru_cache(maxsize=MEMO)
 def _kind(clause: str) -> tuple[str, bool] | None:
     """(risk name, subtle?) for a risky clause, else None."""
     for name, plain, subtle in _RISK:
@@ -91,7 +91,7 @@ def flags(call: Call, c: Contract) -> list[tuple[str, str | None]]:
     return out
 
 
-@functools.lru_cache(maxsize=1 << 14)
+@functools.lru_cache(maxsize=MEMO)
 def _bait(clause: str) -> bool:
     """Does a harmless clause mention a risky topic?"""
     return _BAIT.search(clause) is not None

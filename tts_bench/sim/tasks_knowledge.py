@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from tts_bench.sim import world
 from tts_bench.sim.call import Call
-from tts_bench.sim.text import current_problem, rng_for
+from tts_bench.sim.text import MEMO, current_problem, rng_for
 
 _OPTION = re.compile(r"^\s*\(?([A-D])[.)]\s+(.+?)\s*$", re.M)
 _TEMPLATES = [
@@ -54,7 +54,7 @@ def _state(call: Call, q: Question) -> tuple[str, str | None]:
     return _belief(call.name, call.seed, q, cov, call.prof["misremember_share"])
 
 
-@functools.lru_cache(maxsize=1 << 14, typed=True)
+@functools.lru_cache(maxsize=MEMO, typed=True)
 def _belief(name: str, seed: int, q: Question, cov: float, share: float) -> tuple[str, str | None]:
     """`_state`, memoised: it draws from the fact's own RNG only."""
     irng = rng_for("item", name, seed, "know", q.entity, q.attribute)

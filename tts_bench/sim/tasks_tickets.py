@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from tts_bench.sim.call import Call
-from tts_bench.sim.text import current_problem, rng_for
+from tts_bench.sim.text import MEMO, current_problem, rng_for
 
 _ASK = re.compile(r"Classify the ticket into one category:\s*(.+?)\.?\s*$", re.I | re.M)
 _TICKET = re.compile(r"Support ticket:\s*(.+)", re.I)
@@ -47,7 +47,7 @@ def _scores(t: Ticket) -> list[tuple[int, str]]:
     )
 
 
-@functools.lru_cache(maxsize=1 << 14)
+@functools.lru_cache(maxsize=MEMO)
 def _reading(t: Ticket) -> tuple[str, bool]:
     """(the category the ticket is mainly about, does it carry cues of another too?)"""
     ranked = _scores(t)
@@ -61,7 +61,7 @@ def _reading(t: Ticket) -> tuple[str, bool]:
     return best, sum(1 for n, _ in ranked if n > 0) > 1
 
 
-@functools.lru_cache(maxsize=1 << 14, typed=True)
+@functools.lru_cache(maxsize=MEMO, typed=True)
 def _item_draws(
     name: str, seed: int, text: str, others: tuple[str, ...]
 ) -> tuple[float] | tuple[float, float, str]:

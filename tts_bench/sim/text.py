@@ -43,7 +43,10 @@ _C_ENCODER = (
 _Random = random.Random
 _seed = _random.Random.seed
 _encode_str = json.encoder.encode_basestring  # the encoder's own, for ensure_ascii=False
-_MEMO = 1 << 16  # entries per memo of item-level draws (a few MB at most)
+# Memo sizes. Items in flight (a run's concurrency) need a few dozen draws and texts each;
+# a bound keeps a run of any length at a few MB per memo.
+MEMO = 1 << 14  # entries per memo of item-level draws
+TEXTS = 2048  # entries per memo of prompt reading
 
 
 def _encode(value: object) -> str:
@@ -95,14 +98,14 @@ def rng_for(*parts: object) -> random.Random:
     return rng
 
 
-@functools.lru_cache(maxsize=_MEMO, typed=True)
+@functools.lru_cache(maxsize=MEMO, typed=True)
 def first_gauss(*parts: object) -> float:
     """`rng_for(*parts).gauss(0, 1)`, memoised: item-level latents are drawn once per key,
     not once per step, sample and call (`parts` must be hashable scalars or tuples)."""
     return rng_for(*parts).gauss(0, 1)
 
 
-@functools.lru_cache(maxsize=_MEMO, typed=True)
+@functools.lru_cache(maxsize=MEMO, typed=True)
 def first_randoms(*parts: object) -> tuple[float, float]:
     """The first two `random()` draws of `rng_for(*parts)`, memoised like `first_gauss`."""
     rng = rng_for(*parts)
@@ -132,22 +135,21 @@ class Form:
 
 # Prompt reading is memoised per message text: the samples, roles and configs of one item
 # send the same texts again and again, and their parse is a pure function of the text.
-_TEXTS = 4096
 
 
-@functools.lru_cache(maxsize=_TEXTS)
+@functools.lru_cache(maxsize=TEXTS)
 def role_of(text: str) -> str | None:
     """`prompts.role_of`, memoised."""
     return prompts.role_of(text)
 
 
-@functools.lru_cache(maxsize=_TEXTS)
+@functools.lru_cache(maxsize=TEXTS)
 def sections(text: str) -> Mapping[str, str]:
     """`prompts.sections`, memoised (read-only: the mapping is shared)."""
     return MappingProxyType(prompts.sections(text))
 
 
-@functools.lru_cache(maxsize=_TEXTS)
+@functools.lru_cache(maxsize=TEXTS)
 def answer_form(text: str) -> Form:
     """Find a quoted template with a <placeholder> (e.g. "End with 'Final answer: <number>'")."""
     found = _FORM.findall(text)
@@ -164,7 +166,7 @@ def wants_cot(messages: list[dict[str, str]]) -> bool:
     )
 
 
-@functools.lru_cache(maxsize=_TEXTS)
+@functools.lru_cache(maxsize=TEXTS)
 def _asks_cot(text: str) -> bool:
     return COT_INSTRUCTION in text or _COT.search(text) is not None
 
@@ -176,7 +178,7 @@ def n_examples(messages: list[dict[str, str]]) -> int:
     return inline + turns
 
 
-@functools.lru_cache(maxsize=_TEXTS)
+@functools.lru_cache(maxsize=TEXTS)
 def _inline_examples(text: str) -> int:
     return len(_EXAMPLE.findall(text))
 
