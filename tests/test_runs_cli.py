@@ -145,3 +145,22 @@ def test_show_cli_run_and_item_and_unknown_item(results, capsys):
     assert bad.returncode == 2 and bad.stderr.startswith("error:") and "Traceback" not in bad.stderr
     broken = run_cli(capsys, "show", str(results / "broken"))
     assert broken.returncode == 2 and "invalid JSON" in broken.stderr
+
+
+def test_an_imported_run_is_listed_shown_and_exported(tmp_path):
+    from tests.test_import_pool import make_pool
+    from tts_bench.export import frames
+    from tts_bench.importers import import_pools
+
+    make_pool(tmp_path / "pool.jsonl", n_items=6, k=4)
+    out = tmp_path / "results" / "imported"
+    import_pools(tmp_path / "pool.jsonl", fmt="pool-jsonl", out=out, scorer="numeric", config="sc")
+    (row,) = list_runs(tmp_path / "results")
+    assert (row.status, row.items, row.configs, row.problem) == ("imported", 6, ["sc"], None)
+    assert row.baseline_accuracy is not None
+    view = show_item(out, "q0")
+    assert view.input is None and view.input_note == "imported pools keep no inputs"
+    assert len(view.cells[0]["samples"]) == 4
+    data = frames(out)
+    assert len(data.records) == 6 and len(data.samples) == 24
+    assert "stratum.level" in data.samples
