@@ -18,7 +18,6 @@ import json
 import math
 import os
 import re
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,6 +163,8 @@ def _read_local(path: Path) -> list[dict]:
             fast = _csv_rows(path)
     if fast:
         return fast
+    import tempfile
+
     datasets = _datasets()
     with tempfile.TemporaryDirectory(prefix="tts-bench-ds-") as cache:
         try:
