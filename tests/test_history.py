@@ -147,3 +147,37 @@ def test_page_escapes_user_text(week):
 def test_collect_refuses_a_missing_folder(tmp_path):
     with pytest.raises(UserError, match="results directory not found"):
         collect(tmp_path / "nope", "x")
+
+
+_LAYOUT_JS = """() => [...document.querySelectorAll('svg[data-plot]')].map(svg => {
+  const name = svg.dataset.plot, box = el => el.getBoundingClientRect();
+  const one = s => svg.querySelector(`[id="${name}-${s}"]`);
+  const axes = one('patch_2'), legend = one('legend_1');
+  const labels = axis => [...svg.querySelectorAll(`[id^="${name}-${axis}tick_"] text`)]
+    .filter(t => t.textContent.trim()).map(box);
+  const hit = (a, b) => a.left < b.right - 1 && b.left < a.right - 1 &&
+    a.top < b.bottom - 1 && b.top < a.bottom - 1;
+  const crowded = ls => ls.some((a, i) => ls.slice(i + 1).some(b => hit(a, b)));
+  return {name, legend_over_axes: !!(axes && legend && hit(box(axes), box(legend))),
+          x_crowded: crowded(labels('x')), y_crowded: crowded(labels('y')),
+          n_x: labels('x').length, wide: box(svg).right > window.innerWidth};
+})"""
+
+
+@pytest.mark.browser
+def test_history_page_layout_in_a_browser(week, tmp_path):
+    from tests.browser import SKIP_REASON, chromium_path, open_page
+
+    if chromium_path() is None:
+        pytest.skip(SKIP_REASON)
+    page_path = tmp_path / "history.html"
+    from tts_bench.history_html import write_history
+
+    write_history(collect(week, "history-demo"), page_path)
+    with open_page(page_path, width=1000) as page:
+        plots = page.evaluate(_LAYOUT_JS)
+        assert not page.events["errors"] and not page.events["requests"]
+    assert len(plots) == 5
+    for p in plots:
+        assert p["n_x"] >= 3, p
+        assert not (p["legend_over_axes"] or p["x_crowded"] or p["y_crowded"] or p["wide"]), p
