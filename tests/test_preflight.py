@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +80,7 @@ def test_a_fatal_target_stops_the_run_before_anything_is_written(
     assert not (tmp_path / "out" / "r").exists()  # no manifest, no records, not even a lock
 
 
-def test_cli_exit_2_in_seconds_for_a_missing_key_and_a_rejected_parameter(
+def test_cli_exit_2_for_a_missing_key_and_a_rejected_parameter(
     tmp_path: Path, scripted, sim, monkeypatch
 ):
     monkeypatch.delenv("TTS_PREFLIGHT_UNSET", raising=False)
@@ -98,15 +97,12 @@ def test_cli_exit_2_in_seconds_for_a_missing_key_and_a_rejected_parameter(
     for name, cfg in cases.items():
         data = suite_data([{"name": "single", "strategy": "single"}, {**cfg, "name": name}])
         suite = write_suite(tmp_path / f"{name}.yaml", data)
-        started = time.monotonic()
         out = cli("run", str(suite), "--out", str(tmp_path / "out"), "--run-id", name, "--quiet")
-        took = time.monotonic() - started
         assert out.returncode == 2, out.stderr
         lines = out.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: "), out.stderr
         assert expect[name] in lines[0] and "Traceback" not in out.stderr
         assert not (tmp_path / "out" / name).exists()
-        assert took < 60, took  # generous: a CLI start plus one call, never minutes of retries
 
 
 def test_the_check_call_is_counted_in_the_run_spend(tmp_path: Path, sim):
