@@ -147,8 +147,9 @@ def _suite(tmp: Path, base: str, **cfg) -> Path:
 
 
 def _run(suite: Path, out: Path, env: dict) -> tuple[int, str, list[dict]]:
+    # Without the preflight: these tests are about what the run itself records.
     proc = cli("run", str(suite), "--out", str(out), "--run-id", "r", "--quiet", "--no-report", "--no-cache",
-               env=env)  # fmt: skip
+               "--no-preflight", env=env)  # fmt: skip
     assert (out / "r" / "records.jsonl").exists(), proc.stderr[-3000:]
     lines = (out / "r" / "records.jsonl").read_text().splitlines()
     return proc.returncode, proc.stderr, [json.loads(x) for x in lines if x]
@@ -198,7 +199,12 @@ def test_a_missing_or_rejected_key_fails_the_run(tmp_path):
         missing = cli("run", str(suite), "--out", str(tmp_path / "o1"), env={"TTS_ANT_KEY": ""})
         assert missing.returncode == 2 and "TTS_ANT_KEY is not set" in missing.stderr
         assert not srv.log  # refused before any call
-        code, stderr, records = _run(suite, tmp_path / "out", {"TTS_ANT_KEY": "sk-ant-invalid"})
+        env = {"TTS_ANT_KEY": "sk-ant-invalid"}
+        checked = cli("run", str(suite), "--out", str(tmp_path / "o2"), env=env)
+        assert checked.returncode == 2 and "auth_error" in checked.stderr
+        assert "nothing was run" in checked.stderr  # the preflight's one call refused it
+        assert not list((tmp_path / "o2").rglob("records.jsonl"))
+        code, stderr, records = _run(suite, tmp_path / "out", env)
     assert code == 2, stderr
     assert "auth_error" in stderr and "TTS_ANT_KEY" in stderr
     assert records and {r["status"] for r in records} == {"auth_error"}
