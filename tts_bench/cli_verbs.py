@@ -180,12 +180,9 @@ def report(
 ) -> None:
     """Write summary.json, report.html and summary.md for RUN_DIR (defaults: the suite's
     `analysis:` block)."""
-    from tts_bench.store import load_calls, load_records, read_manifest
+    from tts_bench.store import read_manifest
 
     read_manifest(run_dir)
-    # damaged records or calls: exit 2 before any file is written, not halfway through
-    load_records(run_dir)
-    load_calls(run_dir)
     for name, value, ok in (
         ("--epsilon", epsilon, epsilon is None or epsilon >= 0),
         ("--resamples", resamples, resamples is None or resamples > 0),
@@ -193,13 +190,14 @@ def report(
     ):
         if not ok:
             raise UserError(f"{name} {value}: out of range")
-    from tts_bench.analysis import write_summary
     from tts_bench.fsutil import locked
-    from tts_bench.report import write_report
+    from tts_bench.report import write_all
 
     # One writer per run directory: a run still writing it (or another report) -> exit 2.
+    # Records and calls are read once, under the lock; a damaged one exits 2 before any
+    # file is written, not halfway through.
     with locked(run_dir):
-        write_summary(
+        page = write_all(
             run_dir,
             epsilon=epsilon,
             target_delta=target_delta,
@@ -209,7 +207,6 @@ def report(
             max_cost_per_request=max_cost_per_request,
             max_p95_latency_s=max_p95_latency_s,
         )
-        page = write_report(run_dir)
     typer.echo(f"summary: {run_dir / 'summary.json'}")
     typer.echo(f"report: {page}")
     typer.echo(f"markdown: {run_dir / 'summary.md'}")
