@@ -109,8 +109,16 @@ def load_run(run_dir: Path | str) -> RunData:
     from tts_bench import store
 
     rd = Path(run_dir)
-    manifest = store.read_manifest(rd)
-    rows = store.load_records(rd)
+    return run_data(rd, store.read_manifest(rd), store.load_records(rd))
+
+
+def run_data(run_dir: Path | str, manifest: dict[str, Any], rows: list[dict[str, Any]]) -> RunData:
+    """The analysis' tables from a manifest and records already read (`store.read_manifest`,
+    `store.load_records`), so one read serves the summary and the report. The records are
+    referenced, not copied."""
+    from tts_bench import store
+
+    rd = Path(run_dir)
     suite = manifest.get("suite") or {}
     try:
         scorer = ScorerSpec.model_validate(suite.get("scorer") or {})

@@ -223,7 +223,11 @@ def _resolve(data: RunData, **kw: Any) -> dict[str, Any]:
 
 
 def summarize_with_policy(run_dir: Path | str, **kw: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    data = load_run(run_dir)
+    return summarize_data(load_run(run_dir), **kw)
+
+
+def summarize_data(data: RunData, **kw: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(summary, policy) of a run already read (`load.run_data`); knobs as `summarize`."""
     return _summary(data, **_resolve(data, **kw))
 
 
@@ -231,9 +235,14 @@ def write(run_dir: Path | str, **kw: Any) -> Path:
     """Write summary.json and recommended-policy.yaml, each atomically (temp file in the run
     directory + rename; the temp file is removed on failure), so a crash or a full disk
     leaves the previous file, never a half-written one."""
+    summary, pol = summarize_with_policy(run_dir, **kw)
+    return write_files(run_dir, summary, pol)
+
+
+def write_files(run_dir: Path | str, summary: dict[str, Any], pol: dict[str, Any]) -> Path:
+    """summary.json and recommended-policy.yaml of a summary already computed, as `write`."""
     from tts_bench.fsutil import atomic_write_text
 
-    summary, pol = summarize_with_policy(run_dir, **kw)
     rd = Path(run_dir)
     path = rd / SUMMARY
     atomic_write_text(path, json.dumps(summary, indent=2, allow_nan=False) + "\n")

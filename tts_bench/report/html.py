@@ -1,7 +1,9 @@
 """report.html: one self-contained file (inline CSS, JS, SVG and item data; no network).
 
 Jinja2 with autoescape on everywhere; the only unescaped inserts are our own SVG plots and
-the item data JSON (made safe for a <script> element by `items.script_json`).
+the item data JSON (made safe for a <script> element by `items.script_json`). A run of more
+than `items.PAGE_CELLS` (item, config) cells embeds the explorer's first page and writes the
+others beside the page, in `report-items/` (docs/report.md, "Size").
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tts_bench.report import fmt, plots
-from tts_bench.report.items import item_blob, script_json
+from tts_bench.report.items import PAGES_DIR, Pages, script_json
 from tts_bench.report.model import build, current_summary
 from tts_bench.report.verdict import config_sentence, facts, power_sentence, routing_sentence
 
@@ -48,25 +50,34 @@ def env() -> Any:
 def read_run(
     run_dir: Path, *, write: bool = True
 ) -> tuple[dict[str, Any], dict[str, Any], list[dict], list[dict]]:
-    """(summary, manifest, records, calls); recomputes the summary when summary.json is
-    absent, damaged, of another schema version, or older than records.jsonl / manifest.json
-    (e.g. after a resume), so the page never shows stale figures. write: save it as
-    summary.json (the caller holds the run's lock); False computes it in memory only, for
-    readers of runs they do not own (`compare`)."""
+    """(summary, manifest, records, calls), each file read once; recomputes the summary (from
+    the records read here) when summary.json is absent, damaged, of another schema version,
+    or older than records.jsonl / manifest.json (e.g. after a resume), so the page never shows
+    stale figures. write: save it as summary.json (the caller holds the run's lock); False
+    computes it in memory only, for readers of runs they do not own (`compare`)."""
     from tts_bench import store
 
     manifest = store.read_manifest(run_dir)
     summary = current_summary(run_dir)
-    if summary is None and not write:
-        from tts_bench.analysis import summarize
+    records = store.load_records(run_dir)
+    if summary is None:
+        summary, policy = _summarize(run_dir, manifest, records)
+        if write:
+            from tts_bench.analysis.summary import write_files
 
-        summary = summarize(run_dir)
-    elif summary is None:
-        from tts_bench.analysis import write_summary
+            write_files(run_dir, summary, policy)
+    return summary, manifest, records, store.load_calls(run_dir)
 
-        path = write_summary(run_dir)
-        summary = json.loads(path.read_text(encoding="utf-8"))
-    return summary, manifest, store.load_records(run_dir), store.load_calls(run_dir)
+
+def _summarize(
+    run_dir: Path, manifest: dict[str, Any], records: list[dict[str, Any]], **knobs: Any
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(summary, policy) from records already read; the summary as summary.json holds it."""
+    from tts_bench.analysis.load import run_data
+    from tts_bench.analysis.summary import summarize_data
+
+    summary, policy = summarize_data(run_data(run_dir, manifest, records), **knobs)
+    return json.loads(json.dumps(summary, allow_nan=False)), policy
 
 
 def latencies(records: list[dict[str, Any]]) -> dict[str, list[float]]:
@@ -96,20 +107,37 @@ def all_plots(vm: dict[str, Any], lat: dict[str, list[float]]) -> list[dict[str,
     return out
 
 
+def explorer_pages(
+    summary: dict[str, Any],
+    manifest: dict[str, Any],
+    records: list[dict[str, Any]],
+    calls: list[dict[str, Any]],
+) -> Pages:
+    """The item explorer's pages, configs and strata in the summary's order."""
+    vm = build(summary, manifest)
+    names = [c["name"] for c in vm["configs"]]
+    strata_order = [f"{g['column']}={g['value']}" for g in vm["strata"]]
+    return Pages(records, calls, names, vm["baseline"], strata_order=strata_order)
+
+
 def render_html(
     summary: dict[str, Any],
     manifest: dict[str, Any],
     records: list[dict[str, Any]],
     calls: list[dict[str, Any]],
+    *,
+    pages: Pages | None = None,
 ) -> str:
-    """The report page as a string."""
+    """The report page as a string; pages: the explorer's (`explorer_pages`, built here when
+    None), of which the first is embedded."""
     from tts_bench import __version__
 
     vm = build(summary, manifest)
     names = [c["name"] for c in vm["configs"]]
     base = next((c for c in vm["configs"] if c["is_baseline"]), None)
-    strata_order = [f"{g['column']}={g['value']}" for g in vm["strata"]]
-    blob = item_blob(records, calls, names, vm["baseline"], strata_order=strata_order)
+    if pages is None:
+        pages = explorer_pages(summary, manifest, records, calls)
+    blob = pages.blob(0)
     return (
         env()
         .get_template("report.html.j2")
@@ -124,6 +152,7 @@ def render_html(
             latency_notes=_group_notes(vm["configs"]),
             extra_columns=blob["configs"][len(names) :],
             truncated=any("more characters in the run directory]" in t for t in blob["texts"]),
+            pages=blob["pages"] if pages.count > 1 else None,
             tool_version=__version__,
         )
     )
@@ -138,19 +167,74 @@ def _group_notes(configs: list[dict[str, Any]]) -> dict[str, list[str]]:
     return out
 
 
-def write_report(run_dir: Path | str) -> Path:
+def write_report(run_dir: Path | str, *, tables: Any = None) -> Path:
     """Write report.html and summary.md next to summary.json; return the report.html path.
 
-    Both pages are rendered before either is written, and each is written atomically (temp
-    file + rename), so a failure leaves the previous files whole and no temp file behind."""
-    from tts_bench.fsutil import atomic_write_text
+    tables: (summary, manifest, records, calls) already in memory (`write_all`); None reads
+    them (`read_run`). Both pages are rendered before either is written, and each is written
+    atomically (temp file + rename), so a failure leaves the previous files whole and no temp
+    file behind; the explorer's further pages, if any, replace `report-items/` as a whole
+    just before the page that loads them."""
+    rd = Path(run_dir)
+    return _write(rd, *_render(tables if tables is not None else read_run(rd)))
+
+
+def _render(tables: Any) -> tuple[Pages, str, str]:
+    """(explorer pages, report.html, summary.md) of (summary, manifest, records, calls)."""
     from tts_bench.report.markdown import render_markdown
 
-    rd = Path(run_dir)
-    summary, manifest, records, calls = read_run(rd)
-    page = render_html(summary, manifest, records, calls)
-    md = render_markdown(summary, manifest)
+    summary, manifest, records, calls = tables
+    pages = explorer_pages(summary, manifest, records, calls)
+    page = render_html(summary, manifest, records, calls, pages=pages)
+    return pages, page, render_markdown(summary, manifest)
+
+
+def _write(rd: Path, pages: Pages, page: str, md: str) -> Path:
+    from tts_bench.fsutil import atomic_write_text
+
+    _write_pages(rd, pages)
     out = rd / "report.html"
     atomic_write_text(out, page)
     atomic_write_text(rd / "summary.md", md)
     return out
+
+
+def _write_pages(rd: Path, pages: Pages) -> None:
+    """report-items/ with every page but the first (removed when there is one page): written
+    into a temporary directory, then swapped in."""
+    import shutil
+    import tempfile
+
+    final = rd / PAGES_DIR
+    if pages.count <= 1:
+        shutil.rmtree(final, ignore_errors=True)
+        return
+    tmp = Path(tempfile.mkdtemp(prefix=f".{PAGES_DIR}.", dir=rd))
+    try:
+        for name, text in pages.files():
+            (tmp / name).write_text(text, encoding="utf-8")
+        if final.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{PAGES_DIR}.old.", dir=rd))
+            final.rename(old / PAGES_DIR)
+            shutil.rmtree(old, ignore_errors=True)
+        tmp.rename(final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_all(run_dir: Path | str, **knobs: Any) -> Path:
+    """summary.json, recommended-policy.yaml, report.html and summary.md from one read of
+    the run directory (manifest, records, calls); returns the report.html path. knobs: the
+    analysis' (`analysis.summarize`). Everything is read, computed and rendered before
+    anything is written, so a damaged file is an error that leaves the previous outputs."""
+    from tts_bench import store
+    from tts_bench.analysis.summary import write_files
+
+    rd = Path(run_dir)
+    manifest = store.read_manifest(rd)
+    records = store.load_records(rd)
+    calls = store.load_calls(rd)
+    summary, policy = _summarize(rd, manifest, records, **knobs)
+    rendered = _render((summary, manifest, records, calls))
+    write_files(rd, summary, policy)
+    return _write(rd, *rendered)

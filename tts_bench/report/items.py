@@ -14,16 +14,28 @@ Texts are deduplicated (a single call's output is the record's output) and each 
 `max_text` characters; when all texts together exceed `text_budget` characters the cap is
 lowered, so a huge run still gives a report that opens. The cut is marked in the text; the
 full text stays in records.jsonl / calls.jsonl.
+
+Pages: a run of more than `PAGE_CELLS` (item, config) cells is cut into pages of whole items
+in item order (`Pages`), each a blob of the layout above (its own texts; labels shared), plus
+"pages": {"count", "size", "items", "dir", "ranges": [[first id, last id]...]}. The report
+embeds the first; the others are `PAGES_DIR/page-0002.js`... beside it, each calling
+`ttsItemsPage(blob)`, loaded by a <script src> (which works from file://, where a fetch
+does not).
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from typing import Any
 
 MAX_TEXT = 4000
-TEXT_BUDGET = 9_000_000
+TEXT_BUDGET = 9_000_000  # characters of text per page
+# (item, config) cells per explorer page: 1,250 items of 8 configs (about 13 MB with every
+# call's 400-character text, a page a browser opens in about a second)
+PAGE_CELLS = 10_000
+PAGES_DIR = "report-items"
 
 
 class _Table:
@@ -78,12 +90,16 @@ def item_blob(
     max_text: int = MAX_TEXT,
     text_budget: int = TEXT_BUDGET,
     strata_order: list[str] | None = None,
+    labels: list[str] | None = None,
 ) -> dict[str, Any]:
     """The explorer's data (see the module doc for the layout). strata_order: the stratum
-    filter's "column=value" entries in summary.json's order (others follow as found)."""
+    filter's "column=value" entries in summary.json's order (others follow as found);
+    labels: failure labels to number first (the same numbers on every page)."""
     names = list(configs) + sorted({str(r["config"]) for r in records} - set(configs))
     cpos = {n: i for i, n in enumerate(names)}
-    texts, labels, roles, models = _Table(), _Table(), _Table(), _Table()
+    texts, label_t, roles, models = _Table(), _Table(), _Table(), _Table()
+    for lab in labels or []:
+        label_t.add(lab)
     by_pair: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for c in calls:
         by_pair.setdefault((str(c.get("item_id")), str(c.get("config"))), []).append(c)
@@ -119,7 +135,7 @@ def item_blob(
             if r.get("answer") is None or isinstance(r.get("answer"), str)
             else json.dumps(r.get("answer")),
             None if correct is None else int(bool(correct)),
-            labels.add(r.get("failure")) if r.get("failure") else -1,
+            label_t.add(r.get("failure")) if r.get("failure") else -1,
             _num(r.get("cost_usd"), 8),
             _num(r.get("latency_s"), 3),
             texts.add(r.get("output")),
@@ -142,11 +158,86 @@ def item_blob(
         "strata_cols": strata_cols,
         "strata_order": list(strata_order or []),
         "texts": _cap(texts.values, max_text, text_budget),
-        "labels": labels.values,
+        "labels": label_t.values,
         "roles": roles.values,
         "models": models.values,
         "items": out_items,
     }
+
+
+class Pages:
+    """The explorer's data cut into pages of whole items (sorted ids), built one page at a
+    time. records / calls are grouped by item once (references, no copies); configs and
+    baseline as for `item_blob`; page_cells: cells per page (None: `PAGE_CELLS`)."""
+
+    def __init__(
+        self,
+        records: list[dict[str, Any]],
+        calls: list[dict[str, Any]],
+        configs: list[str],
+        baseline: str | None,
+        *,
+        strata_order: list[str] | None = None,
+        page_cells: int | None = None,
+    ) -> None:
+        self.configs = list(configs) + sorted({str(r["config"]) for r in records} - set(configs))
+        self.baseline = baseline
+        self.strata_order = list(strata_order or [])
+        self._recs: dict[str, list[dict[str, Any]]] = {}
+        labels = _Table()
+        for r in records:
+            self._recs.setdefault(str(r["item_id"]), []).append(r)
+            if r.get("failure"):
+                labels.add(r["failure"])
+        self.labels = labels.values
+        self._calls: dict[str, list[dict[str, Any]]] = {}
+        for c in calls:
+            self._calls.setdefault(str(c.get("item_id")), []).append(c)
+        self.ids = sorted(self._recs)
+        cells = PAGE_CELLS if page_cells is None else page_cells
+        self.size = max(1, cells // max(1, len(self.configs)))
+        self.count = max(1, math.ceil(len(self.ids) / self.size))
+
+    def ranges(self) -> list[list[str]]:
+        """[first id, last id] of every page."""
+        out = []
+        for p in range(self.count):
+            ids = self.ids[p * self.size : (p + 1) * self.size]
+            out.append([ids[0], ids[-1]] if ids else ["", ""])
+        return out
+
+    def blob(self, page: int) -> dict[str, Any]:
+        """Page `page` (0-based) in `item_blob`'s layout, with the "pages" block."""
+        ids = self.ids[page * self.size : (page + 1) * self.size]
+        recs = [r for i in ids for r in self._recs[i]]
+        calls = [c for i in ids for c in self._calls.get(i, [])]
+        out = item_blob(
+            recs,
+            calls,
+            self.configs,
+            self.baseline,
+            strata_order=self.strata_order,
+            labels=self.labels,
+        )
+        out["pages"] = {
+            "index": page,
+            "count": self.count,
+            "size": self.size,
+            "items": len(self.ids),
+            "dir": PAGES_DIR,
+            "ranges": self.ranges() if page == 0 else [],
+        }
+        return out
+
+    def files(self) -> Iterator[tuple[str, str]]:
+        """(file name, script) of every page but the first, one at a time."""
+        for p in range(1, self.count):
+            yield page_file(p), "ttsItemsPage(" + script_json(self.blob(p)) + ");\n"
+
+
+def page_file(page: int) -> str:
+    """The file name of page `page` (0-based) in `PAGES_DIR`."""
+    return f"page-{page + 1:04d}.js"
 
 
 def script_json(obj: Any) -> str:

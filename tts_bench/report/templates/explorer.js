@@ -4,6 +4,9 @@
   var src = document.getElementById("items-data");
   if (!src) return;
   var D = JSON.parse(src.textContent);
+  // a paged explorer: this page embedded, the others in report-items/ (one <script> each,
+  // which loads from file:// where a fetch cannot); labels are numbered alike on every page
+  var P = D.pages && D.pages.count > 1 ? D.pages : null, current = 0;
   var PAGE = 100;
   var $ = function (id) { return document.getElementById(id); };
   var body = $("explorer").tBodies[0];
@@ -21,16 +24,22 @@
     values.forEach(function (v) { sel.appendChild(new Option(v.label, v.value)); });
   }
   // summary.json's order (the analysis decides it), then any value it does not list
-  var strataValues = (D.strata_order || []).slice();
-  D.items.forEach(function (it) {
-    it[2].forEach(function (v, j) {
-      if (v === null) return;
-      var k = D.strata_cols[j] + "=" + v;
-      if (strataValues.indexOf(k) < 0) strataValues.push(k);
+  function strataOptions() {
+    var sel = $("f-stratum"), keep = sel.value;
+    var strataValues = (D.strata_order || []).slice();
+    D.items.forEach(function (it) {
+      it[2].forEach(function (v, j) {
+        if (v === null) return;
+        var k = D.strata_cols[j] + "=" + v;
+        if (strataValues.indexOf(k) < 0) strataValues.push(k);
+      });
     });
-  });
+    sel.textContent = "";
+    fill(sel, strataValues.map(function (s) { return { label: s, value: s }; }), "all strata");
+    sel.value = strataValues.indexOf(keep) >= 0 ? keep : "";
+  }
   fill($("f-config"), D.configs.map(function (c, i) { return { label: c, value: String(i) }; }), "all configs");
-  fill($("f-stratum"), strataValues.map(function (s) { return { label: s, value: s }; }), "all strata");
+  strataOptions();
   fill($("f-label"), [{ label: "correct", value: "correct" }, { label: "any failure", value: "any" }]
     .concat(D.labels.map(function (l, i) { return { label: l.replace(/_/g, " "), value: String(i) }; })), "any outcome");
   if (D.baseline < 0) $("f-regress").disabled = true;
@@ -120,7 +129,8 @@
     var end = Math.min(matches.length, shown + PAGE);
     for (; shown < end; shown++) frag.appendChild(row(matches[shown]));
     body.appendChild(frag);
-    $("f-count").textContent = matches.length + " of " + D.items.length + " items match; showing " + shown;
+    $("f-count").textContent = matches.length + " of " + D.items.length + " items match; showing " + shown +
+      (P ? " (page " + (current + 1) + " of " + P.count + ", " + P.items + " items in all)" : "");
     $("f-more").hidden = shown >= matches.length;
   }
   function apply() {
@@ -132,5 +142,27 @@
   ["f-config", "f-stratum", "f-label", "f-regress"].forEach(function (id) { $(id).addEventListener("change", apply); });
   $("f-search").addEventListener("input", apply);
   $("f-more").addEventListener("click", more);
+  if (P) {
+    fill($("f-page"), P.ranges.map(function (r, i) {
+      return { label: (i + 1) + ": " + r[0] + " … " + r[1], value: String(i) };
+    }), "");
+    $("f-page").remove(0);  // no "all" entry: one page at a time
+    $("f-page").addEventListener("change", function () { show(Number($("f-page").value)); });
+  }
+  function show(i) {
+    if (i === 0) { D = JSON.parse(src.textContent); current = 0; strataOptions(); apply(); return; }
+    var name = P.dir + "/page-" + String(i + 1).padStart(4, "0") + ".js";
+    var s = document.createElement("script");
+    window.ttsItemsPage = function (data) { D = data; current = i; strataOptions(); apply(); };
+    s.onload = function () { s.remove(); };
+    s.onerror = function () {
+      s.remove();
+      $("f-count").textContent = name + " could not be loaded: keep the folder " + P.dir +
+        "/ next to this file (page " + (current + 1) + " still shown)";
+      $("f-page").value = String(current);
+    };
+    s.src = name;
+    document.head.appendChild(s);
+  }
   apply();
 })();
