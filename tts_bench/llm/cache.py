@@ -1,7 +1,9 @@
 """Response cache: SQLite in WAL mode, one row per (model, messages, params, sample index).
 
-Only successful responses are stored. A hit returns the original cost and latency so cached
-runs report what the live call cost; the client flags it `cache_hit`. Each write commits at
+Only successful responses are stored. A hit returns the original cost, latency and time to
+first token (`ttft_s`) so cached runs report what the live call cost and how long it took; the
+client flags it `cache_hit`. `stream` is a request parameter like any other, so a streamed
+call and a plain one have rows of their own (only the streamed one has a time to first token). Each write commits at
 once, so a SIGKILL loses at most the call in flight. Keys and secrets never enter the cache:
 the key hashes only the request content, and the stored value holds only the response.
 """
