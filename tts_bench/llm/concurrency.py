@@ -171,7 +171,8 @@ class AdaptiveLimit:
             return await future
         except asyncio.CancelledError:
             if future.done() and not future.cancelled():
-                self.release(future.result())  # handed a slot just as it was cancelled
+                self.in_flight -= 1  # handed a slot just as it was cancelled: nothing sent
+                self._wake()
             else:
                 self._waiters = deque(w for w in self._waiters if w[0] is not future)
             raise
