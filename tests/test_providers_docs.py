@@ -27,6 +27,7 @@ SIM_NAMES = {
     "azure/gpt-4o-mini": "azure/sim-small",
     "hosted_vllm/Qwen/Qwen2.5-7B-Instruct": "hosted_vllm/sim-small",
     "ollama_chat/llama3.2": "ollama_chat/sim-small",
+    "bedrock/anthropic.claude-3-5-haiku-20241022-v1:0": "bedrock/converse/sim-small",
 }
 # where each provider's api_base points on the simulator (litellm appends the rest)
 BASES = {
@@ -36,8 +37,8 @@ BASES = {
     "azure": "",
     "hosted_vllm": "/v1",
     "ollama_chat": "",
+    "bedrock": "",
 }
-UNTESTED = {"Amazon Bedrock"}  # sim serve does not speak it (docs/providers.md says why)
 PROVIDERS = ["OpenAI", "Anthropic", "Gemini", "Azure OpenAI", "Amazon Bedrock", "vLLM", "Ollama"]
 
 
@@ -160,6 +161,9 @@ def assert_same(printed: list[str], shown: list[str], snippet: dict[str, Any]) -
 
 
 def _keys(snippet: dict[str, Any], shown: list[str], monkeypatch) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):  # for litellm's signing
+        monkeypatch.setenv(name, "AKIADOCTEST" if name.endswith("ID") else FAKE_KEY)
+    monkeypatch.setenv("AWS_REGION_NAME", "us-east-1")
     for cfg in snippet["configs"]:
         name = cfg.get("api_key_env")
         if name and any(f"api_key_env {name} is not set" in ln for ln in shown):
@@ -169,9 +173,7 @@ def _keys(snippet: dict[str, Any], shown: list[str], monkeypatch) -> None:
 
 
 @pytest.mark.parametrize(
-    ("heading", "text", "shown"),
-    [s for s in SNIPPETS if s[0] not in UNTESTED],
-    ids=[f"{h}-{i}" for i, (h, _, _) in enumerate(SNIPPETS) if h not in UNTESTED],
+    ("heading", "text", "shown"), SNIPPETS, ids=[f"{h}-{i}" for i, (h, _, _) in enumerate(SNIPPETS)]
 )
 def test_a_doc_snippet_checks_and_runs_as_the_doc_says(
     tmp_path: Path, sim, capsys, monkeypatch, heading: str, text: str, shown: list[str]
@@ -212,3 +214,99 @@ def test_a_doc_snippet_checks_and_runs_as_the_doc_says(
         assert all(r["reasoning_tokens"] > 0 for r in records)  # thinking counted apart
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["sessions"][-1]["preflight_calls"] == 1  # the run checked first
+
+
+# -- each dialect's errors and faults, through litellm's real provider modules ---------------
+
+
+def test_each_dialect_answers_keys_models_faults_and_thinking_as_its_provider(sim, monkeypatch):
+    import asyncio
+
+    from tts_bench.llm import Client
+    from tts_bench.llm.types import ModelSpec
+    from tts_bench.suite import Limits
+
+    monkeypatch.setenv("TTS_DOC_KEY", FAKE_KEY)
+    monkeypatch.setenv("TTS_DOC_BAD", "invalid-" + FAKE_KEY)
+    root = sim.url.removesuffix("/v1")
+    azure = {"api_base": root, "api_version": "2024-10-21"}
+    gemini = {"api_base": root + "/v1beta"}
+    once = {"X-Sim-Fault-Times": "1", "X-Sim-Retry-After": "0"}
+    cases = [  # (model, key variable, params, status, retries)
+        ("azure/sim-small", "TTS_DOC_BAD", azure, "auth_error", 0),
+        ("azure/sim-nope", "TTS_DOC_KEY", azure, "not_found", 0),
+        ("gemini/sim-small", "TTS_DOC_BAD", gemini, "auth_error", 0),
+        ("gemini/sim-nope", "TTS_DOC_KEY", gemini, "not_found", 0),
+        ("gemini/sim-small", "TTS_DOC_KEY", {**gemini, "extra_headers": {"X-Sim-Fault": "503"}},
+         "server_error", 1),
+        ("gemini/sim-small", "TTS_DOC_KEY",
+         {**gemini, "extra_headers": {"X-Sim-Fault": "429", **once}}, "ok", 1),
+        ("ollama_chat/sim-nope", None, {"api_base": root}, "not_found", 0),
+        ("ollama_chat/sim-small", None, {"api_base": root, "stream": True}, "ok", 0),
+        ("bedrock/converse/sim-small", None,
+         {"api_base": root, "extra_headers": {"X-Sim-Fault": "429", **once}}, "ok", 1),
+        ("bedrock/converse/sim-small", None,
+         {"api_base": root, "extra_headers": {"X-Sim-Fault": "500"}}, "server_error", 1),
+    ]  # fmt: skip
+    msgs = [{"role": "user", "content": "What is 12 + 30? End with 'Final answer: <number>'."}]
+
+    async def go() -> list[Any]:
+        client = Client(limits=Limits(retries=1, timeout_s=20, max_retry_wait_s=0.1))
+        try:
+            specs = [
+                ModelSpec(m, max_tokens=256, api_key_env=k, params=p) for m, k, p, _, _ in cases
+            ]
+            specs.append(ModelSpec("gemini/sim-reasoner", max_tokens=4096, api_key_env="TTS_DOC_KEY",
+                                   params={**gemini, "thinking_budget": 1024}))  # fmt: skip
+            return [await client.generate(s, msgs) for s in specs]
+        finally:
+            await client.aclose()
+
+    done = asyncio.run(go())
+    got = [(c.status, c.retries) for c in done[:-1]]
+    assert got == [(status, retries) for *_, status, retries in cases]
+    assert FAKE_KEY not in " ".join(c.error or "" for c in done)  # keys masked in messages
+    streamed = done[7]
+    assert streamed.usage.input_tokens > 0 and streamed.usage.output_tokens > 0
+    thinker = done[-1]
+    assert thinker.ok and thinker.usage.reasoning_tokens > 0 and thinker.usage.output_tokens > 0
+
+
+def test_litellm_signs_bedrock_requests_offline_and_azure_needs_its_api_version(sim):
+    import asyncio
+
+    import aiohttp
+
+    from tts_bench.llm.offline import import_litellm
+
+    litellm = import_litellm()
+    root = sim.url.removesuffix("/v1")
+    msgs = [{"role": "user", "content": "What is 1 + 1?"}]
+
+    async def call(key_id: str) -> Any:
+        return await litellm.acompletion(
+            model="bedrock/converse/sim-small",
+            messages=msgs,
+            api_base=root,
+            aws_access_key_id=key_id,
+            aws_secret_access_key=FAKE_KEY,
+            aws_region_name="us-east-1",
+            num_retries=0,
+        )
+
+    async def azure(headers: dict[str, str], query: str) -> tuple[int, dict]:
+        url = f"{root}/openai/deployments/sim-small/chat/completions{query}"
+        body = {"model": "sim-small", "messages": msgs}
+        async with aiohttp.ClientSession() as session:
+            async with session.post(url, json=body, headers=headers) as resp:
+                return resp.status, await resp.json()
+
+    signed = asyncio.run(call("AKIADOCTEST"))
+    assert signed.choices[0].message.content and signed.usage.prompt_tokens > 0
+    with pytest.raises(Exception) as refused:
+        asyncio.run(call("AKIAINVALIDDOCTEST"))
+    assert "security token included in the request is invalid" in str(refused.value)
+    assert asyncio.run(azure({}, "?api-version=2024-10-21"))[0] == 401
+    status, body = asyncio.run(azure({"api-key": FAKE_KEY}, ""))
+    assert (status, body["error"]["message"]) == (404, "Resource not found")
+    assert asyncio.run(azure({"api-key": FAKE_KEY}, "?api-version=2024-10-21"))[0] == 200

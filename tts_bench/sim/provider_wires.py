@@ -24,13 +24,14 @@ if TYPE_CHECKING:
 
 def routes() -> list[tuple[str, str, Callable[[Any], Any]]]:
     """Every extra route, imported on demand so `sim serve` starts without unused dialects."""
-    from tts_bench.sim import anthropic_wire, azure_wire, gemini_wire, ollama_wire
+    from tts_bench.sim import anthropic_wire, azure_wire, bedrock_wire, gemini_wire, ollama_wire
 
     return [
         ("POST", "/v1/messages", anthropic_wire.handler),  # Anthropic's Messages API
         ("POST", azure_wire.PATH, azure_wire.handler),  # Azure OpenAI deployments
         ("POST", "/api/chat", ollama_wire.handler),  # Ollama's chat API
         ("POST", gemini_wire.PATH, gemini_wire.handler),  # Gemini's generateContent
+        ("POST", bedrock_wire.PATH, bedrock_wire.handler),  # Amazon Bedrock's Converse API
     ]
 
 
