@@ -379,3 +379,32 @@ def test_the_simulator_is_never_throttled_and_the_knob_turns_it_off(fake_sim):
     assert asyncio.run(go(Limits())).limits() == {}
     assert asyncio.run(go(Limits(adaptive=False))) is None
     assert Limits().adaptive is True
+
+
+def test_the_headers_of_a_rate_limited_server_pace_the_client():
+    """sim serve --rpm 600 (10 a second, a bucket of 5) through the direct transport: paced by
+    its x-ratelimit-* headers the client meets almost no 429; blind, it meets many."""
+    from tts_bench.sim.server import ServerThread
+
+    def refused(adaptive: bool) -> int:
+        with ServerThread(time_scale=0.0, rpm=600) as srv:
+            spec = ModelSpec("openai/sim-small", params={"api_base": srv.url})
+
+            async def go():
+                client = Client(
+                    limits=limits(concurrency=16, retries=30, adaptive=adaptive),
+                    pricing={"openai/sim-small": Price(input=1.0, output=2.0)},
+                )
+                try:
+                    return await asyncio.gather(
+                        *(client.generate(spec, MESSAGES, sample_index=i) for i in range(25))
+                    )
+                finally:
+                    await client.aclose()
+
+            out = asyncio.run(go())
+        assert all(c.ok for c in out), {c.error for c in out}
+        return sum(c.retries for c in out)
+
+    paced, blind = refused(True), refused(False)
+    assert paced <= 3 and blind >= 10, (paced, blind)
