@@ -169,3 +169,16 @@ def test_resuming_a_failed_run_checks_again(tmp_path: Path, scripted, monkeypatc
         Runner(suite, out_dir=out, resume_dir=out / "r").run()
     after = {p.name: p.read_bytes() for p in (out / "r").iterdir() if p.name != ".lock"}
     assert after == before
+
+
+def test_a_judge_behind_uncached_samples_is_checked_too(tmp_path: Path, sim):
+    """The dry pass never reaches the judge (its samples are not cached), yet the run will
+    call it live: every model of a config that misses the cache is checked."""
+    out = tmp_path / "out"
+    single = Suite.model_validate(suite_data([_remote(sim.url, name="single")]))
+    assert Runner(single, out_dir=out, run_id="a").run().status == "complete"  # a cache file
+    judged = _remote(sim.url, name="bon", strategy="best_of_n", n=2, temperature=0.7)
+    judged["judge"] = {"model": "openai/sim-large"}
+    runner = Runner(Suite.model_validate(suite_data([judged])), out_dir=out, run_id="b")
+    assert runner.run().status == "complete"
+    assert runner.preflight_calls == 2  # the samples' model and the judge

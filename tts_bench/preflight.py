@@ -10,8 +10,9 @@ temperature and parameters):
 - never a simulated `sim/...` model (in process, free; its profile was checked already);
 - with a response cache, only the models the pending pairs would call live: a dry pass runs
   the pending pairs against the cache alone (simulated calls answered as usual, any other
-  call that misses the cache fails at once and marks its model), stopping as soon as every
-  model is marked. A resume or a rerun whose calls are all cached calls nobody.
+  call that misses the cache fails at once and marks its model and every model of its
+  config, whose later calls depend on the live answer), stopping as soon as every model is
+  marked. A resume or a rerun whose calls are all cached calls nobody.
 
 Fatal verdicts are check's (`check.FATAL`): a rejected key, an unknown model, a rejected
 parameter (a `bad_request` on the check call), an unset key variable, an endpoint that cannot
@@ -64,8 +65,8 @@ def preflight(
     if not live:
         return PreflightResult(skipped="simulated models only")
     if cache_path is not None and cache_path.is_file():
-        missed = asyncio.run(_dry_pass(suite, pending, run_pair, cache_path, live))
-        live = [t for t in live if t.spec.model in missed]
+        models, configs = asyncio.run(_dry_pass(suite, pending, run_pair, cache_path, live))
+        live = [t for t in live if t.spec.model in models or configs & set(t.configs)]
         if not live:
             return PreflightResult(skipped="every call is in the response cache")
     report = check_targets(suite, live)
@@ -110,13 +111,14 @@ def static_checks(suite: Suite, resolved: Any, max_cost: float | None, where: st
 
 
 class _CacheOnly:
-    """A client for the dry pass: simulated calls go to the real client (in process, and
-    cached for the run), any other call is answered from the response cache or fails at once
-    with its model recorded in `missed`."""
+    """A client for the dry pass of one pair: simulated calls go to the real client (in
+    process, and cached for the run), any other call is answered from the response cache or
+    fails at once with its model added to `missed` (shared by every pair)."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, missed: set[str]) -> None:
         self.client = client
-        self.missed: set[str] = set()
+        self.missed = missed
+        self.missing = False  # this pair made a call that is not in the cache
 
     async def generate(
         self, spec: ModelSpec, messages: list[dict[str, str]], *, sample_index: int = 0
@@ -141,6 +143,7 @@ class _CacheOnly:
             hit.cache_hit = True
             return hit
         self.missed.add(spec.model)
+        self.missing = True
         return Completion(
             text="",
             finish_reason=None,
@@ -155,11 +158,17 @@ class _CacheOnly:
 
 async def _dry_pass(
     suite: Suite, pending: list[Pair], run_pair: RunPair, cache_path: Path, live: list[Target]
-) -> set[str]:
-    """The models among `live` that the pending pairs call with no cached answer."""
+) -> tuple[set[str], set[str]]:
+    """(models called with no cached answer, configs of the pairs that made such a call).
+    A pair that misses the cache makes different calls once answered live (a judge after
+    its samples, a fallback), so every model of its config counts as called live."""
     from tts_bench.llm import Client
 
     wanted = {t.spec.model for t in live}
+    by_config: dict[str, set[str]] = {}
+    for t in live:
+        for config in t.configs:
+            by_config.setdefault(config, set()).add(t.spec.model)
     client = Client(
         limits=suite.limits,
         pricing=suite.pricing,
@@ -167,14 +176,23 @@ async def _dry_pass(
         seed=suite.seed,
         sim_profiles=suite.sim_profiles,
     )
-    probe = _CacheOnly(client)
+    missed: set[str] = set()
+    configs: set[str] = set()
     width = max(1, suite.limits.concurrency * 2)
     try:
         for start in range(0, len(pending), width):
             batch = pending[start : start + width]
-            await asyncio.gather(*(run_pair(probe, item, config) for item, config in batch))
-            if wanted <= probe.missed:
+            probes = [_CacheOnly(client, missed) for _ in batch]
+            await asyncio.gather(
+                *(
+                    run_pair(p, item, config)
+                    for p, (item, config) in zip(probes, batch, strict=True)
+                )
+            )
+            configs |= {config for p, (_, config) in zip(probes, batch, strict=True) if p.missing}
+            covered = missed.union(*(by_config.get(c, set()) for c in configs))
+            if wanted <= covered:
                 break
     finally:
         await client.aclose()
-    return probe.missed & wanted
+    return missed & wanted, configs
