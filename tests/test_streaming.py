@@ -163,6 +163,31 @@ def test_a_truncated_stream_is_retried_then_labelled(sim_server, transport):
     assert "stream broken off" in always.error and always.ttft_s is None
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_faults_on_a_stream_request_get_the_plain_labels(sim_server, transport):
+    labels = {"429": "rate_limited", "503": "server_error", "malformed": "malformed",
+              "empty": "malformed", "drop": "connection_error"}  # fmt: skip
+
+    async def go(cl):
+        return {
+            fault: await cl.generate(
+                remote(
+                    sim_server,
+                    transport,
+                    {"X-Sim-Fault": fault, "X-Sim-Retry-After": "0"},
+                    stream=True,
+                ),
+                MESSAGES,
+                sample_index=20,
+            )  # fmt: skip
+            for fault in labels
+        }
+
+    got = run(limits(retries=1), go)
+    assert {f: c.status for f, c in got.items()} == labels
+    assert all(c.retries == 1 for c in got.values())
+
+
 def test_a_stream_over_max_response_bytes_fails_as_api_error(sim_server):
     c = run(limits(max_response_bytes=300), lambda cl: cl.generate(
         remote(sim_server, "direct", stream=True), MESSAGES))  # fmt: skip
@@ -216,6 +241,8 @@ def test_assembler_refuses_broken_streams():
     cases = [
         lambda s: s.replies(strict=True),  # nothing at all
         lambda s: (s.feed(_chunk(0, content="x"), 1), s.replies(strict=True)),  # no finish
+        # what litellm makes of a body it could not read as a stream: a finish, nothing else
+        lambda s: (s.feed(_chunk(0, "stop"), 1), s.replies(strict=False)),
         lambda s: s.feed_data("{not json", 1),
         lambda s: s.feed([1, 2], 1),
         lambda s: s.feed({"choices": {"0": {}}}, 1),

@@ -143,10 +143,18 @@ class StreamAssembler:
 
     def replies(self, *, strict: bool, headers: dict[str, str] | None = None) -> list[Reply]:
         """One Reply per choice, in index order. strict: every choice must have finished
-        (the direct transport checks; litellm's own stream handling does not keep finish
-        reasons apart when a response has several choices, so it is not strict)."""
+        (the direct transport checks). litellm is not strict: it does not keep finish reasons
+        apart when a response has several choices, and it closes a body it could not read as
+        a stream (not JSON, no choices) with a finish of its own; such a stream has no text,
+        no reasoning and no usage, and is refused here instead."""
         if not self._choices:
             raise CallError("malformed", "stream ended without any choice")
+        if (
+            not strict
+            and self.usage is None
+            and all(c.first_at is None for c in self._choices.values())
+        ):
+            raise CallError("malformed", "stream ended without any text or usage")
         if strict:
             open_ = [i for i, c in sorted(self._choices.items()) if c.finish_reason is None]
             if open_:
