@@ -65,6 +65,10 @@ def preflight(
     if not live:
         return PreflightResult(skipped="simulated models only")
     if cache_path is not None and cache_path.is_file():
+        # a config with only simulated models calls nothing live, unless it delegates
+        reach = {c for t in live for c in t.configs}
+        reach |= {c.name for c in suite.configs if c.strategy == "router"}
+        pending = [(item, config) for item, config in pending if config in reach]
         models, configs = asyncio.run(_dry_pass(suite, pending, run_pair, cache_path, live))
         live = [t for t in live if t.spec.model in models or configs & set(t.configs)]
         if not live:
