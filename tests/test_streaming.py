@@ -147,6 +147,28 @@ def test_in_process_ttft_is_sim_serves_first_chunk():
                                              MESSAGES))  # fmt: skip
 
 
+def test_a_stream_of_several_choices_matches_the_plain_body(sim_server):
+    async def go():
+        backend = OpenAIHTTPBackend()
+        try:
+            return [
+                await backend.call(remote(sim_server, "direct", stream=stream).with_(
+                                   temperature=0.9), MESSAGES,
+                                   sample_index=30, n=3, timeout_s=10, api_key=None)
+                for stream in (False, True)
+            ]  # fmt: skip
+        finally:
+            await backend.aclose()
+
+    plain, streamed = asyncio.run(go())
+    assert [r.text for r in streamed] == [r.text for r in plain]
+    assert len({r.text for r in plain}) > 1  # different samples, kept apart
+    assert [r.finish_reason for r in streamed] == [r.finish_reason for r in plain]
+    assert all(r.usage == plain[0].usage and r.usage_known for r in streamed)
+    assert all(r.ttft_s is not None and r.ttft_s > 0 for r in streamed)
+    assert all(r.ttft_s is None for r in plain)
+
+
 # -- broken streams, like broken bodies, are retried and labelled -------------------------------
 
 
