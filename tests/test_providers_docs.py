@@ -247,6 +247,10 @@ def test_each_dialect_answers_keys_models_faults_and_thinking_as_its_provider(si
          {"api_base": root, "extra_headers": {"X-Sim-Fault": "429", **once}}, "ok", 1),
         ("bedrock/converse/sim-small", None,
          {"api_base": root, "extra_headers": {"X-Sim-Fault": "500"}}, "server_error", 1),
+        ("bedrock/converse/sim-small", "TTS_DOC_BAD", {"api_base": root}, "auth_error", 0),
+        ("bedrock/converse/sim-nope", None, {"api_base": root}, "bad_request", 0),
+        ("ollama_chat/sim-small", None,
+         {"api_base": root, "extra_headers": {"X-Sim-Fault": "429", **once}}, "ok", 1),
     ]  # fmt: skip
     msgs = [{"role": "user", "content": "What is 12 + 30? End with 'Final answer: <number>'."}]
 
@@ -272,7 +276,7 @@ def test_each_dialect_answers_keys_models_faults_and_thinking_as_its_provider(si
     assert thinker.ok and thinker.usage.reasoning_tokens > 0 and thinker.usage.output_tokens > 0
 
 
-def test_litellm_signs_bedrock_requests_offline_and_azure_needs_its_api_version(sim):
+def test_litellm_signs_bedrock_offline_and_requests_without_a_key_or_version_are_refused(sim):
     import asyncio
 
     import aiohttp
@@ -310,3 +314,13 @@ def test_litellm_signs_bedrock_requests_offline_and_azure_needs_its_api_version(
     status, body = asyncio.run(azure({"api-key": FAKE_KEY}, ""))
     assert (status, body["error"]["message"]) == (404, "Resource not found")
     assert asyncio.run(azure({"api-key": FAKE_KEY}, "?api-version=2024-10-21"))[0] == 200
+
+    async def keyless(path: str) -> tuple[int, dict]:
+        body = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
+        async with aiohttp.ClientSession() as session:
+            async with session.post(root + path, json=body) as resp:
+                return resp.status, await resp.json()
+
+    status, body = asyncio.run(keyless("/v1beta/models/sim-small:generateContent"))
+    assert (status, body["error"]["status"]) == (403, "PERMISSION_DENIED")
+    assert asyncio.run(keyless("/model/sim-small/converse"))[0] == 403
