@@ -1,7 +1,8 @@
 # ruff: noqa: F811  (the fake_sim fixture imported from fakeserver is re-bound as an argument)
 """Adaptive concurrency (llm.concurrency): the AIMD controller fed events on a fake clock, the
-rate-limit headers it reads (llm.limits.read_quota), and the client converging under a backend
-that answers 429 above an in-flight level."""
+rate-limit headers it reads (llm.limits.read_quota), the client converging under a backend
+that answers 429 above an in-flight level and paced by sim serve's headers; and a reply cut by
+the content filter, which the client returns as a failed call."""
 
 from __future__ import annotations
 
