@@ -95,9 +95,11 @@ class RefMeanBatch(MeanBatch):
 
 @pytest.fixture
 def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Pieces of a few rows per draw and blocks of a few resamples per product."""
+    """Pieces of a few rows per draw, blocks of a few resamples per product, and groups of a
+    few sorted items per running count (items in a partial last group too)."""
     monkeypatch.setattr(bootstrap, "_PIECE_CELLS", 3 * 41)
     monkeypatch.setattr(bootstrap, "_BLOCK_CELLS", 7 * 41)
+    monkeypatch.setattr(bootstrap, "_GROUP", 4)
 
 
 CASES = [
@@ -128,7 +130,7 @@ def test_quantiles_and_means_in_blocks_match_the_full_matrix(small_blocks: None)
     x = rng.lognormal(size=n)
     x[[4, 9]] = np.nan
     mask = rng.random(n) < 0.8
-    qs = [0.5, 0.95, 0.99]
+    qs = [0.0, 0.5, 0.95, 0.99, 1.0]
     # order statistics of exact integer running sums: identical
     assert np.array_equal(
         weighted_quantiles(w, x, qs, mask), ref_weighted_quantiles(ref_w, x, qs, mask), True

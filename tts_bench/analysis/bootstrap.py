@@ -24,8 +24,9 @@ from collections.abc import Sequence
 import numpy as np
 
 _CHUNK = 2048  # rows per draw call: part of the random stream (a fixed seed's counts)
-_PIECE_CELLS = 1 << 21  # draws held at once while counting (uint32 + int64 counts: ~25 MB)
+_PIECE_CELLS = 1 << 18  # draws counted at once (~1.3 MB of uint32 and int64: cache-sized)
 _BLOCK_CELLS = 1 << 23  # resamples x items widened at once in products and quantiles
+_GROUP = 64  # sorted items summed together before the running count (weighted_quantiles)
 
 
 def counts_matrix(
@@ -138,8 +139,13 @@ def weighted_quantiles(
     w: np.ndarray, x: np.ndarray, qs: Sequence[float], mask: np.ndarray | None = None
 ) -> np.ndarray:
     """Resampled q-quantiles (inverted-CDF order statistic) of x under each row of weights
-    (counts, any numeric dtype). Returns (resamples, len(qs)). Counts are integers, so the
-    running sums are exact; they are taken one block of resamples at a time."""
+    (counts: integers, or integer-valued floats). Returns (resamples, len(qs)).
+
+    Per resample, the order statistic is the first sorted item whose running count reaches
+    q of the total. Running sums over every item are slow along a strided axis, so the
+    sorted items are summed in groups of `_GROUP` (one pass), the group where the running
+    count crosses is found from the group sums, and only that group is summed item by item.
+    Counts are integers: every sum is exact, and the result is that of a full running sum."""
     xv = np.asarray(x, dtype=float)
     keep = ~np.isnan(xv) if mask is None else (np.asarray(mask, bool) & ~np.isnan(xv))
     idx = np.flatnonzero(keep)
@@ -148,18 +154,30 @@ def weighted_quantiles(
         return out
     order = idx[np.argsort(xv[idx], kind="stable")]
     sorted_x = xv[order]
-    exact = np.issubdtype(w.dtype, np.integer)
+    m = order.size
+    n_groups = -(-m // _GROUP)
+    # padding with the first item's index, its count zeroed below: whole groups, same sums
+    padded = np.concatenate([order, np.full(n_groups * _GROUP - m, order[0])])
+    if w.dtype == np.uint8:
+        acc = np.dtype(np.uint16)  # a group of 64 counts of at most 255 fits
+    else:
+        acc = np.dtype(np.int64 if w.dtype.kind in "iu" else np.float64)
     for rows in _row_blocks(w):
-        # running count along the sorted items, per resample of the block
-        part = w[rows].T[order]
-        cum = np.cumsum(part, axis=0, dtype=np.int64 if exact else part.dtype)
-        total = cum[-1]
+        part = w[rows].T[padded]  # (items, resamples of the block), one row per item
+        part[m:] = 0
+        groups = part.reshape(n_groups, _GROUP, -1).sum(axis=1, dtype=acc)
+        cum_g = np.cumsum(groups, axis=0, dtype=np.int64 if acc.kind in "iu" else np.float64)
+        total = cum_g[-1]
+        cols = np.arange(part.shape[1])
         for j, q in enumerate(qs):
-            # the first order statistic whose cumulative count reaches q of the total
             # (in float32, as when the counts were a float32 matrix: the same thresholds)
             need = np.ceil(q * total.astype(np.float32) - 1e-9)
-            pos = (cum < need[None, :]).sum(axis=0)
-            out[rows, j] = sorted_x[np.minimum(pos, sorted_x.size - 1)]
+            g = np.minimum((cum_g < need[None, :]).sum(axis=0), n_groups - 1)
+            before = np.where(g > 0, cum_g[np.maximum(g - 1, 0), cols], 0)
+            inside = part[g[None, :] * _GROUP + np.arange(_GROUP)[:, None], cols[None, :]]
+            run = np.cumsum(inside, axis=0, dtype=cum_g.dtype) + before[None, :]
+            pos = g * _GROUP + (run < need[None, :]).sum(axis=0)
+            out[rows, j] = sorted_x[np.minimum(pos, m - 1)]
         out[rows][total == 0] = np.nan  # a basic slice: a view of `out`
     return out
 
