@@ -66,9 +66,11 @@ def test_good_suite_passes_and_deduplicates(sim_url):
         ("sim/small", "sim", ["c (fallback)"]),
         ("openai/sim-large", "direct", ["c (judge)"]),
     ]
+    assert [t.configs for t in found] == [["a", "b", "c"], ["c"], ["c"]]
     rep = check_suite(suite)
     assert rep.exit_code == 0, [ln.text for ln in rep.lines]
     assert all(ln.ok for ln in rep.lines)
+    assert rep.n_calls == 2 and rep.spent_usd > 0  # the two served targets; sim/small is local
     assert all("price: simulator profile" in ln.text for ln in rep.lines)
     assert rep.lines[0].text.startswith("✓ openai/sim-small (direct) [a, b, c]")
     assert rep.summary == "check: all 3 targets passed"
