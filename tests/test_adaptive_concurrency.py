@@ -409,3 +409,30 @@ def test_the_headers_of_a_rate_limited_server_pace_the_client():
 
     paced, blind = refused(True), refused(False)
     assert paced <= 3 and blind >= 10, (paced, blind)
+
+
+def test_a_cancelled_call_gives_its_slot_back():
+    class Hanging(OverloadBackend):
+        async def call(self, *args, **kwargs):
+            await asyncio.Event().wait()
+
+    async def go():
+        client = Client(limits=limits(concurrency=2), pricing=PRICING)
+        client._backends["direct"] = Hanging(level=10)
+        try:
+            tasks = [
+                asyncio.create_task(client.generate(SPEC, MESSAGES, sample_index=i))
+                for i in range(3)
+            ]
+            for _ in range(20):
+                await asyncio.sleep(0)
+            lim = client.adaptive.model(SPEC.model)
+            assert lim.in_flight == 1 and len(lim._waiters) == 2  # the first call goes alone
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            return lim.in_flight, len(lim._waiters), lim.try_acquire() is not None
+        finally:
+            await client.aclose()
+
+    assert asyncio.run(go()) == (0, 0, True)
