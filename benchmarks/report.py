@@ -1,7 +1,8 @@
 """Benchmark: the HTML report of a 1,000-item × 8-config run (16-sample pools not needed here:
 two pooled configs of 9 and 8 samples, 400-character outputs, every call's text kept).
 
-Measures: summary.json time, report.html render time and size, and, in headless chromium,
+Measures: summary.json time, report.html render time and size, the two together from one
+read of the run (`write_all`, what `tts-bench report` does), and, in headless chromium,
 the page's load time (navigation start to the end of the load event, which includes parsing
 the item data and rendering the explorer's first page) and the time one filter takes.
 Run: .venv/bin/python benchmarks/report.py [--items 1000] [--configs 8]
@@ -27,7 +28,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from tts_bench.analysis import write_summary
-    from tts_bench.report import write_report
+    from tts_bench.report import write_all, write_report
     from tts_bench.report.synthetic import write_synthetic_run
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -41,6 +42,9 @@ def main() -> None:
         html = write_report(run_dir)
         t_report = time.perf_counter() - t
         size = html.stat().st_size
+        t = time.perf_counter()
+        write_all(run_dir)
+        t_all = time.perf_counter() - t
         print(
             f"run: {args.items} items x {args.configs} configs; records.jsonl "
             f"{(run_dir / 'records.jsonl').stat().st_size / 1e6:.1f} MB, calls.jsonl "
@@ -48,6 +52,7 @@ def main() -> None:
         )
         print(f"summary.json: {t_summary:.2f} s")
         print(f"report.html: {t_report:.2f} s to write, {size / 1e6:.2f} MB")
+        print(f"both from one read (write_all, as `tts-bench report`): {t_all:.2f} s")
 
         from browser import chromium_path, launch, load
 

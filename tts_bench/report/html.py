@@ -233,8 +233,9 @@ def write_all(run_dir: Path | str, **knobs: Any) -> Path:
     rd = Path(run_dir)
     manifest = store.read_manifest(rd)
     records = store.load_records(rd)
-    calls = store.load_calls(rd)
     summary, policy = _summarize(rd, manifest, records, **knobs)
+    # calls only after the analysis has freed its bootstrap counts: the two never coexist
+    calls = store.load_calls(rd)
     rendered = _render((summary, manifest, records, calls))
     write_files(rd, summary, policy)
     return _write(rd, *rendered)
