@@ -10,6 +10,9 @@ retries and timeouts). Simulated models (`sim/...`) are checked locally: the pro
     for line in report.lines: print(line.text)
     report.exit_code  # 2 when any target is fatal, else 0
 
+`run` makes the same calls before it starts, for the targets its pending pairs need live
+(`check_targets` on a subset; tts_bench/preflight.py).
+
 Fatal (the run would fail on every call of that model): the key variable is unset, the key
 is rejected (`auth_error`), the model is unknown (`not_found`), a parameter is rejected
 (`bad_request`), the endpoint cannot be reached (`connection_error`), an unknown simulated
