@@ -189,54 +189,12 @@ _DATE_LIKE = re.compile(r"\s*[+-]?\d{4,}-\d\d?-\d")  # pyarrow reads these as ti
 _INT64 = 2**63
 
 
-def _kind(value: Any) -> Any:
-    """pyarrow's inferred type of one JSON value: None (null), "bool", "int", "float", "str",
-    ("list", element kind) or ("struct", ((key, kind), ...))."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        if not -_INT64 <= value < _INT64:
-            raise _Unsure
-        return "int"
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise _Unsure
-        return "float"
-    if isinstance(value, str):
-        if _DATE_LIKE.match(value):
-            raise _Unsure
-        return "str"
-    if isinstance(value, list):
-        kind = None
-        for x in value:
-            kind = _merge(kind, _kind(x))
-        return ("list", kind)
-    if isinstance(value, dict) and value:  # datasets stores an empty struct as JSON text
-        return ("struct", tuple((k, _kind(v)) for k, v in value.items()))
-    raise _Unsure
-
-
-def _merge(a: Any, b: Any) -> Any:
-    """Two kinds unified as pyarrow unifies them (null fits all, int widens to float); any
-    other mix (which datasets stores as JSON text, or refuses) is _Unsure."""
-    if a is None or a == b:
-        return b
-    if b is None:
-        return a
-    if {a, b} == {"int", "float"}:
-        return "float"
-    if isinstance(a, tuple) and isinstance(b, tuple) and a[0] == b[0] == "list":
-        return ("list", _merge(a[1], b[1]))
-    if isinstance(a, tuple) and isinstance(b, tuple) and a[0] == b[0] == "struct":
-        if [k for k, _ in a[1]] != [k for k, _ in b[1]]:
-            raise _Unsure  # differing fields: datasets stores the column as JSON text
-        return (
-            "struct",
-            tuple((k, _merge(x, y)) for (k, x), (_, y) in zip(a[1], b[1], strict=True)),
-        )
-    raise _Unsure
+def _widens(kind: Any) -> bool:
+    """Whether a column of this kind may hold ints that pyarrow turns into floats."""
+    if isinstance(kind, tuple):
+        subs = [kind[1]] if kind[0] == "list" else [sub for _, sub in kind[1]]
+        return any(map(_widens, subs))
+    return kind == "float"
 
 
 def _coerce(value: Any, kind: Any) -> Any:
@@ -251,25 +209,61 @@ def _coerce(value: Any, kind: Any) -> Any:
     return value
 
 
+def _column_kind(values: list[Any]) -> Any:
+    """pyarrow's type for a column of JSON values: None (all null), "bool", "int", "float"
+    (ints widen to it), "str", ("list", element kind) or ("struct", ((key, kind), ...)).
+    _Unsure for what datasets stores as JSON text or pyarrow reads otherwise: mixed types,
+    structs with differing fields, timestamp-like text, non-finite or 64-bit-overflowing
+    numbers."""
+    present = [v for v in values if v is not None]
+    types = set(map(type, present))
+    if types == {str}:
+        if any(map(_DATE_LIKE.match, present)):
+            raise _Unsure
+        return "str"
+    if types and types <= {int, float}:
+        ints = [v for v in present if type(v) is int]
+        if ints and not (-_INT64 <= min(ints) and max(ints) < _INT64):
+            raise _Unsure
+        if float not in types:
+            return "int"
+        if not all(map(math.isfinite, (v for v in present if type(v) is float))):
+            raise _Unsure
+        return "float"
+    if types == {bool}:
+        return "bool"
+    if types == {list}:
+        return ("list", _column_kind([x for v in present for x in v]))
+    if types == {dict}:
+        keys = tuple(present[0])
+        if not keys or any(tuple(v) != keys for v in present):
+            raise _Unsure
+        return ("struct", tuple((k, _column_kind([v[k] for v in present])) for k in keys))
+    if types:
+        raise _Unsure
+    return None
+
+
 def _like_arrow(rows: list[dict]) -> list[dict] | None:
     """JSON rows as datasets returns them (columns in order of first appearance, a missing
     key null, ints widened to float in a column that also holds floats), or None where that
     is not certain."""
-    kinds: dict[str, Any] = {}
+    names = tuple(dict.fromkeys(k for row in rows for k in row))
+    columns = []
+    widened = False
     try:
-        for row in rows:
-            for key, value in row.items():
-                kinds[key] = _merge(kinds.get(key), _kind(value))
+        for name in names:
+            values = [row.get(name) for row in rows]
+            kind = _column_kind(values)
+            if _widens(kind):
+                values = [_coerce(v, kind) for v in values]
+                widened = True
+            columns.append(values)
     except _Unsure:
         return None
-    widen = {k for k, kind in kinds.items() if kind not in (None, "bool", "int", "str")}
-    out = []
-    for row in rows:
-        full = {k: row.get(k) for k in kinds}
-        for k in widen:
-            full[k] = _coerce(full[k], kinds[k])
-        out.append(full)
-    return out
+    if not widened and all(tuple(row) == names for row in rows):
+        return rows  # already complete and in column order
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
 
 
 def _json_rows(text: str) -> list[dict] | None:
