@@ -180,6 +180,16 @@ def step_error(call: Call, i: int, steps: int, prob_key: str = "") -> float:
 
 
 _ERRORS: dict[tuple, tuple[float, ...]] = {}
+# every profile knob step_error reads (besides those behind call.error_scale)
+_STEP_KNOBS = (
+    "cot_step_error",
+    "cot_step_growth",
+    "plain_step_error",
+    "plain_step_growth",
+    "weak_step_rate",
+    "weak_step_error",
+    "item_hardness_sigma",
+)
 
 
 def step_errors(call: Call, prob: Problem) -> tuple[float, ...]:
@@ -203,18 +213,6 @@ def step_errors(call: Call, prob: Problem) -> tuple[float, ...]:
         hit = tuple(step_error(call, i + 1, prob.steps, prob.text) for i in range(prob.steps))
         _ERRORS[key] = hit
     return hit
-
-
-# every profile knob step_error reads (besides those behind call.error_scale)
-_STEP_KNOBS = (
-    "cot_step_error",
-    "cot_step_growth",
-    "plain_step_error",
-    "plain_step_growth",
-    "weak_step_rate",
-    "weak_step_error",
-    "item_hardness_sigma",
-)
 
 
 def trap(call: Call, prob: Problem) -> Step | None:
