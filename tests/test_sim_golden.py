@@ -4,8 +4,9 @@
 replies (text, finish reason, tokens, latencies) over every built-in task, every built-in
 profile plus a suite-defined one, every role, temperatures, sample indices, seeds,
 reasoning efforts, thinking budgets and truncating token limits, and the records of small
-in-process runs of four suites. The requests are stored, not rebuilt, so only the
-simulator (and, for the runs, the harness around it) is under test.
+in-process runs of five suites (`tests/fixtures/sim_golden_suites.yaml`). The requests are
+stored, not rebuilt, so only the simulator (and, for the runs, the harness around it) is
+under test.
 
 Rebuild after a deliberate change of simulated behaviour (and a SIM_VERSION bump):
     .venv/bin/python -m tests.test_sim_golden --write
@@ -25,220 +26,15 @@ from typing import Any
 import pytest
 
 from tts_bench import runner, sim
-from tts_bench.suite import parse
+from tts_bench.suite import parse, read_yaml
 
 FIXTURE = Path(__file__).parent / "fixtures" / "sim_golden.json.gz"
 TINY = {"tiny": {"base": "small", "plain_step_error": 0.05, "ttft_median_s": 0.1}}
 BIG_REASONER = {"deep": {"base": "reasoner", "reasoning_overhead_tokens": 200}}
 LIMIT = 10  # items per suite run: every config on a few items of each stratum
-
-
-def _suite(
-    name: str,
-    source: str,
-    params: dict,
-    strata: list[str],
-    prompt: dict,
-    scorer: dict,
-    max_tokens: int,
-    configs: list[dict],
-    profiles: dict | None = None,
-) -> dict:
-    return {
-        "name": name,
-        "seed": 0,
-        "dataset": {
-            "source": source,
-            "params": params,
-            "fields": {"id": "id", "input": "question", "target": "answer", "strata": strata},
-        },
-        "prompt": prompt,
-        "scorer": scorer,
-        "defaults": {"model": "sim/small", "temperature": 0.0, "max_tokens": max_tokens},
-        "limits": {"concurrency": 16},
-        "baseline": "single",
-        "configs": [{"name": "single", "strategy": "single"}, *configs],
-        "sim_profiles": profiles or {},
-        "analysis": {"epsilon": 1.0},
-    }
-
-
-ARITH_PROMPT = {
-    "system": "You are a careful assistant.",
-    "template": "{question}\nEnd with 'Final answer: <number>'.",
-}
-FEWSHOT = {
-    **ARITH_PROMPT,
-    "examples": [
-        {
-            "input": "Lena has 12 shells. She buys 5 more shells. She gives away 3 shells. "
-            "How many shells does Lena have now?",
-            "output": "Start: 12.\nStep 1: She buys 5 more shells: 12 + 5 = 17.\n"
-            "Step 2: She gives away 3 shells: 17 - 3 = 14.\nFinal answer: 14",
-        }
-    ],
-}
-SUITES: list[dict[str, Any]] = [
-    _suite(
-        "golden-arith",
-        "builtin:arithmetic",
-        {"size": 300, "seed": 11},
-        ["difficulty"],
-        ARITH_PROMPT,
-        {"type": "numeric", "tolerance": 1e-6},
-        512,
-        [
-            {"name": "cot", "strategy": "cot"},
-            {"name": "sc", "strategy": "self_consistency", "n": [1, 3], "temperature": 0.7},
-            {
-                "name": "bon",
-                "strategy": "best_of_n",
-                "n": 3,
-                "selector": "judge",
-                "temperature": 0.7,
-            },
-            {"name": "reflection", "strategy": "reflection", "rounds": 2},
-            {
-                "name": "beam",
-                "strategy": "beam_search",
-                "beam_width": 2,
-                "expand": 2,
-                "temperature": 0.7,
-            },
-            {
-                "name": "tot",
-                "strategy": "tree_of_thoughts",
-                "breadth": 2,
-                "propose": 2,
-                "temperature": 0.7,
-            },
-            {
-                "name": "tot_dfs",
-                "strategy": "tree_of_thoughts",
-                "method": "dfs",
-                "breadth": 2,
-                "temperature": 0.7,
-            },
-            {"name": "mcts", "strategy": "mcts", "iterations": 4, "temperature": 0.7},
-            {
-                "name": "adaptive",
-                "strategy": "adaptive_consistency",
-                "n_max": 6,
-                "temperature": 0.7,
-            },
-            {"name": "route", "strategy": "router", "routes": {"easy": "single", "hard": "sc"}},
-            {"name": "tiny", "strategy": "single", "model": "sim/tiny", "temperature": 1.0},
-            {
-                "name": "r_low",
-                "strategy": "single",
-                "model": "sim/reasoner",
-                "reasoning_effort": "low",
-                "max_tokens": 8192,
-            },
-            {
-                "name": "r_budget",
-                "strategy": "single",
-                "model": "sim/deep",
-                "thinking_budget": 300,
-                "max_tokens": 4096,
-            },
-            {"name": "cut", "strategy": "cot", "model": "sim/large", "max_tokens": 24},
-        ],
-        {**TINY, **BIG_REASONER},
-    ),
-    _suite(
-        "golden-fewshot",
-        "builtin:arithmetic",
-        {"size": 200, "seed": 4},
-        ["difficulty"],
-        FEWSHOT,
-        {"type": "numeric", "tolerance": 1e-6},
-        512,
-        [
-            {"name": "cot", "strategy": "cot", "model": "sim/large"},
-            {
-                "name": "r_high",
-                "strategy": "single",
-                "model": "sim/reasoner",
-                "reasoning_effort": "high",
-                "max_tokens": 8192,
-            },
-        ],
-    ),
-    _suite(
-        "golden-contracts",
-        "builtin:contracts",
-        {"size": 60, "seed": 5},
-        ["length", "subtlety"],
-        {
-            "system": "You are a meticulous contract lawyer reviewing on behalf of the Customer.",
-            "template": "{question}\nEnd with 'Final answer: <comma-separated clause numbers>' "
-            "(or 'none').",
-        },
-        {"type": "set_f1"},
-        1024,
-        [
-            {"name": "cot", "strategy": "cot"},
-            {
-                "name": "vote",
-                "strategy": "set_vote",
-                "n": [1, 3],
-                "min_share": 0.3,
-                "temperature": 0.7,
-            },
-            {"name": "large_cot", "strategy": "cot", "model": "sim/large"},
-            {
-                "name": "judge",
-                "strategy": "best_of_n",
-                "n": 2,
-                "selector": "judge",
-                "temperature": 0.7,
-            },
-        ],
-    ),
-    _suite(
-        "golden-knowledge",
-        "builtin:knowledge",
-        {"size": 120, "seed": 3},
-        ["popularity", "category"],
-        {
-            "system": "You are a knowledgeable assistant.",
-            "template": "{question}\nEnd with 'Final answer: <letter>'.",
-        },
-        {"type": "choice", "choices": ["A", "B", "C", "D"], "wrong_label": "hallucination"},
-        256,
-        [
-            {"name": "sc", "strategy": "self_consistency", "n": [1, 3], "temperature": 0.8},
-            {"name": "reflection", "strategy": "reflection", "rounds": 1},
-            {
-                "name": "r_high",
-                "strategy": "single",
-                "model": "sim/reasoner",
-                "reasoning_effort": "high",
-                "max_tokens": 4096,
-            },
-            {"name": "route", "strategy": "router", "routes": {"easy": "single", "hard": "sc"}},
-        ],
-    ),
-    _suite(
-        "golden-tickets",
-        "builtin:tickets",
-        {"size": 80, "seed": 2},
-        ["category"],
-        {
-            "system": "You route customer support tickets.",
-            "template": "{question}\nEnd with 'Final answer: <category>'.",
-        },
-        {"type": "choice", "choices": ["billing", "technical", "account", "shipping"]},
-        128,
-        [
-            {"name": "cot", "strategy": "cot"},
-            {"name": "sc", "strategy": "self_consistency", "n": [1, 3], "temperature": 0.7},
-            {"name": "large", "strategy": "single", "model": "sim/large"},
-            {"name": "route", "strategy": "router", "routes": {"easy": "single", "hard": "cot"}},
-        ],
-    ),
-]
+# five small suites over the four built-in tasks, every strategy and role, few-shot examples,
+# reasoning knobs, a truncating token limit and suite-defined profiles (TINY, BIG_REASONER)
+SUITES: list[dict[str, Any]] = read_yaml(FIXTURE.parent / "sim_golden_suites.yaml")
 RECORD_KEYS = (
     "answer",
     "output",
