@@ -290,6 +290,8 @@ SAME_AS_DATASETS = {
     "array.json": '[{"id": 1, "q": "x"}, {"id": 2, "q": "y", "r": 0.5}]',
     "lines.json": '{"id": 1, "q": "x"}\n\n{"id": 2, "q": "y"}\n',
     "types.csv": ("id,a,b,c,d,e,f,g,h\n1,007,1.5,True,x,,+5,true,-0.25\n2,3,2,False,5,,6,abc,10\n"),
+    "long floats.csv": "id,a\n1,0.03238327648331624\n2,0.032383276483316241\n3,1.5\n",
+    "text and numbers.csv": "id,a,b\n1,abc,x\n2,1e5,9223372036854775808\n3,inf,5\n4, 5,\n",
     "missing.csv": "id,a,b,c,d\n1,1,True,,NA\n2,,,x,None\n3,4,FALSE,y,z\n",
     "quoted.csv": (
         '\ufeffid,question,answer\r\n"q1","a, b ""c""\r\nand a second line",  spaced \r\n'
@@ -318,6 +320,8 @@ def test_stdlib_read_gives_what_datasets_gives(tmp_path: Path, name: str) -> Non
         fast = loader._like_arrow(loader._scan_jsonl(path))
     elif name.endswith(".json"):
         fast = loader._json_rows(path.read_text(encoding="utf-8"))
+    if fast is None and name == "long floats.csv" and not loader._pandas_rounds_like_float():
+        pytest.skip("this pandas may round long decimals differently: datasets reads them")
     assert fast is not None  # read without datasets
     fmt = "csv" if name.endswith(".csv") else "json"
     ds = loader._datasets().load_dataset(
@@ -335,7 +339,7 @@ UNSURE = {
     "exponent.csv": "id,a\n1,1e5\n",
     "ragged.csv": "id,a\n1,2,3\n",
     "dup.csv": "id,id\n1,2\n",
-    "long float.csv": "id,a\n1,0.12345678901234567\n",
+    "past 64 bits.csv": "id,a\n1,9223372036854775808\n2,0.5\n",
     "other digits.csv": "id,a\n1,\u0661\u0662\n",
     "spaced words.csv": "id,a,b\n1,True ,x\n",
 }

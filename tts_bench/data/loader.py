@@ -13,6 +13,7 @@ nothing is left in ~/.cache.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import json
 import math
@@ -287,45 +288,64 @@ _NA = {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.
 _NA |= {"1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"}
 _BOOL = {"True": True, "TRUE": True, "true": True, "False": False, "FALSE": False}
 _BOOL["false"] = False
-_INT = re.compile(r"[+-]?[0-9]+\Z")  # (not \d: pandas reads other scripts' digits as text)
-_FLOAT = re.compile(r"[+-]?([0-9]+\.[0-9]*|\.[0-9]+)\Z")
+# (not \d: pandas reads other scripts' digits as text)
+_INT = re.compile(r"[+-]?[0-9]+\Z")
+_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)\Z")
 _CSV_CHUNK = 10_000  # rows per pandas chunk in datasets' CSV reader (types inferred per chunk)
 
 
-def _csv_kind(cell: str) -> str | None:
-    """pandas' type for one cell: None (missing), "int", "float", "bool" or "str"."""
-    if cell in _NA:
-        return None
-    if cell in _BOOL:
-        return "bool"
-    if cell.strip() in _NA or cell.strip() in _BOOL:
-        raise _Unsure  # " NA", "True ": pandas' own rules
-    if _INT.match(cell):
-        if not -_INT64 <= int(cell) < _INT64:
-            raise _Unsure
-        return "int"
-    if _FLOAT.match(cell) and len(cell.lstrip("+-0.").replace(".", "")) <= 15:
-        return "float"  # (more digits: pandas' own float parser may round differently)
+@functools.cache
+def _pandas_rounds_like_float() -> bool:
+    """Whether the installed pandas parses long decimals as `float()` does: pandas 3 uses
+    fast_float (correctly rounded); older versions' own parser can be an ulp off past 15
+    significant digits (up to 15, every parser is exact)."""
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
-        float(cell)  # " 5", "1e3", "inf", "1_0": pandas' own rules
+        return int(version("pandas").split(".")[0]) >= 3
+    except (PackageNotFoundError, ValueError):
+        return False
+
+
+def _is_text(cell: str) -> bool:
+    """A cell pandas can only read as text (so its whole column stays text)."""
+    if cell in _BOOL or _NUMBER.match(cell):
+        return False
+    try:
+        float(cell)  # " 5", "1e3", "inf", "1_0": maybe a number to pandas
     except ValueError:
-        return "str"
-    raise _Unsure
+        return True
+    return False
 
 
 def _csv_column(cells: list[str]) -> tuple[str | None, list[Any]]:
-    kinds = {_csv_kind(c) for c in cells} - {None}
-    if not kinds:
-        return None, [None] * len(cells)
-    if "str" in kinds:  # pandas keeps a column of any text as the cells' own text
-        return "str", [None if c in _NA else c for c in cells]
-    if "bool" in kinds and len(kinds) > 1:
-        raise _Unsure  # booleans among numbers: pandas' own rules
-    if kinds == {"bool"}:
-        return "bool", [None if c in _NA else _BOOL[c] for c in cells]
-    if kinds == {"int"} and not any(c in _NA for c in cells):
-        return "int", [int(c) for c in cells]
-    return "float", [None if c in _NA else float(c) for c in cells]
+    """pandas' type for one column ("int", "float", "bool", "str", or None when every cell
+    is missing) and its values as pyarrow gives them back; _Unsure where pandas' own rules
+    would decide. Checked on the distinct cells, with builtins, not a call per cell."""
+    values = [None if c in _NA else c for c in cells]
+    distinct = set(values)
+    distinct.discard(None)
+    if not distinct:
+        return None, values
+    if any(c.strip() in _NA or c.strip() in _BOOL for c in distinct if c != c.strip()):
+        raise _Unsure  # " NA", "True ": pandas' own rules
+    missing = None in values
+    if all(map(_NUMBER.match, distinct)):
+        ints = [int(c) for c in distinct if _INT.match(c)]
+        if ints and not (-_INT64 <= min(ints) and max(ints) < _INT64):
+            raise _Unsure  # past 64 bits pandas keeps text, or not
+        if len(ints) == len(distinct) and not missing:
+            return "int", list(map(int, cells))
+        if not _pandas_rounds_like_float() and any(
+            len(c.lstrip("+-0.").replace(".", "")) > 15 for c in distinct
+        ):
+            raise _Unsure
+        return "float", [None if v is None else float(v) for v in values]
+    if distinct <= _BOOL.keys():
+        return "bool", [None if v is None else _BOOL[v] for v in values]
+    if any(map(_is_text, distinct)):  # pandas keeps a column with any text as its text
+        return "str", values
+    raise _Unsure  # booleans among numbers, exponents, "inf": pandas' own rules
 
 
 def _csv_rows(path: Path) -> list[dict] | None:
