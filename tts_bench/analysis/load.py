@@ -144,7 +144,10 @@ def run_data(run_dir: Path | str, manifest: dict[str, Any], rows: list[dict[str,
         i, j = pos[str(r["item_id"])], cpos[str(r["config"])]
         grid[j][i] = r
         for col, val in (r.get("strata") or {}).items():
-            strata.setdefault(str(col), [""] * len(items))[i] = str(val)
+            col = str(col)
+            if col not in strata:  # (a setdefault default would build a list per record)
+                strata[col] = [""] * len(items)
+            strata[col][i] = str(val)
         if r.get("cluster") is not None:
             clusters[i] = str(r["cluster"])
     fields = (suite.get("dataset") or {}).get("fields") or {}
