@@ -31,8 +31,10 @@ def test_soak_every_call_labelled_and_retry_after_honoured():
         spec = ModelSpec("openai/sim-small", temperature=0.7, params={"api_base": srv.url})
 
         async def go():
+            # Faults drawn per request are no quota: adaptive concurrency would only queue
+            # the stalled calls behind each other (the soak is about labels and waits).
             client = Client(
-                limits=limits(concurrency=64, timeout_s=1.0, retries=4),
+                limits=limits(concurrency=64, timeout_s=1.0, retries=4, adaptive=False),
                 backoff_s=0.02,
                 pricing={"openai/sim-small": Price(input=1.0, output=2.0)},
             )

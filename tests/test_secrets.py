@@ -84,6 +84,7 @@ def test_key_echoed_by_the_endpoint_is_masked_everywhere(tmp_path: Path, transpo
             str(tmp_path / "out"),
             "--run-id",
             "r",
+            "--no-preflight",  # the run itself must meet the echoing endpoint
             env={"TTS_ECHO_KEY": ECHOED},
         )
         hits = set(srv.hits)
