@@ -388,3 +388,22 @@ def test_store_checks_ttft_on_read(tmp_path):
             load_records(tmp_path)
     (tmp_path / RECORDS).write_text(json.dumps({**good, "ttft_s": 0.25}) + "\n")
     assert load_records(tmp_path)[0]["ttft_s"] == 0.25
+
+
+def test_a_streamed_pool_has_a_record_ttft_on_its_critical_path(tmp_path):
+    from tts_bench.runner import Runner
+    from tts_bench.suite import load
+
+    data = {**demo_suite(), "gates": [], "baseline": "single"}
+    data["dataset"]["sample"]["size"] = 6
+    data["configs"] = [
+        {"name": "single", "strategy": "single", "stream": True},
+        {"name": "sc", "strategy": "self_consistency", "n": 3, "stream": True},
+        {"name": "reflect", "strategy": "reflection", "stream": True},
+    ]
+    suite = load(write_suite(tmp_path / "suite.yaml", data))
+    result = Runner(suite, out_dir=tmp_path / "out", run_id="r").run()
+    assert result.status == "complete", result.warnings
+    for r in load_records(tmp_path / "out" / "r"):
+        # every call streamed, so every record has a first token, before its last byte
+        assert r["ttft_s"] is not None and 0 < r["ttft_s"] < r["latency_s"], r["config"]

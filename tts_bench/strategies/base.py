@@ -242,10 +242,16 @@ class Context:
         return worst.status
 
     def _log(self, c: Completion, role: str, sample_index: int) -> None:
-        _clock.set(_clock.get() + c.latency_s)
+        start = _clock.get()  # where the call sits on the critical path (for the record's TTFT)
+        _clock.set(start + c.latency_s)
         self.calls.append(
             CallRecord.from_completion(
-                c, item_id=self.item.id, config=self.config, role=role, sample_index=sample_index
+                c,
+                item_id=self.item.id,
+                config=self.config,
+                role=role,
+                sample_index=sample_index,
+                started_s=start,
             )
         )
 
