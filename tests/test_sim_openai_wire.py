@@ -187,6 +187,23 @@ def test_openai_error_bodies_are_openais():
         assert classify_http(status, json.dumps(body)).status == label
 
 
+def test_reasoning_effort_is_refused_by_a_model_without_reasoning():
+    with ServerThread(time_scale=0) as srv:
+
+        async def go():
+            effort = {"reasoning_effort": "high", "max_tokens": 64}
+            return [
+                await _post(srv.url, _body("sim-small", **effort)),
+                await _post(srv.url, _body("sim-reasoner", **effort)),
+            ]
+
+        refused, accepted = asyncio.run(go())
+    assert refused[0] == 400 and refused[2]["error"]["code"] == "unsupported_parameter"
+    assert refused[2]["error"]["param"] == "reasoning_effort"
+    assert classify_http(400, json.dumps(refused[2])).status == "bad_request"
+    assert accepted[0] == 200
+
+
 def test_content_filter_cached_and_reasoning_tokens():
     with ServerThread(time_scale=0) as srv:
 

@@ -46,6 +46,12 @@ def model_not_found(requested: str) -> web.Response:
     )
 
 
+def unsupported(param: str) -> web.Response:
+    """400 unsupported_parameter, e.g. `reasoning_effort` sent to a model without reasoning."""
+    message = f"Unsupported parameter: '{param}' is not supported with this model."
+    return error(400, message, param=param, code="unsupported_parameter")
+
+
 def context_exceeded(window: int, prompt: int, max_tokens: int | None) -> web.Response:
     """400 context_length_exceeded: prompt (+ the max_tokens asked for) above the window."""
     if max_tokens is None:

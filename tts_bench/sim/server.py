@@ -245,6 +245,8 @@ class SimServer:
         window = self.context_window(model)
         if model is None or window is None:
             return oai.model_not_found(requested)
+        if body.get("reasoning_effort") is not None and not self.reasons(model):
+            return oai.unsupported("reasoning_effort")
         try:
             n = int(body.get("n") or 1)
             asked = body.get("max_tokens") or body.get("max_completion_tokens")
@@ -271,6 +273,12 @@ class SimServer:
         if fault == "truncated_stream":
             return await self._cut(request, payload)
         return web.Response(body=payload, content_type="application/json", headers=headers)
+
+    def reasons(self, model: str) -> bool:
+        """Whether a simulated model has hidden reasoning (so accepts an effort)."""
+        from tts_bench.sim import profiles as _profiles
+
+        return bool(_profiles.get(model, self.config.profiles)[1].get("reasoning"))
 
     def context_window(self, model: str | None) -> int | None:
         """The context window (tokens) of a simulated model; None for an unknown model."""
