@@ -26,6 +26,7 @@ import numpy as np
 _CHUNK = 2048  # rows per draw call: part of the random stream (a fixed seed's counts)
 _PIECE_CELLS = 1 << 18  # draws counted at once (~1.3 MB of uint32 and int64: cache-sized)
 _BLOCK_CELLS = 1 << 23  # resamples x items widened at once in products and quantiles
+_TRANSPOSE_ROWS = 256  # resamples of counts gathered before one transposed write
 _GROUP = 64  # sorted items summed together before the running count (weighted_quantiles)
 
 
@@ -103,15 +104,21 @@ def _counts(rng: np.random.Generator, rows: int, n: int) -> np.ndarray:
     bitgen = rng.bit_generator
     for start in range(0, rows, _CHUNK):
         r = min(_CHUNK, rows - start)
-        for p0 in range(0, r, piece):
-            p = min(piece, r - p0)
-            draws = rng.integers(0, n, size=(p, n), dtype=np.uint32).astype(np.intp)
-            draws *= p
-            draws += np.arange(p)[:, None]
-            cnt = np.bincount(draws.ravel(), minlength=p * n).reshape(n, p)
-            if cnt.max(initial=0) > np.iinfo(out.dtype).max:
-                out = out.astype(np.uint16)
-            out[:, start + p0 : start + p0 + p] = cnt
+        # resample-major rows gathered, then written to `out` (item-major) in one transposed
+        # copy: writing a few columns of `out` at a time costs two thirds of the time
+        for s0 in range(0, r, _TRANSPOSE_ROWS):
+            s1 = min(r, s0 + _TRANSPOSE_ROWS)
+            buf = np.empty((s1 - s0, n), dtype=out.dtype)
+            for p0 in range(s0, s1, piece):
+                p = min(piece, s1 - p0)
+                draws = rng.integers(0, n, size=(p, n), dtype=np.uint32).astype(np.intp)
+                draws *= p
+                draws += np.arange(p)[:, None]
+                cnt = np.bincount(draws.ravel(), minlength=p * n).reshape(n, p)
+                if cnt.max(initial=0) > np.iinfo(out.dtype).max:
+                    out, buf = out.astype(np.uint16), buf.astype(np.uint16)
+                buf[p0 - s0 : p0 - s0 + p] = cnt.T
+            out[:, start + s0 : start + s1] = buf.T
         if _has_spare(bitgen):  # the int64 call ends here and drops the spare half
             _drop_spare(bitgen)
     return out
