@@ -228,6 +228,10 @@ def test_each_dialect_answers_keys_models_faults_and_thinking_as_its_provider(si
 
     monkeypatch.setenv("TTS_DOC_KEY", FAKE_KEY)
     monkeypatch.setenv("TTS_DOC_BAD", "invalid-" + FAKE_KEY)
+    # Bedrock without a key variable signs with AWS credentials, as it would for real.
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", FAKE_KEY)
+    monkeypatch.setenv("AWS_REGION_NAME", "us-east-1")
     root = sim.url.removesuffix("/v1")
     azure = {"api_base": root, "api_version": "2024-10-21"}
     gemini = {"api_base": root + "/v1beta"}

@@ -4,7 +4,8 @@ litellm is imported lazily (it takes seconds) with the offline environment set f
 are the client's: each call passes `num_retries=0` and `max_retries=0`, so the openai SDK
 underneath never sleeps on its own (it would honour any Retry-After uncapped). For an
 `api_base` without `api_key_env`, a placeholder key is sent so litellm does not fall back to
-a real provider key from the environment and hand it to that endpoint.
+a real provider key from the environment and hand it to that endpoint (not for `bedrock/`,
+which signs with AWS credentials).
 
 `stream: true` passes `stream=True` with `stream_options.include_usage` and joins litellm's
 chunks as the direct transport joins the wire's (backends/stream.py), timing the first token.
@@ -80,7 +81,9 @@ class LiteLLMBackend:
             headers = dict(kwargs.get("extra_headers") or {})
             headers.setdefault("X-Sample-Index", str(sample_index))
             kwargs["extra_headers"] = headers
-            if api_key is None:
+            # Bedrock signs requests with AWS credentials: a key would turn them into Bearer
+            # tokens, so it gets none.
+            if api_key is None and not spec.model.startswith("bedrock/"):
                 api_key = "no-key"
         if api_key is not None:
             kwargs["api_key"] = api_key
