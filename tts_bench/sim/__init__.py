@@ -8,8 +8,12 @@ Simulated results are not model results: they exist to demo and to test the harn
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from tts_bench.sim import profiles as _profiles
-from tts_bench.sim.model import SimResult, simulate
+
+if TYPE_CHECKING:
+    from tts_bench.sim.model import SimResult, simulate
 
 __all__ = ["SIM_VERSION", "SimResult", "is_sim", "list_models", "price", "simulate"]
 
@@ -29,3 +33,13 @@ def price(model: str, profiles: dict[str, dict] | None = None) -> tuple[float, f
 
 def list_models(profiles: dict[str, dict] | None = None) -> list[str]:
     return [f"sim/{name}" for name in _profiles.all_profiles(profiles)]
+
+
+def __getattr__(name: str) -> Any:
+    """`simulate` and `SimResult` load on first use: pricing a simulated model needs only
+    its profile."""
+    if name in ("simulate", "SimResult"):
+        from tts_bench.sim import model
+
+        return getattr(model, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
