@@ -311,15 +311,15 @@ def _typed(value):
 
 @pytest.mark.parametrize("name", sorted(SAME_AS_DATASETS))
 def test_stdlib_read_gives_what_datasets_gives(tmp_path: Path, name: str) -> None:
-    from tts_bench.data import loader
+    from tts_bench.data import loader, stdlib_rows
 
     path = tmp_path / name
     path.write_text(SAME_AS_DATASETS[name], encoding="utf-8", newline="")
-    fast = loader._csv_rows(path) if name.endswith(".csv") else None
+    fast = stdlib_rows.csv_rows(path) if name.endswith(".csv") else None
     if name.endswith(".jsonl"):
-        fast = loader._like_arrow(loader._scan_jsonl(path))
+        fast = stdlib_rows.like_arrow(loader._scan_jsonl(path))
     elif name.endswith(".json"):
-        fast = loader._json_rows(path.read_text(encoding="utf-8"))
+        fast = stdlib_rows.json_rows(path.read_text(encoding="utf-8"))
     if fast is None and name == "long floats.csv" and not loader._pandas_rounds_like_float():
         pytest.skip("this pandas may round long decimals differently: datasets reads them")
     assert fast is not None  # read without datasets
@@ -347,14 +347,14 @@ UNSURE = {
 
 @pytest.mark.parametrize("name", sorted(UNSURE))
 def test_files_the_stdlib_might_read_differently_go_to_datasets(tmp_path: Path, name: str):
-    from tts_bench.data import loader
+    from tts_bench.data import loader, stdlib_rows
 
     path = tmp_path / name.replace(" ", "_")
     path.write_text(UNSURE[name], encoding="utf-8")
     if name.endswith(".csv"):
-        assert loader._csv_rows(path) is None
+        assert stdlib_rows.csv_rows(path) is None
     else:
-        assert loader._like_arrow(loader._scan_jsonl(path)) is None
+        assert stdlib_rows.like_arrow(loader._scan_jsonl(path)) is None
 
 
 def test_local_jsonl_and_csv_load_without_datasets(tmp_path: Path) -> None:
