@@ -29,8 +29,8 @@ test: install-test
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: install-test
-	$(BIN)/ruff check tts_bench tests benchmarks
-	$(BIN)/ruff format --check tts_bench tests benchmarks
+	$(BIN)/ruff check tts_bench tests benchmarks scripts
+	$(BIN)/ruff format --check tts_bench tests benchmarks scripts
 
 bench: install-test
 	$(BIN)/python benchmarks/overhead.py
