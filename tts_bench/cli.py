@@ -186,19 +186,16 @@ def run(
 
 
 def _write_reports(run_dir: Path) -> None:
-    """summary.json (+ report.html, summary.md when the report package is present)."""
+    """summary.json, report.html and summary.md from one read of the run directory
+    (summary.json alone when the report package is absent)."""
     try:
+        from tts_bench.report import write_all
+    except ImportError:
         from tts_bench.analysis import write_summary
-    except ImportError:
+
+        typer.echo(f"summary: {write_summary(run_dir)}")
         return
-    write_summary(run_dir)
-    try:
-        from tts_bench.report import write_report
-    except ImportError:
-        typer.echo(f"summary: {run_dir / 'summary.json'}")
-        return
-    html = write_report(run_dir)
-    typer.echo(f"report: {html}")
+    typer.echo(f"report: {write_all(run_dir)}")
 
 
 class _progress_bar:
@@ -326,8 +323,7 @@ def main() -> None:
 
 
 # The other verbs register themselves on `app` (imported last: they import this module).
-from tts_bench import cli_verbs  # noqa: E402, F401
-from tts_bench import cli_runs  # noqa: E402, F401
+from tts_bench import cli_runs, cli_verbs  # noqa: E402, F401
 
 if __name__ == "__main__":  # `python -m tts_bench.cli`: run the imported module's app
     from tts_bench.cli import main as _main_of_module

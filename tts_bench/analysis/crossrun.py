@@ -25,9 +25,9 @@ import numpy as np
 from tts_bench.analysis.bootstrap import (
     MeanBatch,
     add_ratio,
+    counts_matrix,
     percentile_ci,
     ratio_ci,
-    weight_matrix,
     weighted_quantiles,
 )
 from tts_bench.analysis.stats import mcnemar_exact, paired_interval, quantile
@@ -157,7 +157,7 @@ def paired_arrays(
     out["n_latency_unknown"] = int((np.isnan(la) | np.isnan(lb)).sum())
     if va.size == 0:
         return out
-    w = weight_matrix(va.size, resamples=resamples, seed=seed, strata=strata)
+    w = counts_matrix(va.size, resamples=resamples, seed=seed, strata=strata)
     pair = ~np.isnan(va) & ~np.isnan(vb)
     known = ~np.isnan(ca) & ~np.isnan(cb)
     batch = MeanBatch(w)
