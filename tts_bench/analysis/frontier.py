@@ -97,9 +97,11 @@ def points(data: RunData, pools: dict[str, Pools]) -> list[Point]:
     return out
 
 
-def pareto(pts: list[Point]) -> list[dict[str, Any]]:
+def pareto(pts: list[Point], **kw: Any) -> list[dict[str, Any]]:
     """Every point with its overall figures and `on_frontier`: no other point is at least as
-    cheap and strictly more accurate (or cheaper and as accurate). Unknown cost: never on it."""
+    cheap and strictly more accurate (or cheaper and as accurate). Unknown cost: never on it.
+    Each frontier point but the cheapest gets `marginal` (see `marginal`, which takes kw)
+    against the next cheaper frontier point; every other row has `marginal` None."""
     rows = []
     for p in pts:
         s = p.stats()
@@ -111,4 +113,86 @@ def pareto(pts: list[Point]) -> list[dict[str, Any]]:
         if r["accuracy"] > best + 1e-12:
             r["on_frontier"] = True
             best = r["accuracy"]
+    gains = marginals(pts, rows, **kw)
+    for r in rows:
+        r["marginal"] = gains.get(r["label"])
     return rows
+
+
+MARGINAL_RESAMPLES = 1_000  # the frontier's few ratios need no more for a 95% interval
+
+
+def marginal(
+    lo: Point,
+    hi: Point,
+    *,
+    resamples: int = MARGINAL_RESAMPLES,
+    seed: int = 0,
+    confidence: float = 0.95,
+    strata: list[object] | None = None,
+) -> dict[str, Any]:
+    """Accuracy points gained per extra dollar per request going from frontier point `lo` to
+    the next dearer frontier point `hi`, paired on the items both scored with known costs:
+    100 · mean(value_hi − value_lo) / mean(cost_hi − cost_lo), with a paired (stratified)
+    percentile bootstrap interval. Knobs: `resamples`, `seed`, `confidence`, `strata` (one
+    label per item, resampled within).
+
+    The statistic is a ratio whose denominator can come near 0: when more than (1 −
+    confidence) / 2 of the resampled cost differences are ≤ 0 the confidence set is unbounded
+    (as Fieller's would be), so `lo`/`hi` are None and `ci_unbounded` is true rather than a
+    finite interval that would under-cover."""
+    from tts_bench.analysis.bootstrap import MeanBatch, counts_matrix, percentile_ci
+
+    both = lo.scored & hi.scored & ~np.isnan(lo.cost) & ~np.isnan(hi.cost)
+    out: dict[str, Any] = {
+        "vs": lo.label,
+        "n_paired": int(both.sum()),
+        "delta_points": None,
+        "delta_cost_usd": None,
+        "points_per_usd": None,
+        "lo": None,
+        "hi": None,
+        "ci_unbounded": False,
+    }
+    if not both.any():
+        return out
+    dv = np.where(both, hi.value - lo.value, 0.0)
+    dc = np.where(both, np.nan_to_num(hi.cost) - np.nan_to_num(lo.cost), 0.0)
+    n = both.sum()
+    d_pts, d_cost = 100 * dv.sum() / n, dc.sum() / n
+    out["delta_points"], out["delta_cost_usd"] = fnum(d_pts), fnum(d_cost)
+    if d_cost <= 0:  # not dearer on the items both have: no ratio
+        return out
+    out["points_per_usd"] = fnum(d_pts / d_cost)
+    idx = np.flatnonzero(both)
+    if idx.size < 2:
+        return out
+    w = counts_matrix(
+        idx.size,
+        resamples=resamples,
+        seed=seed,
+        strata=[strata[i] for i in idx] if strata is not None else None,
+    )
+    batch = MeanBatch(w)
+    j_ratio = batch.add(100 * dv[idx], dc[idx])
+    j_cost = batch.add(dc[idx], np.ones(idx.size))
+    res = batch.run()
+    if np.mean(res[:, j_cost] <= 0) > (1 - confidence) / 2:
+        out["ci_unbounded"] = True
+        return out
+    lo_ci, hi_ci = percentile_ci(res[:, j_ratio], confidence)
+    out["lo"], out["hi"] = fnum(lo_ci), fnum(hi_ci)
+    return out
+
+
+def marginals(pts: list[Point], rows: list[dict[str, Any]], **kw: Any) -> dict[str, dict[str, Any]]:
+    """{label: marginal(previous frontier point, this one)} for every frontier row but the
+    cheapest (rows as `pareto` gives them; kw as `marginal`)."""
+    by_label = {p.label: p for p in pts}
+    front = sorted(
+        (r for r in rows if r["on_frontier"]), key=lambda r: (r["cost_usd"], -r["accuracy"])
+    )
+    return {
+        b["label"]: marginal(by_label[a["label"]], by_label[b["label"]], **kw)
+        for a, b in zip(front, front[1:], strict=False)
+    }
