@@ -344,7 +344,7 @@ def _gain(lo: Any, hi: Any) -> str:
 
 
 def pareto_view(p: Any, as_run: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    """Points {config, n, cost, acc, frontier} (n None for a single-answer config)."""
+    """Points {config, n, cost, acc, frontier, marginal} (n None for a single-answer config)."""
     out = []
     for pt in p or []:
         if not isinstance(pt, dict):
@@ -358,6 +358,8 @@ def pareto_view(p: Any, as_run: dict[str, str] | None = None) -> list[dict[str, 
                 "cost": pt.get("cost_usd"),
                 "acc": pt.get("accuracy"),
                 "frontier": bool(pt.get("on_frontier")),
+                # vs the next cheaper frontier point (analysis.frontier.marginal); None if none
+                "marginal": pt.get("marginal") if isinstance(pt.get("marginal"), dict) else None,
             }
         )
     return out
