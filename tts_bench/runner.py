@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tts_bench import sim_coverage
 from tts_bench.errors import UserError
 from tts_bench.fsutil import LOCK, RunLock
 from tts_bench.preflight import preflight, static_checks
@@ -270,6 +271,7 @@ class Runner:
             writer.close()
             await client.aclose()
             records = load_records(self.run_dir)
+            self.warnings.update(sim_coverage.record(self.manifest, sim_coverage.of(client)))
             status = self._ended
             if status != "failed":
                 status, error = settle(status, health, progress, configs, records)
@@ -346,8 +348,7 @@ class Runner:
             self._last_flush = time.monotonic()
 
     def _warn_failures(self, records: list[dict[str, Any]], status: str) -> None:
-        """A warning when at least half the records failed for infrastructure reasons (a
-        failed run says why in its error line instead)."""
+        """A warning when half the records failed or more (a failed run has its error line)."""
         infra = [r for r in records if r.get("status", "ok") != "ok"]
         if status != "failed" and infra and len(infra) * 2 >= len(records):
             self.warnings.add(
@@ -377,8 +378,7 @@ class Runner:
                 self.limit,
                 self._call_preflight if self.preflight else None,
             )
-            if warning:
-                self.warnings.add(warning)
+            self.warnings.update([warning] if warning else [])
             if self.cache_path is not None:
                 self.cache_path.parent.mkdir(parents=True, exist_ok=True)
             if self.resuming and not self._pairs(RunWriter.finished(self.run_dir)):

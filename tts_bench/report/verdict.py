@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tts_bench import sim_coverage
 from tts_bench.report import fmt
 from tts_bench.report.model import PARTIAL, get
 
@@ -182,7 +183,9 @@ def power_sentence(vm: dict[str, Any]) -> str | None:
 
 
 def facts(manifest: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
-    """Run facts for the header block: suite, models, fingerprint, counts, status, spend."""
+    """Run facts for the header block: suite, models, fingerprint, counts, status, spend;
+    `unsolved`: a sentence per simulated model that did not recognise most of the suite's
+    prompts (the verdict sentences mean nothing then: readers show these instead)."""
     meta = summary.get("meta") or {}
     suite = manifest.get("suite") or {}
     status = manifest.get("status") or meta.get("status") or "unknown"
@@ -221,7 +224,11 @@ def facts(manifest: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
         "simulated": simulated,
         "baseline": meta.get("baseline") or manifest.get("baseline") or suite.get("baseline"),
         "resamples": meta.get("resamples"),
-        "notes": [n for n in get(meta, "notes") or [] if isinstance(n, str)],
+        # simulated models that could not solve the suite's questions: said before any note,
+        # and a reader shows it in place of the verdict sentences (`unsolved`)
+        "unsolved": sim_coverage.unsolved(manifest),
+        "notes": sim_coverage.unsolved(manifest)
+        + [n for n in get(meta, "notes") or [] if isinstance(n, str)],
     }
 
 

@@ -14,11 +14,20 @@ from tts_bench.llm.types import ModelSpec, Usage
 
 
 class SimBackend:
-    """seed: the run seed; profiles: the suite's extra simulator profiles."""
+    """seed: the run seed; profiles: the suite's extra simulator profiles.
+
+    `coverage()` tells, per model, how many distinct prompts (last messages) it was sent and
+    how many of them it recognised as a built-in task: a suite of other questions gets
+    answers the simulator could not solve, and a run says so rather than score them."""
 
     def __init__(self, seed: int, profiles: dict[str, dict] | None) -> None:
         self.seed = seed
         self.profiles = profiles
+        self._seen: dict[str, dict[int, bool]] = {}  # model -> {hash(prompt): recognised}
+
+    def coverage(self) -> dict[str, dict[str, int]]:
+        """{model: {"recognised": r, "seen": n}} over the prompts this backend answered."""
+        return {m: {"recognised": sum(p.values()), "seen": len(p)} for m, p in self._seen.items()}
 
     async def call(
         self,
@@ -45,6 +54,9 @@ class SimBackend:
                 params=spec.params,
                 profiles=self.profiles,
             )
+            if messages:
+                prompt = hash(str(messages[-1].get("content", "")))
+                self._seen.setdefault(spec.model, {})[prompt] = out.recognised
             replies.append(
                 Reply(
                     text=out.text,
