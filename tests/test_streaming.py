@@ -110,6 +110,14 @@ def test_a_streamed_run_matches_a_plain_one_and_replays_its_timings(tmp_path):
         for config in ("stream_direct", "stream_litellm", "stream_sim"):
             r = a[(config, item)]
             assert 0 < r["ttft_s"] < r["latency_s"], (config, r["ttft_s"], r["latency_s"])
+            # generation speed after the first token: every output token over the rest
+            rest = r["latency_s"] - r["ttft_s"]
+            tokens = r["output_tokens"] + r["reasoning_tokens"]
+            assert r["output_tps"] == pytest.approx(tokens / rest, rel=1e-2), (
+                config
+            )  # rounded times
+        for config in ("plain_direct", "plain_litellm", "plain_sim"):
+            assert a[(config, item)]["output_tps"] is None
     # the cached replay (a new run over the same cache) keeps every original timing
     for key, r in a.items():
         again = b[key]
@@ -123,6 +131,7 @@ def test_a_streamed_run_matches_a_plain_one_and_replays_its_timings(tmp_path):
         block = ttft[config]
         assert block["n"] == 10 and block["n_unknown"] == 0
         assert 0 < block["p50"]["value"] <= block["p95"]["value"]
+        assert block["output_tps"]["n"] == 10 and block["output_tps"]["p50"]["value"] > 0
     html = (out / "b" / "report.html").read_text()
     assert html.count('class="ci ttft"') == 3 and "time to the first streamed token" in html
 

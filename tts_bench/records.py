@@ -32,7 +32,8 @@ def build_record(
     retries and the fallback model) is not scored, whatever the strategy made of the rest:
     status and failure are that call's label, answer, correct and score are null, and the
     samples that did succeed stay in `samples` (a resume replays them from the cache).
-    `ttft_s` is the time to the first token on the critical path (`first_token_s`)."""
+    `ttft_s` is the time to the first token on the critical path (`first_token_s`);
+    `output_tps` the generation speed of a one-call streamed request (`output_rate`)."""
     status = res.status if res.status != "ok" else (ctx.infra_status() or "ok")
     infra = status != "ok"
     answer = None if infra else res.answer
@@ -83,6 +84,7 @@ def build_record(
         "latency_s": round(latency, 6),
         "wall_s": round(wall, 6),
         "ttft_s": _round(first_token_s(calls)),
+        "output_tps": _round(output_rate(calls)),
         "input_tokens": sum(c.input_tokens for c in calls),
         "output_tokens": sum(c.output_tokens for c in calls),
         "reasoning_tokens": sum(c.reasoning_tokens for c in calls),
@@ -97,6 +99,18 @@ def build_record(
 
 def _round(x: float | None) -> float | None:
     return None if x is None else round(x, 6)
+
+
+def output_rate(calls: list[CallRecord]) -> float | None:
+    """Output tokens per second after the first token (visible and reasoning tokens over
+    latency minus time to first token) of a request made of one streamed, successful call.
+    None otherwise: several calls overlap or follow each other, so no single speed is theirs."""
+    if len(calls) != 1:
+        return None
+    c = calls[0]
+    if c.status != "ok" or c.ttft_s is None or c.latency_s <= c.ttft_s:
+        return None
+    return (c.output_tokens + c.reasoning_tokens) / (c.latency_s - c.ttft_s)
 
 
 def first_token_s(calls: list[CallRecord]) -> float | None:

@@ -222,6 +222,7 @@ _AMOUNTS = (
     "latency_s",
     "wall_s",
     "ttft_s",
+    "output_tps",
     "started_s",
     "score",
     "value",

@@ -77,11 +77,15 @@ def latency_block(lat: np.ndarray, confidence: float) -> dict[str, Any]:
     return out
 
 
-def ttft_block(ttft: np.ndarray, confidence: float) -> dict[str, Any] | None:
+def ttft_block(
+    ttft: np.ndarray, confidence: float, tps: np.ndarray | None = None
+) -> dict[str, Any] | None:
     """P50/P95 time to first token over the records that have one (`ttft_s`; NaN = none),
     with order-statistic intervals; None when no record of the group streamed. Unlike
     latency, records without a first token (a failed or unstreamed request) are left out and
-    counted in `n_unknown`: there is no first token to wait for, not an unknown wait."""
+    counted in `n_unknown`: there is no first token to wait for, not an unknown wait.
+    tps: each record's `output_tps` (NaN = none): its median, with the same kind of interval,
+    over the one-call streamed records (`output_tps`, null when there are none)."""
     known = ttft[~np.isnan(ttft)]
     if not known.size:
         return None
@@ -89,12 +93,20 @@ def ttft_block(ttft: np.ndarray, confidence: float) -> dict[str, Any] | None:
     for name in ("p50", "p95"):
         lo, hi = quantile_ci(known, QUANTILES[name], confidence)
         out[name] = {"value": quantile(known, QUANTILES[name]), "ci": [lo, hi]}
+    rates = tps[~np.isnan(tps)] if tps is not None else np.empty(0)
+    out["output_tps"] = None
+    if rates.size:
+        lo, hi = quantile_ci(rates, 0.5, confidence)
+        out["output_tps"] = {
+            "n": int(rates.size),
+            "p50": {"value": quantile(rates, 0.5), "ci": [lo, hi]},
+        }
     return out
 
 
-def _ttft(recs: list[dict[str, Any] | None]) -> np.ndarray:
-    """Each record's `ttft_s` (NaN when absent or null)."""
-    values = [r.get("ttft_s") if r else None for r in recs]
+def _field(recs: list[dict[str, Any] | None], key: str) -> np.ndarray:
+    """Each record's `key` as floats (NaN when absent or null)."""
+    values = [r.get(key) if r else None for r in recs]
     return np.array([np.nan if v is None else float(v) for v in values], dtype=float)
 
 
@@ -129,7 +141,8 @@ def config_figures(data: RunData, w: np.ndarray, confidence: float) -> dict[str,
     out: dict[str, dict] = {}
     for c, name in enumerate(data.configs):
         entry: dict[str, Any] = {"overall": None, "strata": {}}
-        ttft = _ttft(data.records[c])
+        ttft = _field(data.records[c], "ttft_s")
+        tps = _field(data.records[c], "output_tps")
         for col, val, gm in grp:
             present = data.present[c] & gm
             scored = data.scored[c] & gm
@@ -167,7 +180,7 @@ def config_figures(data: RunData, w: np.ndarray, confidence: float) -> dict[str,
                 },
                 "calls_per_request": _mean(data.n_calls[c], basis),
                 "latency": latency_block(data.latency[c][basis], confidence),
-                "ttft": ttft_block(ttft[basis], confidence),
+                "ttft": ttft_block(ttft[basis], confidence, tps[basis]),
                 "failures": failure_block(data.records[c], present),
             }
             if not binary:
