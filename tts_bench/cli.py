@@ -285,7 +285,9 @@ _USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "Usag
 def main() -> None:
     try:
         # not standalone: a usage error is raised here and said in one line, not a rich box
-        code = app(standalone_mode=False)
+        from tts_bench import cli_help
+
+        code = cli_help.apply(typer.main.get_command(app))(standalone_mode=False)
     except _USAGE_ERROR as exc:
         if type(exc).__name__ == "NoArgsIsHelpError":  # bare `tts-bench`: the help
             exc.show()
