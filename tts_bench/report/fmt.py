@@ -45,10 +45,57 @@ def usd(x: Any) -> str:
     return "$" + (s if len(s.split(".")[1]) >= 2 else f"{x:.2f}")
 
 
-def secs(x: Any) -> str:
+def time_unit(values: Any) -> str:
+    """The one unit for a column of durations in seconds: "s" when any known value is 1 s or
+    more, else "ms" (no value known: "ms")."""
+    known = [v for v in values if ok(v)]
+    return "s" if known and max(known) >= 1 else "ms"
+
+
+def secs(x: Any, unit: str | None = None) -> str:
+    """A duration in seconds as '334 ms' or '1.24 s', never in scientific notation. unit:
+    "ms" or "s" to keep a column in one unit (see `time_unit`); None picks per value."""
     if not ok(x):
         return NA
-    return f"{x * 1000:.0f} ms" if x < 1 else f"{x:.2f} s" if x < 10 else f"{x:.1f} s"
+    unit = unit or ("ms" if abs(x) < 1 else "s")
+    return f"{_ms(x)} ms" if unit == "ms" else f"{_s(x)} s"
+
+
+def _ms(x: float) -> str:
+    ms = 1000 * x
+    return f"{ms:,.1f}" if abs(ms) < 9.95 else f"{ms:,.0f}"
+
+
+def _s(x: float) -> str:
+    return f"{x:,.2f}" if abs(x) < 9.995 else f"{x:,.1f}" if abs(x) < 99.95 else f"{x:,.0f}"
+
+
+def axis_secs(x: Any) -> str:
+    """A time-axis tick: '50 ms', '200 ms', '1 s', '2.5 s' (shortest exact form)."""
+    if not ok(x):
+        return ""
+    if abs(x) < 1:
+        return f"{1000 * x:.6g} ms"
+    return f"{x:.6g} s"
+
+
+def usd_tick(x: Any) -> str:
+    """A cost-axis tick: '$0.00005', '$0.0002', '$0.01', '$1' (shortest exact form, fixed
+    notation)."""
+    if not ok(x):
+        return ""
+    if x == 0:
+        return "$0"
+    digits = max(0, 2 - math.floor(math.log10(abs(x))))
+    return "$" + f"{x:.{digits}f}".rstrip("0").rstrip(".")
+
+
+def per_usd(x: Any) -> str:
+    """Accuracy points per dollar per request: 3125.4 -> '3,125', 12.34 -> '12.3'."""
+    if not ok(x):
+        return NA
+    s = f"{x:,.0f}" if abs(x) >= 100 else f"{x:.1f}" if abs(x) >= 1 else f"{x:.3g}"
+    return s.replace("-", "−")
 
 
 def ci(lo: Any, hi: Any, f: Any = pct) -> str:
@@ -64,16 +111,17 @@ def pvalue(p: Any) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
-def latencies(p50: Any, p95: Any, p99: Any) -> str:
+def latencies(p50: Any, p95: Any, p99: Any, unit: str | None = None) -> str:
     """P50 / P95 / P99 in one unit: '334 / 528 / 650 ms', '0.61 / 0.97 / 1.14 s'; an unknown
-    quantile is '—' in its slot, all unknown is '—'."""
+    quantile is '—' in its slot, all unknown is '—'. unit: "ms" or "s" (a column's, from
+    `time_unit`); None: "s" when any quantile is 1 s or more."""
     qs = [p50, p95, p99]
     known = [q for q in qs if ok(q)]
     if not known:
         return NA
-    if max(known) < 1:
-        return " / ".join(f"{q * 1000:.0f}" if ok(q) else NA for q in qs) + " ms"
-    return " / ".join(f"{q:.2f}" if ok(q) else NA for q in qs) + " s"
+    unit = unit or time_unit(known)
+    num = _ms if unit == "ms" else _s
+    return " / ".join(num(q) if ok(q) else NA for q in qs) + f" {unit}"
 
 
 def tokens(t_in: Any, t_out: Any, t_reasoning: Any, calls: Any) -> str:

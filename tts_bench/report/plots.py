@@ -3,16 +3,27 @@
 Every function takes view-model pieces (see model.py) and returns one `<svg>` element; a
 plot with nothing to show is still an SVG that says so, so the page layout never shifts.
 Colours come from each config's `color`, so a config looks the same in every plot.
-Runs (in compare) are told apart by line style / marker, not colour.
+Runs (in compare) are told apart by line style / marker, not colour, and a legend says
+which is which. Legends sit beside the axes, never over data or axis labels; shared pieces
+(set-up, tick formats, label placement) are in plots_axes.py.
 """
 
 from __future__ import annotations
 
-import io
-import math
-import re
 from collections.abc import Sequence
 from typing import Any
+
+from tts_bench.report.plots_axes import (
+    _empty,
+    _finite,
+    _pcs,
+    _plt,
+    _svg,
+    cost_axis,
+    legend_beside,
+    place_labels,
+    time_axis,
+)
 
 LINESTYLES = ["-", "--", ":", "-."]
 MARKERS = ["o", "s", "^", "D"]
@@ -28,70 +39,9 @@ FAIL_COLORS = {
     "timeout": "#525252",
     "api_error": "#252525",
 }
-
-
-def _plt() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    plt.rcParams.update(
-        {
-            "svg.fonttype": "none",  # text stays text: smaller, selectable, searchable
-            "svg.hashsalt": "tts-bench",  # stable ids: the same report twice is the same bytes
-            # config names and stratum values are user text: "a$b" or "x^_y" is shown as
-            # written, never parsed as mathtext (which raises on an unbalanced "$")
-            "text.parse_math": False,
-            "font.size": 9,
-            "axes.spines.top": False,
-            "axes.spines.right": False,
-            "axes.grid": True,
-            "grid.alpha": 0.3,
-            "figure.dpi": 100,
-        }
-    )
-    return plt
-
-
-def _plain_log_labels(fig: Any) -> None:
-    """With mathtext off, matplotlib's own log-axis labels ("$\\mathdefault{10^{-1}}$") would
-    show as written: label those axes with plain numbers (0.1, 0.4) instead."""
-    from matplotlib.ticker import LogFormatter, LogFormatterMathtext
-
-    for ax in fig.axes:
-        for axis in (ax.xaxis, ax.yaxis):
-            for get, put in (
-                (axis.get_major_formatter, axis.set_major_formatter),
-                (axis.get_minor_formatter, axis.set_minor_formatter),
-            ):
-                f = get()
-                if isinstance(f, LogFormatterMathtext):
-                    base, only = getattr(f, "_base", 10.0), f.labelOnlyBase
-                    put(LogFormatter(base, labelOnlyBase=only, minor_thresholds=f.minor_thresholds))
-
-
-def _svg(fig: Any, name: str) -> str:
-    _plain_log_labels(fig)
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
-    _plt().close(fig)
-    svg = buf.getvalue()
-    svg = svg[svg.index("<svg") :]
-    svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.S)
-    # Inline SVGs share one id namespace: prefix this plot's ids (clip paths, glyphs).
-    svg = re.sub(r'id="([^"]+)"', rf'id="{name}-\1"', svg)
-    svg = re.sub(r"url\(#([^)]+)\)", rf"url(#{name}-\1)", svg)
-    svg = re.sub(r'xlink:href="#([^"]+)"', rf'xlink:href="#{name}-\1"', svg)
-    return svg.replace("<svg ", f'<svg data-plot="{name}" role="img" ', 1)
-
-
-def _empty(name: str, text: str) -> str:
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 1.2))
-    ax.axis("off")
-    ax.text(0.5, 0.5, text, ha="center", va="center", color="#666")
-    return _svg(fig, name)
+MAX_POINT_LABELS = 6
+HEATMAP_MAX_WIDTH_IN = 9.0
+_place_labels = place_labels  # the name tests and older callers use
 
 
 def saturation(runs: Sequence[dict[str, Any]], metric: str = "accuracy") -> str:
@@ -158,18 +108,20 @@ def saturation(runs: Sequence[dict[str, Any]], metric: str = "accuracy") -> str:
     ax.set_xlabel("N (samples)")
     ax.set_ylabel(f"{metric} (%)")
     ax.set_title("Saturation: accuracy vs N (★ saturation point)", loc="left")
-    ax.legend(fontsize=7, loc="lower right", ncol=2)
+    legend_beside(ax)
     return _svg(fig, "saturation")
 
 
 def cost_accuracy(runs: Sequence[dict[str, Any]], metric: str = "accuracy") -> str:
     """Every operating point (configs as run, pool points at each N) by mean cost/request and
     accuracy; the Pareto frontier as a step line. Configs as run are labelled beside their
-    point, placed clear of the other labels; with more than MAX_POINT_LABELS of them a legend
-    (colour = config) replaces the labels."""
+    point, placed clear of the other labels (with more than MAX_POINT_LABELS of them a legend,
+    colour = config, replaces the labels); pool points carry their N ("@4") in small type.
+    With several runs, a legend names each run's marker shape."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7.5, 4))
     labelled: list[tuple[float, float, str, str]] = []  # (cost, acc %, label, colour)
+    pooled: list[tuple[float, float, str, str]] = []
     for ri, r in enumerate(runs):
         colors = {c["name"]: c["color"] for c in r["configs"]}
         pts = [p for p in r["pareto"] if _plottable(p["cost"], p["acc"])]
@@ -200,8 +152,8 @@ def cost_accuracy(runs: Sequence[dict[str, Any]], metric: str = "accuracy") -> s
                 lw=0.8,
                 zorder=3,
             )
-            if not pool:
-                labelled.append((p["cost"], 100 * p["acc"], p["label"], color))
+            spot = (p["cost"], 100 * p["acc"], p["label"], color)
+            (pooled if pool else labelled).append(spot)
         front = sorted((p for p in pts if p["frontier"]), key=lambda p: p["cost"])
         if front:
             ax.step(
@@ -218,72 +170,35 @@ def cost_accuracy(runs: Sequence[dict[str, Any]], metric: str = "accuracy") -> s
         _plt().close(fig)
         return _empty("cost_accuracy", "Cost not measured: no cost-accuracy plot.")
     ax.set_xscale("log")
-    # ticks at 1, 2, 5 × 10^k in dollars; matplotlib's minor labels (2×10⁻⁴ 3×10⁻⁴ ...)
-    # collide when the costs span less than a decade
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
-
-    from tts_bench.report.fmt import usd
-
-    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: usd(v)))
-    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.autoscale_view()
+    cost_axis(ax.xaxis)
     ax.set_xlabel("mean cost per request (USD, log)")
     ax.set_ylabel(f"{metric} (%)")
     ax.set_title(
-        "Cost vs accuracy (small dots: pool points at each N; ringed: on the frontier)", loc="left"
+        "Cost vs accuracy (small dots: pool points, labelled @N; ringed: on the frontier)",
+        loc="left",
     )
+    from matplotlib.lines import Line2D
+
     names = list(dict.fromkeys(lab for _, _, lab, _ in labelled))
     if len(labelled) > MAX_POINT_LABELS:
-        from matplotlib.lines import Line2D
-
         colours = {lab: col for _, _, lab, col in labelled}
         for lab in names:
             ax.add_line(Line2D([], [], ls="none", marker="o", color=colours[lab], label=lab))
+        placed = None
     else:
-        _place_labels(fig, ax, labelled)
+        placed = place_labels(fig, ax, labelled)
+    # a pool point's label is its N: the colour says which config's pool it is
+    tags = [(x, y, "@" + lab.rsplit("@", 1)[-1], c) for x, y, lab, c in pooled]
+    place_labels(fig, ax, tags, avoid=placed, fontsize=6, color="#555")
+    if len(runs) > 1:
+        for ri, r in enumerate(runs):
+            ax.add_line(
+                Line2D([], [], ls="none", marker=MARKERS[ri % 4], color="#666", label=r["label"])
+            )
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7, loc="lower right", ncol=2 if len(names) > 6 else 1)
+        legend_beside(ax)
     return _svg(fig, "cost_accuracy")
-
-
-# (dx, dy) in points and horizontal alignment: right, below-right, left, below-left, higher...
-LABEL_SPOTS = [
-    (5, 4, "left"),
-    (5, -11, "left"),
-    (-5, 4, "right"),
-    (-5, -11, "right"),
-    (5, 13, "left"),
-    (5, -20, "left"),
-    (-5, 13, "right"),
-    (-5, -20, "right"),
-]
-MAX_POINT_LABELS = 6
-HEATMAP_MAX_WIDTH_IN = 9.0
-
-
-def _place_labels(fig: Any, ax: Any, pts: list[tuple[float, float, str, str]]) -> None:
-    """Annotate each point with its label at the first spot (LABEL_SPOTS) whose text box
-    overlaps no label placed before it; the first spot when none is free."""
-    ax.get_xlim(), ax.get_ylim()  # settle the autoscaled limits before measuring text
-    renderer = fig.canvas.get_renderer()
-
-    def put(x: float, y: float, label: str, spot: tuple[int, int, str]) -> Any:
-        dx, dy, ha = spot
-        return ax.annotate(
-            label, (x, y), textcoords="offset points", xytext=(dx, dy), ha=ha, fontsize=8
-        )
-
-    placed: list[Any] = []
-    for x, y, label, _colour in sorted(pts, key=lambda t: (t[0], -t[1])):
-        for spot in LABEL_SPOTS:
-            t = put(x, y, label, spot)
-            box = t.get_window_extent(renderer)
-            if not any(box.overlaps(b) for b in placed):
-                break
-            t.remove()
-        else:
-            box = put(x, y, label, LABEL_SPOTS[0]).get_window_extent(renderer)
-        placed.append(box)
 
 
 def _plottable(cost: Any, acc: Any) -> bool:
@@ -326,7 +241,8 @@ def latency(runs: Sequence[dict[str, Any]], latencies: Sequence[dict[str, list[f
     ]
     ax.set_yticks(range(len(rows)), labels)
     ax.set_xscale("log")
-    ax.set_xlabel("critical-path latency per request (s, log)   | P50   ◆ P95")
+    unit = time_axis(ax.xaxis, [float(x.max()) for _, _, x in rows])
+    ax.set_xlabel(f"critical-path latency per request ({unit}, log)   | P50   ◆ P95")
     ax.set_title("Latency distributions", loc="left")
     ax.grid(axis="y", visible=False)
     return _svg(fig, "latency")
@@ -421,24 +337,5 @@ def failures(configs: Sequence[dict[str, Any]]) -> str:
     ax.set_xlabel("share of requests (%)")
     ax.set_title("Outcomes and failure modes", loc="left")
     ax.grid(axis="y", visible=False)
-    ax.legend(
-        fontsize=7,
-        ncol=4,
-        loc="upper center",
-        bbox_to_anchor=(0.5, -0.35 if len(rows) < 4 else -0.12),
-    )
+    legend_beside(ax)
     return _svg(fig, "failures")
-
-
-def _finite(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _pcs(values: Any, n: int) -> Any:
-    """A curve in percent as a float array of length n: null (or missing) -> NaN, so numpy
-    and matplotlib never see None (the analysis nulls CIs it cannot compute)."""
-    import numpy as np
-
-    vals = list(values or [])[:n]
-    vals += [None] * (n - len(vals))
-    return np.array([100 * v if _finite(v) else np.nan for v in vals], dtype=float)
