@@ -220,11 +220,18 @@ def compare(
     ),
 ) -> None:
     """Compare runs (e.g. last month's model vs the upgrade), paired by item."""
-    from tts_bench.report import write_compare
+    from rich.console import Console
 
-    path, warnings = write_compare(run_dirs, out)
+    from tts_bench.report.compare import terminal_table, write_compare
+
+    rows: list[dict] = []
+    path, warnings = write_compare(run_dirs, out, rows_out=rows)
     for w in warnings:
         typer.echo(f"warning: {w}", err=True)
+    console = Console()
+    if not console.is_terminal:  # logs and CI: wide enough that rows do not wrap
+        console = Console(width=max(console.width, 140))
+    console.print(terminal_table(rows))
     typer.echo(f"comparison: {path}")
 
 

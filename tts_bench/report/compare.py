@@ -100,9 +100,16 @@ def warnings_for(runs: list[dict[str, Any]]) -> list[str]:
 
 
 def write_compare(
-    run_dirs: list[Path | str], out: Path | str, *, resamples: int = 10_000, seed: int = 0
+    run_dirs: list[Path | str],
+    out: Path | str,
+    *,
+    resamples: int = 10_000,
+    seed: int = 0,
+    rows_out: list[dict[str, Any]] | None = None,
 ) -> tuple[Path, list[str]]:
-    """Write compare.html for `run_dirs` (the first is the reference); return (path, warnings)."""
+    """Write compare.html for `run_dirs` (the first is the reference); return (path, warnings).
+    rows_out: a list that receives the per-config delta rows (each with `ref`, the reference
+    run's label), e.g. for `terminal_table`."""
     if len(run_dirs) < 2:
         raise UserError("compare: give at least two run directories")
     runs = []
@@ -148,7 +155,11 @@ def write_compare(
                     seed=seed,
                     by=ref["sample_by"],
                 )
-                rows.append({"config": n, "color": colors[n], "run": r["label"], **d})
+                rows.append(
+                    {"config": n, "color": colors[n], "run": r["label"], "ref": ref["label"], **d}
+                )
+    if rows_out is not None:
+        rows_out.extend(rows)
     html = (
         env()
         .get_template("compare.html.j2")
@@ -165,6 +176,32 @@ def write_compare(
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, html)  # a failure leaves the previous page, never half of one
     return path, warns
+
+
+def terminal_table(rows: list[dict[str, Any]]) -> Any:
+    """The per-config deltas as a rich Table (what `compare` prints): one row per (config,
+    run), the same figures as the page's delta table."""
+    from rich.table import Table
+
+    ref = rows[0]["ref"] if rows else "reference"
+    t = Table(title=f"compare: deltas vs {ref} (paired by item, 95% CI)")
+    for col in ("config", "run", f"{ref} acc.", "run acc.", "Δ pts (95% CI)", "p"):
+        t.add_column(col, justify="left" if col in ("config", "run") else "right")
+    for col in ("cost ×", "P95 ×", "paired"):
+        t.add_column(col, justify="right")
+    for x in rows:
+        t.add_row(
+            x["config"],
+            x["run"],
+            fmt.pct(x.get("acc_a")),
+            fmt.pct(x.get("acc_b")),
+            f"{fmt.pts(x.get('delta'))} ({fmt.ci(x.get('delta_lo'), x.get('delta_hi'), fmt.pts)})",
+            fmt.pvalue(x.get("p_value")),
+            fmt.ratio(x.get("cost_ratio")),
+            fmt.ratio(x.get("p95_ratio")),
+            str(x.get("n_paired", "—")),
+        )
+    return t
 
 
 def _sentence(x: dict[str, Any], ref: str) -> str:
