@@ -19,8 +19,16 @@ $(VENV)/.installed-test: pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test,inspect]'
 	touch $(VENV)/.installed $@
 
+# Ends by saying how to open the report it wrote (the newest under results/).
 demo: install
 	$(BIN)/tts-bench run suites/demo.yaml
+	@report=$$(ls -t results/*/report.html 2>/dev/null | head -1); \
+	if [ -n "$$report" ]; then \
+	  echo ""; \
+	  echo "Open the report: xdg-open $$report   (macOS: open $$report)"; \
+	  echo "or serve it:     $(BIN)/python -m http.server -d $$(dirname $$report) 8000"; \
+	  echo "                 then browse http://localhost:8000/report.html"; \
+	fi
 
 # Browser tests need Debian's chromium; scripts/ensure-chromium.sh installs it when it can
 # and says loudly when it cannot (those tests then skip with that message).

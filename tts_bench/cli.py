@@ -213,7 +213,9 @@ class _progress_bar:
             TimeRemainingColumn(),
             transient=True,
         ) as bar:
-            task = bar.add_task("running", total=None, errors=0, spent=0.0)
+            # every pair of the suite until the runner's first frame (resumes: minus the done)
+            total = len(runner.items) * len(runner.suite.configs)
+            task = bar.add_task("running", total=total, errors=0, spent=0.0)
 
             def update(p: dict[str, Any]) -> None:
                 bar.update(
@@ -231,7 +233,9 @@ class _progress_bar:
 @app.command("list")
 def list_(
     what: Annotated[str, typer.Argument(help="suites | strategies | models")] = "suites",
-    suites_dir: Annotated[Path, typer.Option("--suites-dir")] = Path("suites"),
+    suites_dir: Annotated[
+        Path, typer.Option("--suites-dir", help="Folder of suite files (for `list suites`).")
+    ] = Path("suites"),
     suite: Annotated[
         Path | None, typer.Option("--suite", help="Also list this suite's sim_profiles.")
     ] = None,
@@ -243,12 +247,19 @@ def list_(
         found = sorted(suites_dir.glob("*.yaml"))
         if not found:
             raise UserError(f"{suites_dir}: no suite files here (give --suites-dir DIR)")
+        listed = 0
         for p in found:
             try:
-                desc = (read_yaml(p) or {}).get("description", "")
+                data = read_yaml(p)
             except Exception:  # a broken suite is still listed; `run` names its problem
-                desc = "(unreadable)"
+                data = {"dataset": None, "configs": None, "description": "(unreadable)"}
+            # a suite has a dataset and configs: gate rules, import specs and other YAML do not
+            if not isinstance(data, dict) or not {"dataset", "configs"} <= data.keys():
+                continue
+            desc, listed = data.get("description", ""), listed + 1
             typer.echo(f"{str(p):28} {str(desc).strip().splitlines()[0] if desc else ''}")
+        if not listed:
+            raise UserError(f"{suites_dir}: no suite files here (give --suites-dir DIR)")
     elif what == "strategies":
         from tts_bench.strategies import registry
 

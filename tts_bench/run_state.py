@@ -86,13 +86,18 @@ class Budget:
 @dataclass
 class Progress:
     """Pairs done (earlier sessions included) out of `total`; `ran`/`failed` count this
-    session's pairs. callback: called with {done, total, errors, spent_usd} after each."""
+    session's pairs. callback: called with {done, total, errors, spent_usd} once at the
+    start and after each pair."""
 
     done: int
     total: int
     callback: Callable[[dict[str, Any]], None] | None = None
     ran: int = 0
     failed: int = 0
+    spent: float = 0.0  # the spend when the session starts (earlier sessions, preflight)
+
+    def __post_init__(self) -> None:
+        self.notify(self.spent)  # a first frame with the total, before the first pair lands
 
     def advance(self, ok: bool, spent: float) -> None:
         self.done += 1

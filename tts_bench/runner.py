@@ -220,7 +220,7 @@ class Runner:
         )
         prior = float(self.manifest.get("spent_usd") or 0.0) + self.preflight_spent
         budget = Budget(self.max_cost, prior, lambda: client.spent_usd)
-        progress = Progress(len(done), len(pairs) + len(done), self.progress)
+        progress = Progress(len(done), len(pairs) + len(done), self.progress, spent=prior)
         configs = [c.name for c in self.suite.configs]
         health = ConfigHealth(
             {n: (self.resolved.specs[n], self.resolved.fallbacks[n]) for n in configs},

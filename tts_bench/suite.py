@@ -7,6 +7,8 @@ config's `params:`, which pass any litellm keyword through (api_base, top_p, ...
 
 from __future__ import annotations
 
+import difflib
+import typing
 from pathlib import Path
 from typing import Any, Literal
 
@@ -291,6 +293,57 @@ def _loc(loc: tuple[Any, ...], data: Any) -> str:
     return "".join(parts) or "(top level)"
 
 
+def _first_problem(errors: list[Any], data: Any) -> str:
+    """One line for pydantic's errors. An unknown key goes first, with the field it was
+    probably meant to be ("unknown key 'config' (did you mean 'configs'?)"): a misspelt
+    key also makes the real one missing, and that error alone would hide the cause."""
+    unknown = [e for e in errors if e["type"] == "extra_forbidden"]
+    err = unknown[0] if unknown else errors[0]
+    loc = tuple(err["loc"])
+    rest = [e for e in errors if e is not err]
+    if err["type"] != "extra_forbidden":
+        where, msg = _loc(loc, data), err["msg"].removeprefix("Value error, ")
+    else:
+        parent, key = loc[:-1], str(loc[-1])
+        guess = difflib.get_close_matches(key, _fields_at(parent), n=1, cutoff=0.6)
+        where = _loc(parent, data) if parent else ""
+        msg = f"unknown key {key!r}" + (f" (did you mean {guess[0]!r}?)" if guess else "")
+        if guess:  # the field it meant is missing because of the typo: not another problem
+            meant = (*parent, guess[0])
+            rest = [e for e in rest if not (e["type"] == "missing" and tuple(e["loc"]) == meant)]
+    more = f" (and {len(rest)} more)" if rest else ""
+    return f"{where}: {msg}{more}" if where else f"{msg}{more}"
+
+
+def _fields_at(loc: tuple[Any, ...]) -> list[str]:
+    """The field names of the suite model found at `loc` (list indices skipped); [] where
+    the location is not a model (free-form mappings such as `sim_profiles`)."""
+    model: Any = Suite
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        if field is None:
+            return []
+        model = _model_in(field.annotation)
+        if model is None:
+            return []
+    return list(model.model_fields)
+
+
+def _model_in(annotation: Any) -> Any:
+    """The pydantic model inside an annotation (X, list[X], X | None), or None."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if typing.get_origin(annotation) is dict:
+        return None
+    for arg in typing.get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
 def parse(data: Any, source: str = "<suite>", base_dir: Path | None = None) -> Suite:
     """Validate a suite mapping; raise UserError with one line on any problem."""
     if not isinstance(data, dict):
@@ -298,13 +351,7 @@ def parse(data: Any, source: str = "<suite>", base_dir: Path | None = None) -> S
     try:
         suite = Suite.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = _loc(tuple(err["loc"]), data)
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key"
-        more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-        raise UserError(f"{source}: {where}: {msg}{more}") from None
+        raise UserError(f"{source}: {_first_problem(exc.errors(), data)}") from None
     if base_dir is not None:
         src = suite.dataset.source
         if ":" not in src.split("/")[0] and not Path(src).is_absolute():
