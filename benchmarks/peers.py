@@ -129,7 +129,7 @@ class EchoServer:
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": f"Final answer: {answer}"},
+                    "message": {"role": "assistant", "content": answer},
                     "finish_reason": "stop",
                 }
             ],
@@ -271,7 +271,7 @@ def inspect(work: Path, items: Path, url: str, conc: int, envs: Path) -> Tool:
         f"    data = json_dataset({str(items)!r}, FieldSpec(input='question', target='answer', id='id'))\n"
         "    return Task(dataset=data, solver=generate(), scorer=match(numeric=True))\n"
     )
-    argv = [str(bin_ / "inspect"), "eval", str(work / "inspect_task.py"), "--model", "openai/echo"]
+    argv = [str(bin_ / "inspect"), "eval", "inspect_task.py", "--model", "openai/echo"]
     argv += [
         "--model-base-url",
         url,
