@@ -46,14 +46,16 @@ def test_run_warns_and_records_unrecognised_prompts(tmp_path: Path) -> None:
     data = tmp_path / "own.jsonl"
     data.write_text("".join(json.dumps(q) + "\n" for q in QUESTIONS))
     suite = _suite(tmp_path, str(data))
-    out = cli("run", str(suite), "--out", str(tmp_path / "results"), "--no-cache")
-    assert out.returncode == 0, out.stderr
     line = "sim/small recognised 0 of 6 prompts: simulated models only solve the built-in tasks"
-    assert line in out.stdout + out.stderr
-    (run_dir,) = [p for p in (tmp_path / "results").iterdir() if p.is_dir() and p.name[0] != "."]
-    manifest = json.loads((run_dir / "manifest.json").read_text())
-    assert manifest["sim_recognised"] == {"sim/small": {"recognised": 0, "seen": 6}}
-    assert line in manifest["warnings"]
+    results = tmp_path / "results"
+    for run_id in ("first", "cached"):  # the second run's replies all come from the cache
+        out = cli("run", str(suite), "--out", str(results), "--run-id", run_id, "--no-report")
+        assert out.returncode == 0, out.stderr
+        assert line in out.stderr
+        manifest = json.loads((results / run_id / "manifest.json").read_text())
+        assert manifest["sim_recognised"] == {"sim/small": {"recognised": 0, "seen": 6}}
+        assert line in manifest["warnings"]
+    assert manifest["sessions"][-1]["cache_hits"] == 6
     f = facts(manifest, {})
     assert f["unsolved"] == [line] and f["notes"][0] == line
 

@@ -177,7 +177,6 @@ class Runner:
         started = time.perf_counter()
         reset_clock()
         result = await self.resolved.solvers[config](ctx)
-        latency = ctx.elapsed
         wall = time.perf_counter() - started
         record = build_record(
             suite=self.suite,
@@ -187,7 +186,7 @@ class Runner:
             config=config,
             ctx=ctx,
             res=result,
-            latency=latency,
+            latency=ctx.elapsed,
             wall=wall,
         )
         return ctx, record
@@ -218,6 +217,7 @@ class Runner:
             seed=self.suite.seed,
             sim_profiles=self.suite.sim_profiles,
         )
+        sim_coverage.watch(client)
         prior = float(self.manifest.get("spent_usd") or 0.0) + self.preflight_spent
         budget = Budget(self.max_cost, prior, lambda: client.spent_usd)
         progress = Progress(len(done), len(pairs) + len(done), self.progress, spent=prior)

@@ -7,7 +7,8 @@ was sent and those it recognised (`SimBackend.coverage`); `record` keeps the cou
 manifest's `sim_recognised` field ({model: {"recognised": r, "seen": n}}, summed over the
 sessions of a resumed run) and words the run's warning; `unsolved` words the report's.
 
-Cache hits never reach the backend, so a run served wholly from the cache counts nothing.
+Cache hits never reach the backend: `watch` counts them as they are replayed, with the
+simulator's own look-up (`sim.model.recognises`), so a rerun served from the cache warns too.
 """
 
 from __future__ import annotations
@@ -56,6 +57,25 @@ def _short(c: dict[str, int]) -> bool:
 
 def _line(model: str, c: dict[str, Any]) -> str:
     return f"{model} recognised {c['recognised']} of {c['seen']} prompts: {HINT}"
+
+
+def watch(client: Any) -> Any:
+    """`client` with its cache hits of simulated models counted by its simulator backend."""
+    backend = getattr(client, "_backends", {}).get("sim")
+    if backend is None or not hasattr(backend, "note"):
+        return client
+    inner = client.generate
+
+    async def generate(spec: Any, messages: Any, *, sample_index: int = 0) -> Any:
+        out = await inner(spec, messages, sample_index=sample_index)
+        if out.cache_hit and out.simulated:
+            from tts_bench.sim.model import recognises
+
+            backend.note(spec.model, messages, recognises(messages))
+        return out
+
+    client.generate = generate
+    return client
 
 
 def of(client: Any) -> dict[str, dict[str, int]]:

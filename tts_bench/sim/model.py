@@ -139,6 +139,14 @@ def simulate(
     )
 
 
+def recognises(messages: list[dict[str, str]]) -> bool:
+    """Would `simulate` recognise the problem in this request as a built-in task? (Its own
+    look-up, for a reply replayed from the cache that `simulate` did not write now.)"""
+    last = str(messages[-1].get("content", "")) if messages else ""
+    role = role_of(last)
+    return tasks.identify(sections(last).get("problem", last) if role else last) is not None
+
+
 # Digit-free replies: neither a final-answer marker nor a number an extractor could read.
 _SPELLED = (
     "Working through each change in order, it comes to {}.",

@@ -25,6 +25,12 @@ class SimBackend:
         self.profiles = profiles
         self._seen: dict[str, dict[int, bool]] = {}  # model -> {hash(prompt): recognised}
 
+    def note(self, model: str, messages: list[dict[str, str]], recognised: bool) -> None:
+        """Count one answered prompt of `model` (a replayed one too: see sim_coverage)."""
+        if messages:
+            prompt = hash(str(messages[-1].get("content", "")))
+            self._seen.setdefault(model, {})[prompt] = recognised
+
     def coverage(self) -> dict[str, dict[str, int]]:
         """{model: {"recognised": r, "seen": n}} over the prompts this backend answered."""
         return {m: {"recognised": sum(p.values()), "seen": len(p)} for m, p in self._seen.items()}
@@ -54,9 +60,7 @@ class SimBackend:
                 params=spec.params,
                 profiles=self.profiles,
             )
-            if messages:
-                prompt = hash(str(messages[-1].get("content", "")))
-                self._seen.setdefault(spec.model, {})[prompt] = out.recognised
+            self.note(spec.model, messages, out.recognised)
             replies.append(
                 Reply(
                     text=out.text,
