@@ -199,3 +199,26 @@ def test_the_checks_catch_a_legend_over_data_and_crowded_ticks(pages, tmp_path: 
     kinds = {k for k, _, _ in page.evaluate(CLASHES, "bad")}
     page.close()
     assert kinds == {"legend/data", "ticks"}
+
+
+@browser_only
+def test_strata_in_one_order_everywhere(pages) -> None:
+    """The heatmap's rows, the stratum tables and the explorer's filter list strata in the
+    summary's order (analysis.strata: the dataset's order), on the report and compare pages."""
+    page = pages["report"]
+    heat = page.evaluate(
+        "[...document.querySelectorAll('svg[data-plot=strata] g[id*=ytick_] text')]"
+        ".map(t => t.textContent).filter(t => t.includes('='))"
+    )
+    tables = [h.split(" (")[0].replace(" = ", "=") for h in page.locator("h3").all_text_contents()]
+    options = [
+        o for o in page.locator("select option").all_text_contents() if o.startswith("difficulty=")
+    ]
+    assert heat and heat == [t for t in tables if t.startswith("difficulty=")] == options
+    cmp_heat = pages["compare"].evaluate(
+        "[...document.querySelectorAll('svg[data-plot=strata] g[id*=ytick_] text')]"
+        ".map(t => t.textContent).filter(t => t.includes('='))"
+    )
+    from tts_bench.report.synthetic import DIFFICULTY
+
+    assert cmp_heat == [f"difficulty={d}" for d in DIFFICULTY]
