@@ -130,12 +130,14 @@ def marginal(
     seed: int = 0,
     confidence: float = 0.95,
     strata: list[object] | None = None,
+    w: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Accuracy points gained per extra dollar per request going from frontier point `lo` to
     the next dearer frontier point `hi`, paired on the items both scored with known costs:
     100 · mean(value_hi − value_lo) / mean(cost_hi − cost_lo), with a paired (stratified)
     percentile bootstrap interval. Knobs: `resamples`, `seed`, `confidence`, `strata` (one
-    label per item, resampled within).
+    label per item, resampled within), `w` (a bootstrap counts matrix over all items, shared by
+    the frontier's steps; None draws one over the paired items).
 
     The statistic is a ratio whose denominator can come near 0: when more than (1 −
     confidence) / 2 of the resampled cost differences are ≤ 0 the confidence set is unbounded
@@ -167,15 +169,18 @@ def marginal(
     idx = np.flatnonzero(both)
     if idx.size < 2:
         return out
-    w = counts_matrix(
-        idx.size,
-        resamples=resamples,
-        seed=seed,
-        strata=[strata[i] for i in idx] if strata is not None else None,
-    )
+    if w is None:
+        w = counts_matrix(
+            idx.size,
+            resamples=resamples,
+            seed=seed,
+            strata=[strata[i] for i in idx] if strata is not None else None,
+        )
+    else:  # the shared matrix: items off the pair weigh 0 (dv, dc are 0 there)
+        idx = np.arange(both.size)
     batch = MeanBatch(w)
     j_ratio = batch.add(100 * dv[idx], dc[idx])
-    j_cost = batch.add(dc[idx], np.ones(idx.size))
+    j_cost = batch.add(dc[idx], both[idx].astype(float))
     res = batch.run()
     if np.mean(res[:, j_cost] <= 0) > (1 - confidence) / 2:
         out["ci_unbounded"] = True
@@ -192,7 +197,20 @@ def marginals(pts: list[Point], rows: list[dict[str, Any]], **kw: Any) -> dict[s
     front = sorted(
         (r for r in rows if r["on_frontier"]), key=lambda r: (r["cost_usd"], -r["accuracy"])
     )
+    steps = list(zip(front, front[1:], strict=False))
+    if not steps:
+        return {}
+    from tts_bench.analysis.bootstrap import counts_matrix
+
+    n = len(pts[0].value)
+    # one counts matrix for every step: drawn once (the draw dominates at 100,000 items)
+    w = counts_matrix(
+        n,
+        resamples=kw.get("resamples", MARGINAL_RESAMPLES),
+        seed=kw.get("seed", 0),
+        strata=kw.get("strata"),
+    )
     return {
-        b["label"]: marginal(by_label[a["label"]], by_label[b["label"]], **kw)
-        for a, b in zip(front, front[1:], strict=False)
+        b["label"]: marginal(by_label[a["label"]], by_label[b["label"]], w=w, **kw)
+        for a, b in steps
     }
