@@ -15,12 +15,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 from tts_bench.errors import UserError
 from tts_bench.fsutil import atomic_write_text
-from tts_bench.inputcheck import check_number, decode_line, parse_json, short
+from tts_bench.inputcheck import MAX_JSON_DEPTH, check_number, decode_line, parse_json, short
 from tts_bench.llm.types import CallRecord
 
 MANIFEST = "manifest.json"
@@ -54,6 +55,31 @@ def check_run_id(run_id: str) -> str:
     return run_id
 
 
+# The stdlib's C scanner, called directly: `json.loads` around it costs as much again per line
+# of a 100,000-record file. Anything it does not take plainly goes through `parse_json`.
+_SCAN = json.JSONDecoder().scan_once
+_JSON_WS = " \t\n\r"
+
+
+def _fast_object(raw: bytes) -> dict[str, Any] | None:
+    """The object on a line that is plainly one (UTF-8, starts with `{`, few brackets, parses
+    to the end), else None: the caller then takes the checked path, which says why."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    # below MAX_JSON_DEPTH brackets in all, the depth limit cannot be reached
+    if text[:1] != "{" or text.count("[") + text.count("{") > MAX_JSON_DEPTH:
+        return None
+    try:
+        obj, end = _SCAN(text, 0)
+    except (StopIteration, ValueError, RecursionError):
+        return None
+    if type(obj) is not dict or (end != len(text) and text[end:].strip(_JSON_WS)):
+        return None
+    return obj
+
+
 def iter_jsonl_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield `(line number, object)` for the JSON objects of a JSONL file. A torn last line
     (no newline: a crash mid-write) is skipped; any other line that is not UTF-8, not JSON
@@ -62,6 +88,10 @@ def iter_jsonl_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         return
     with path.open("rb") as fh:
         for n, raw in enumerate(fh, 1):
+            obj = _fast_object(raw)
+            if obj is not None:
+                yield n, obj
+                continue
             where = f"{path}:{n}"
             try:
                 text = decode_line(raw, where)
@@ -239,13 +269,12 @@ _COUNTS = (
 
 
 _FIGURES = (*_AMOUNTS, *_COUNTS)
+_CONFIDENCE = _FIGURES.index("confidence")
 _INF = float("inf")
 
 
-def _figures_ok(obj: dict[str, Any], skip: str | None) -> bool:
-    """The common case of `_check_figures`, fast: every figure null, a non-negative int, or a
-    finite non-negative float (whole for counts). Reading 100,000 samples back goes through
-    here, so the message-building rule runs only when this says no."""
+def _figures_ok_plain(obj: dict[str, Any], skip: str | None) -> bool:
+    """`_figures_ok` one key at a time (the rule itself; `_figures_ok` is its fast path)."""
     for key in _FIGURES:
         v = obj.get(key)
         if v is None or key == skip:
@@ -260,6 +289,52 @@ def _figures_ok(obj: dict[str, Any], skip: str | None) -> bool:
         else:
             return False
     c = obj.get("confidence")
+    return c is None or skip == "confidence" or c <= 1
+
+
+# (types of the figures in _FIGURES order, skip) -> a getter of the values to check, or None
+# when those types need `_figures_ok_plain` (a float count, a bool, a string...)
+_FIGURE_SHAPES: dict[tuple[tuple[type, ...], str | None], Any] = {}
+_NONE = type(None)
+
+
+def _figure_getter(sig: tuple[type, ...], skip: str | None) -> Any:
+    if any(
+        t not in (_NONE, int, float) or (t is float and k in _COUNTS)
+        for k, t in zip(_FIGURES, sig, strict=True)
+        if k != skip
+    ):
+        return None
+    idx = [
+        i
+        for i, (k, t) in enumerate(zip(_FIGURES, sig, strict=True))
+        if t is not _NONE and k != skip
+    ]
+    if not idx:
+        return lambda vals: ()
+    if len(idx) == 1:
+        return lambda vals, i=idx[0]: (vals[i],)
+    return itemgetter(*idx)
+
+
+def _figures_ok(obj: dict[str, Any], skip: str | None) -> bool:
+    """The common case of `_check_figures`, fast: every figure null, a non-negative int, or a
+    finite non-negative float (whole for counts). Reading 100,000 samples back goes through
+    here, so the message-building rule runs only when this says no. Records share a few
+    shapes (which figures are null, int or float): each shape is judged once, then a record
+    of it needs only min and sum of its figures (a NaN or an infinity makes the sum fail)."""
+    vals = list(map(obj.get, _FIGURES))
+    shape = (tuple(map(type, vals)), skip)
+    try:
+        get = _FIGURE_SHAPES[shape]
+    except KeyError:
+        get = _FIGURE_SHAPES[shape] = _figure_getter(*shape)
+    if get is None:
+        return _figures_ok_plain(obj, skip)
+    nums = get(vals)
+    if nums and not (min(nums) >= 0 and sum(nums) < _INF):
+        return _figures_ok_plain(obj, skip)  # the sum may overflow: the plain rule decides
+    c = vals[_CONFIDENCE]
     return c is None or skip == "confidence" or c <= 1
 
 
@@ -278,7 +353,24 @@ def _check_figures(obj: dict[str, Any], where: str, skip: str | None = None) -> 
         raise UserError(f"{where}: `confidence` must be at most 1, got {obj['confidence']!r}")
 
 
+# (id of a types table, types of its keys' values) -> whether they pass `_check_fields`
+_FIELD_SHAPES: dict[tuple[int, tuple[type, ...]], bool] = {}
+
+
+def _fields_ok(obj: dict[str, Any], types: dict[str, tuple[type, ...]]) -> bool:
+    """`_check_fields` would pass: judged once per shape (the types of the checked keys)."""
+    shape = (id(types), tuple(map(type, map(obj.get, types))))
+    ok = _FIELD_SHAPES.get(shape)
+    if ok is None:
+        ok = _FIELD_SHAPES[shape] = all(
+            t is _NONE or t in allowed for t, allowed in zip(shape[1], types.values(), strict=True)
+        )
+    return ok
+
+
 def _check_fields(obj: dict[str, Any], types: dict[str, tuple[type, ...]], where: str) -> None:
+    if _fields_ok(obj, types):
+        return
     for key, allowed in types.items():
         value = obj.get(key)
         if value is None or type(value) in allowed:
@@ -290,7 +382,26 @@ def _check_fields(obj: dict[str, Any], types: dict[str, tuple[type, ...]], where
             )
 
 
+def _record_ok(rec: dict[str, Any], known: set[str] | None) -> bool:
+    """`_check_record` would pass, found without building a message (the common case)."""
+    if not (_fields_ok(rec, _RECORD_TYPES) and _figures_ok(rec, None)):
+        return False
+    strata = rec.get("strata")
+    if strata and any(type(v) in (dict, list) for v in strata.values()):
+        return False
+    if known is not None and str(rec["config"]) not in known:
+        return False
+    for sample in rec.get("samples") or ():
+        if type(sample) is not dict:
+            return False
+        if not (_fields_ok(sample, _SAMPLE_TYPES) and _figures_ok(sample, "score")):
+            return False
+    return True
+
+
 def _check_record(rec: dict[str, Any], where: str, known: set[str] | None) -> None:
+    if _record_ok(rec, known):
+        return
     where = f"{where}: record {short(rec['item_id'])}/{short(rec['config'])}"
     _check_fields(rec, _RECORD_TYPES, where)
     _check_figures(rec, where)
@@ -350,8 +461,9 @@ def load_calls(run_dir: Path | str) -> list[dict[str, Any]]:
     path = Path(run_dir) / CALLS
     out = []
     for n, call in iter_jsonl_lines(path):
-        _check_fields(call, _CALL_TYPES, f"{path}:{n}")
-        _check_figures(call, f"{path}:{n}")
+        if not (_fields_ok(call, _CALL_TYPES) and _figures_ok(call, None)):
+            _check_fields(call, _CALL_TYPES, f"{path}:{n}")
+            _check_figures(call, f"{path}:{n}")
         out.append(call)
     return out
 

@@ -55,6 +55,9 @@ class _Table:
 
 def _num(x: Any, digits: int = 6) -> float | None:
     """A finite number rounded for the page, else None (shown as "—", never 0)."""
+    t = type(x)
+    if t is float or t is int:  # what JSON gives: no isinstance chain per figure
+        return round(float(x), digits) if math.isfinite(x) else None
     if not isinstance(x, int | float) or isinstance(x, bool) or not math.isfinite(x):
         return None
     return round(float(x), digits)
@@ -105,6 +108,7 @@ def item_blob(
         by_pair.setdefault((str(c.get("item_id")), str(c.get("config"))), []).append(c)
     strata_cols: list[str] = []
     items: dict[str, list[Any]] = {}
+    add_role, add_model, add_text = roles.add, models.add, texts.add
     for r in records:
         iid = str(r["item_id"])
         strata = r.get("strata") or {}
@@ -112,23 +116,22 @@ def item_blob(
             if col not in strata_cols:
                 strata_cols.append(col)
         row = items.setdefault(iid, [iid, r.get("target"), strata, [None] * len(names)])
-        pair_calls = []
-        for c in by_pair.get((iid, str(r["config"])), []):
-            pair_calls.append(
-                [
-                    roles.add(str(c.get("role") or "")),
-                    c.get("sample_index"),
-                    models.add(str(c.get("model") or "")),
-                    c.get("input_tokens"),
-                    c.get("output_tokens"),
-                    c.get("reasoning_tokens"),
-                    _num(c.get("cost_usd"), 8),
-                    _num(c.get("latency_s"), 3),
-                    c.get("status"),
-                    1 if c.get("cache_hit") else 0,
-                    texts.add(c.get("text")),
-                ]
-            )
+        pair_calls = [
+            [
+                add_role(str(c.get("role") or "")),
+                c.get("sample_index"),
+                add_model(str(c.get("model") or "")),
+                c.get("input_tokens"),
+                c.get("output_tokens"),
+                c.get("reasoning_tokens"),
+                _num(c.get("cost_usd"), 8),
+                _num(c.get("latency_s"), 3),
+                c.get("status"),
+                1 if c.get("cache_hit") else 0,
+                add_text(c.get("text")),
+            ]
+            for c in by_pair.get((iid, str(r["config"])), ())
+        ]
         correct = r.get("correct")
         row[3][cpos[str(r["config"])]] = [
             r.get("answer")
