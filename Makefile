@@ -5,18 +5,28 @@ BIN    := $(VENV)/bin
 
 .PHONY: install install-test demo test lint bench clean
 
+# Installs with uv when it can (the uv on PATH, else one pip puts in the venv): a fresh venv
+# takes seconds instead of minutes (docs/benchmarks.md, "Install"). Plain pip does the
+# install when uv cannot be had or fails. $(call pkgs,SPEC) installs SPEC into the venv.
+UV = $(or $(shell command -v uv),$(BIN)/uv)
+define pkgs
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	{ { command -v uv >/dev/null || $(BIN)/python -m pip install -q uv; } \
+	  && $(UV) pip install -q --python $(BIN)/python $(1); } \
+	|| { echo "uv unavailable: installing with pip"; $(BIN)/python -m pip install -q $(1); }
+endef
+
 # The tool itself (what `make demo` needs).
 install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -e .
+	$(call pkgs,-e .)
 	touch $@
 
 # Plus the test tools and the Inspect extra (for the Inspect-log import test).
+TEST_EXTRAS := .[test,inspect]
 install-test: $(VENV)/.installed-test
 $(VENV)/.installed-test: pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -e '.[test,inspect]'
+	$(call pkgs,-e '$(TEST_EXTRAS)')
 	touch $(VENV)/.installed $@
 
 # Ends by saying how to open the report it wrote (the newest under results/).
