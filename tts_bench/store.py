@@ -15,7 +15,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime
-from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -269,12 +268,13 @@ _COUNTS = (
 
 
 _FIGURES = (*_AMOUNTS, *_COUNTS)
-_CONFIDENCE = _FIGURES.index("confidence")
 _INF = float("inf")
 
 
-def _figures_ok_plain(obj: dict[str, Any], skip: str | None) -> bool:
-    """`_figures_ok` one key at a time (the rule itself; `_figures_ok` is its fast path)."""
+def _figures_ok(obj: dict[str, Any], skip: str | None) -> bool:
+    """The common case of `_check_figures`, fast: every figure null, a non-negative int, or a
+    finite non-negative float (whole for counts). Reading 100,000 samples back goes through
+    here, so the message-building rule runs only when this says no."""
     for key in _FIGURES:
         v = obj.get(key)
         if v is None or key == skip:
@@ -289,52 +289,6 @@ def _figures_ok_plain(obj: dict[str, Any], skip: str | None) -> bool:
         else:
             return False
     c = obj.get("confidence")
-    return c is None or skip == "confidence" or c <= 1
-
-
-# (types of the figures in _FIGURES order, skip) -> a getter of the values to check, or None
-# when those types need `_figures_ok_plain` (a float count, a bool, a string...)
-_FIGURE_SHAPES: dict[tuple[tuple[type, ...], str | None], Any] = {}
-_NONE = type(None)
-
-
-def _figure_getter(sig: tuple[type, ...], skip: str | None) -> Any:
-    if any(
-        t not in (_NONE, int, float) or (t is float and k in _COUNTS)
-        for k, t in zip(_FIGURES, sig, strict=True)
-        if k != skip
-    ):
-        return None
-    idx = [
-        i
-        for i, (k, t) in enumerate(zip(_FIGURES, sig, strict=True))
-        if t is not _NONE and k != skip
-    ]
-    if not idx:
-        return lambda vals: ()
-    if len(idx) == 1:
-        return lambda vals, i=idx[0]: (vals[i],)
-    return itemgetter(*idx)
-
-
-def _figures_ok(obj: dict[str, Any], skip: str | None) -> bool:
-    """The common case of `_check_figures`, fast: every figure null, a non-negative int, or a
-    finite non-negative float (whole for counts). Reading 100,000 samples back goes through
-    here, so the message-building rule runs only when this says no. Records share a few
-    shapes (which figures are null, int or float): each shape is judged once, then a record
-    of it needs only min and sum of its figures (a NaN or an infinity makes the sum fail)."""
-    vals = list(map(obj.get, _FIGURES))
-    shape = (tuple(map(type, vals)), skip)
-    try:
-        get = _FIGURE_SHAPES[shape]
-    except KeyError:
-        get = _FIGURE_SHAPES[shape] = _figure_getter(*shape)
-    if get is None:
-        return _figures_ok_plain(obj, skip)
-    nums = get(vals)
-    if nums and not (min(nums) >= 0 and sum(nums) < _INF):
-        return _figures_ok_plain(obj, skip)  # the sum may overflow: the plain rule decides
-    c = vals[_CONFIDENCE]
     return c is None or skip == "confidence" or c <= 1
 
 
@@ -353,19 +307,14 @@ def _check_figures(obj: dict[str, Any], where: str, skip: str | None = None) -> 
         raise UserError(f"{where}: `confidence` must be at most 1, got {obj['confidence']!r}")
 
 
-# (id of a types table, types of its keys' values) -> whether they pass `_check_fields`
-_FIELD_SHAPES: dict[tuple[int, tuple[type, ...]], bool] = {}
-
-
 def _fields_ok(obj: dict[str, Any], types: dict[str, tuple[type, ...]]) -> bool:
-    """`_check_fields` would pass: judged once per shape (the types of the checked keys)."""
-    shape = (id(types), tuple(map(type, map(obj.get, types))))
-    ok = _FIELD_SHAPES.get(shape)
-    if ok is None:
-        ok = _FIELD_SHAPES[shape] = all(
-            t is _NONE or t in allowed for t, allowed in zip(shape[1], types.values(), strict=True)
-        )
-    return ok
+    """`_check_fields` would pass (the common case: exactly the type JSON gives)."""
+    get = obj.get
+    for key, allowed in types.items():
+        value = get(key)
+        if value is not None and type(value) not in allowed:
+            return False  # the full rule decides (and names the problem)
+    return True
 
 
 def _check_fields(obj: dict[str, Any], types: dict[str, tuple[type, ...]], where: str) -> None:
