@@ -1,10 +1,10 @@
 """The fast readers and the explorer's builder give what the plain rules give.
 
-`store`'s readers take a fast path per line and per record (the C scanner, checks judged once
-per shape); the plain rules below are frozen copies of the readers and of the explorer's
-number rounding as they were before those fast paths, and every case here must come out the
-same from both: the same objects, or the same one-line error.
-"""
+`store`'s readers take a fast path per line (the stdlib's C scanner called directly) and per
+record (messages built only when a check fails); the plain rules below are frozen copies of
+the readers and of the explorer's number rounding as they were before those fast paths, and
+every case here must come out the same from both: the same objects, or the same one-line
+error."""
 
 from __future__ import annotations
 
