@@ -222,3 +222,22 @@ def test_strata_in_one_order_everywhere(pages) -> None:
     from tts_bench.report.synthetic import DIFFICULTY
 
     assert cmp_heat == [f"difficulty={d}" for d in DIFFICULTY]
+
+
+def test_compare_command_prints_its_table(tmp_path: Path, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from tts_bench.cli import app
+    from tts_bench.report import compare
+
+    monkeypatch.setattr(compare, "_plots", lambda runs, names: [])  # the table is under test
+
+    runs = [
+        str(write_synthetic_run(tmp_path / f"r{i}", items=20, seed=i, configs=2)) for i in range(2)
+    ]
+    out = tmp_path / "c.html"
+    result = CliRunner().invoke(app, ["compare", *runs, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Δ pts (95% CI)" in result.output and "cost ×" in result.output
+    assert result.output.count("r1") >= 2  # one row per config of the second run
+    assert f"comparison: {out}" in result.output and out.exists()
