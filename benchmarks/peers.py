@@ -121,23 +121,16 @@ class EchoServer:
         text = _last_user_text(request.get("messages") or [])
         found = QUESTION.search(text)
         answer = str(int(found[1]) + int(found[2])) if found else "0"
+        usage = {"prompt_tokens": len(text) // 4 + 1, "completion_tokens": len(answer)}
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        choice = {"index": 0, "message": {"role": "assistant", "content": answer}}
         return "200 OK", {
             "id": f"chatcmpl-{self.requests}",
             "object": "chat.completion",
             "created": 0,
             "model": request.get("model", "echo"),
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": answer},
-                    "finish_reason": "stop",
-                }
-            ],
-            "usage": {
-                "prompt_tokens": len(text) // 4 + 1,
-                "completion_tokens": 4,
-                "total_tokens": len(text) // 4 + 5,
-            },
+            "choices": [choice | {"finish_reason": "stop"}],
+            "usage": usage,
         }
 
 
@@ -160,18 +153,15 @@ def _venv(envs: Path, name: str, packages: list[str]) -> Path:
     marker = folder / ".installed"
     if marker.exists() and marker.read_text() == " ".join(packages):
         return folder / "bin"
+    python = str(folder / "bin/python")
     uv = shutil.which("uv")
-    steps = (
-        [
-            [uv, "venv", "-q", str(folder)],
-            [uv, "pip", "install", "-q", "--python", str(folder / "bin/python"), *packages],
-        ]
-        if uv
-        else [
+    steps = [[uv, "venv", "-q", str(folder)], [uv, "pip", "install", "-q", "--python", python]]
+    if not uv:
+        steps = [
             [sys.executable, "-m", "venv", str(folder)],
-            [str(folder / "bin/pip"), "install", "-q", *packages],
+            [python, "-m", "pip", "install", "-q"],
         ]
-    )
+    steps[1] += packages
     for argv in steps:
         done = subprocess.run(argv, capture_output=True, text=True)
         if done.returncode:
@@ -372,10 +362,12 @@ def measure(tool: Tool, server: EchoServer, work: Path, log: Path, count: bool) 
 
 
 def prepare(name: str, work: Path, items: Path, url: str, conc: int, envs: Path) -> Tool:
-    makers = {"tts-bench": lambda: tts_bench(work, items, url, conc)}
-    makers |= {"inspect": lambda: inspect(work, items, url, conc, envs)}
-    makers |= {"lm-eval": lambda: lm_eval(work, items, url, conc, envs)}
-    makers |= {"promptfoo": lambda: promptfoo(work, items, url, conc, envs)}
+    makers = {
+        "tts-bench": lambda: tts_bench(work, items, url, conc),
+        "inspect": lambda: inspect(work, items, url, conc, envs),
+        "lm-eval": lambda: lm_eval(work, items, url, conc, envs),
+        "promptfoo": lambda: promptfoo(work, items, url, conc, envs),
+    }
     try:
         return makers[name]()
     except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
