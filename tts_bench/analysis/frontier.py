@@ -203,13 +203,16 @@ def marginals(pts: list[Point], rows: list[dict[str, Any]], **kw: Any) -> dict[s
     from tts_bench.analysis.bootstrap import counts_matrix
 
     n = len(pts[0].value)
-    # one counts matrix for every step: drawn once (the draw dominates at 100,000 items)
-    w = counts_matrix(
-        n,
-        resamples=kw.get("resamples", MARGINAL_RESAMPLES),
-        seed=kw.get("seed", 0),
-        strata=kw.get("strata"),
-    )
+    # one counts matrix for every step: the caller's (the run's own resampling) or one drawn
+    # here once (the draw dominates at 100,000 items)
+    w = kw.pop("w", None)
+    if w is None:
+        w = counts_matrix(
+            n,
+            resamples=kw.get("resamples", MARGINAL_RESAMPLES),
+            seed=kw.get("seed", 0),
+            strata=kw.get("strata"),
+        )
     return {
         b["label"]: marginal(by_label[a["label"]], by_label[b["label"]], w=w, **kw)
         for a, b in steps

@@ -194,7 +194,8 @@ def _summary(
     out = {
         "meta": meta,
         "configs": configs,
-        "frontier": pareto(pts),
+        # the frontier's steps resample as every other interval of the run (strata, clusters)
+        "frontier": pareto(pts, w=w, seed=seed, confidence=confidence),
         "routing": routing,
     }
     return clean(out), clean(policy(data, routing))
