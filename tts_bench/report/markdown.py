@@ -72,6 +72,8 @@ def render_markdown(summary: dict[str, Any], manifest: dict[str, Any] | None = N
         lines += ["", f"**{rs}**" if demonstrated else rs]
     lines += [""]
     f1 = metric == "f1"
+    # one unit for the whole latency column (ms or s), as in the HTML report
+    lat_unit = fmt.time_unit(q for c in vm["configs"] for q in (c["p50"], c["p95"], c["p99"]))
     rows = []
     for c in vm["configs"]:
         delta = (
@@ -96,7 +98,7 @@ def render_markdown(summary: dict[str, Any], manifest: dict[str, Any] | None = N
                 fmt.usd(c["cost_mean"]),
                 _unit(c["cost_mean"]) if c["is_baseline"] else fmt.ratio(c["cost_ratio"]),
                 fmt.tokens(c["tok_in"], c["tok_out"], c["tok_reasoning"], c["calls"]),
-                fmt.latencies(c["p50"], c["p95"], c["p99"]),
+                fmt.latencies(c["p50"], c["p95"], c["p99"], lat_unit),
                 _unit(c["p95"]) if c["is_baseline"] else fmt.ratio(c["p95_ratio"]),
                 fmt.pct(c["model_fail_share"]),
                 fmt.pct(c["infra_share"]),
@@ -154,12 +156,25 @@ def render_markdown(summary: dict[str, Any], manifest: dict[str, Any] | None = N
             f"**Routing** by `{r['column']}` (cheapest within {r['epsilon']} pts of the best):",
             "",
         ]
+        unit = fmt.time_unit([*(x["p95"] for x in r["rows"]), r["p95"], r["best_p95"]])
         rrows = [
-            [x["value"], x["label"], fmt.pct(x["acc"]), fmt.usd(x["cost"]), fmt.secs(x["p95"])]
+            [
+                x["value"],
+                x["label"],
+                fmt.pct(x["acc"]),
+                fmt.usd(x["cost"]),
+                fmt.secs(x["p95"], unit),
+            ]
             for x in r["rows"]
         ]
         rrows.append(
-            ["**routed policy**", "", fmt.pct(r["acc"]), fmt.usd(r["cost"]), fmt.secs(r["p95"])]
+            [
+                "**routed policy**",
+                "",
+                fmt.pct(r["acc"]),
+                fmt.usd(r["cost"]),
+                fmt.secs(r["p95"], unit),
+            ]
         )
         rrows.append(
             [
@@ -167,7 +182,7 @@ def render_markdown(summary: dict[str, Any], manifest: dict[str, Any] | None = N
                 "",
                 fmt.pct(r["best_acc"]),
                 fmt.usd(r["best_cost"]),
-                fmt.secs(r["best_p95"]),
+                fmt.secs(r["best_p95"], unit),
             ]
         )
         lines += _table(
