@@ -167,7 +167,7 @@ def cases(tmp: Path, good: Path, imported: Path) -> dict[str, Case]:
         "missing file": Case(run(tmp / "nope.yaml"), "not found"),
         "invalid yaml": Case(run(bad_yaml), "bad.yaml"),
         "not a mapping": Case(run(listy), "mapping"),
-        "unknown key": Case(run(_suite(tmp, colour="red")), "colour: unknown key"),
+        "unknown key": Case(run(_suite(tmp, colour="red")), "unknown key 'colour'"),
         "missing configs": Case(run(_suite(tmp, configs=_DELETE)), "configs"),
         "baseline not a config": Case(run(_suite(tmp, baseline="nope")), "nope"),
         "duplicate config": Case(run(_suite(tmp, configs=configs + [configs[0]])), "duplicate"),

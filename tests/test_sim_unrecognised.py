@@ -58,6 +58,17 @@ def test_run_warns_and_records_unrecognised_prompts(tmp_path: Path) -> None:
     assert manifest["sessions"][-1]["cache_hits"] == 6
     f = facts(manifest, {})
     assert f["unsolved"] == [line] and f["notes"][0] == line
+    # the report says so in place of a verdict (page and summary.md)
+    out = cli("report", str(results / "cached"))
+    assert out.returncode == 0, out.stderr
+    page = (results / "cached" / "report.html").read_text()
+    verdict = page[
+        page.index('id="verdict"') : page.index("</section>", page.index('id="verdict"'))
+    ]
+    assert 'class="unsolved"' in verdict and "No verdict" in verdict
+    assert 'class="sentence"' not in verdict
+    md = (results / "cached" / "summary.md").read_text()
+    assert line in md and "No verdict" in md and "base (baseline)" not in md
 
 
 def test_builtin_suite_is_recognised_and_says_nothing(tmp_path: Path) -> None:

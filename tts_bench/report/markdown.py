@@ -64,7 +64,11 @@ def render_markdown(summary: dict[str, Any], manifest: dict[str, Any] | None = N
         ]
     lines += [f"**Verdict** (vs baseline `{vm['baseline']}`, 95% CI, paired by item):", ""]
     base = next((c for c in vm["configs"] if c["is_baseline"]), None)
-    lines += [f"- {config_sentence(c, metric, base)}" for c in vm["configs"]]
+    if f["unsolved"]:  # the simulated models could not read the questions: no verdict
+        lines += [f"- {line}" for line in f["unsolved"]]
+        lines += ["", "No verdict: the figures below say nothing about scaling."]
+    else:
+        lines += [f"- {config_sentence(c, metric, base)}" for c in vm["configs"]]
     rs = routing_sentence(vm["routing"])
     if rs:
         # bold (a recommendation) only when the paired CI shows a gain over the best single
