@@ -105,16 +105,7 @@ def _credential(auth: str) -> str:
 
 def handler(server: SimServer) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """The Converse handler on `server`'s state."""
-
-    async def converse(request: web.Request) -> web.StreamResponse:
-        server.in_flight += 1
-        server.max_in_flight = max(server.max_in_flight, server.in_flight)
-        try:
-            return await _answer(server, request)
-        finally:
-            server.in_flight -= 1
-
-    return converse
+    return wires.counted(server, _answer)
 
 
 async def _answer(server: SimServer, request: web.Request) -> web.StreamResponse:

@@ -117,16 +117,7 @@ def _text(content: Any, where: str) -> str:
 
 def handler(server: SimServer) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """The generateContent handler on `server`'s state."""
-
-    async def generate(request: web.Request) -> web.StreamResponse:
-        server.in_flight += 1
-        server.max_in_flight = max(server.max_in_flight, server.in_flight)
-        try:
-            return await _answer(server, request)
-        finally:
-            server.in_flight -= 1
-
-    return generate
+    return wires.counted(server, _answer)
 
 
 async def _answer(server: SimServer, request: web.Request) -> web.StreamResponse:

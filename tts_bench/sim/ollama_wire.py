@@ -83,16 +83,7 @@ def _think(server: SimServer, model: str, requested: str, think: Any) -> dict[st
 
 def handler(server: SimServer) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """The `/api/chat` handler on `server`'s state."""
-
-    async def chat(request: web.Request) -> web.StreamResponse:
-        server.in_flight += 1
-        server.max_in_flight = max(server.max_in_flight, server.in_flight)
-        try:
-            return await _answer(server, request)
-        finally:
-            server.in_flight -= 1
-
-    return chat
+    return wires.counted(server, _answer)
 
 
 async def _answer(server: SimServer, request: web.Request) -> web.StreamResponse:

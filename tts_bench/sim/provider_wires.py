@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +33,26 @@ def routes() -> list[tuple[str, str, Callable[[Any], Any]]]:
         ("POST", gemini_wire.PATH, gemini_wire.handler),  # Gemini's generateContent
         ("POST", bedrock_wire.PATH, bedrock_wire.handler),  # Amazon Bedrock's Converse API
     ]
+
+
+Answer = Callable[["SimServer", "web.Request"], Awaitable["web.StreamResponse"]]
+
+
+def counted(
+    server: SimServer, answer: Answer
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """The route's handler: `answer(server, request)`, counted in the server's in-flight
+    gauge (`max_in_flight` is what the concurrency tests read)."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        server.in_flight += 1
+        server.max_in_flight = max(server.max_in_flight, server.in_flight)
+        try:
+            return await answer(server, request)
+        finally:
+            server.in_flight -= 1
+
+    return handle
 
 
 @dataclass
