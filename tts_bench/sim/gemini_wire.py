@@ -144,14 +144,9 @@ async def _answer(server: SimServer, request: web.Request) -> web.StreamResponse
         got = wires.intake(server, request, raw, body, model, True)
     except (ValueError, TypeError, AttributeError, srv.BadRequest) as exc:
         return error(400, "INVALID_ARGUMENT", str(exc))
-    if got.fault in _FAULTS:
-        status, kind, message = _FAULTS[got.fault]
-        after = {"Retry-After": wires.retry_after(server, request)} if status == 429 else None
-        return error(status, kind, message, after)
-    if got.fault in ("drop", "malformed"):
-        return await server._plain_fault(request, got.fault)
-    if got.fault == "slow":
-        await asyncio.sleep(got.slow_s)
+    faulted = await wires.fault_response(server, request, got, _FAULTS, error)
+    if faulted is not None:
+        return faulted
     if model is None:
         return error(
             404,

@@ -55,6 +55,29 @@ def counted(
     return handle
 
 
+async def fault_response(
+    server: SimServer,
+    request: web.Request,
+    got: Intake,
+    faults: dict[str, tuple[int, str, str]],
+    error: Callable[..., web.Response],
+) -> web.StreamResponse | None:
+    """The drawn fault's answer in a dialect's shape: `faults` maps a fault to (status, kind,
+    message) for `error(status, kind, message, headers)` (a 429 carries Retry-After); `drop`
+    and `malformed` as on the chat endpoint; `slow` stalls, then None (answer normally)."""
+    if got.fault in faults:
+        status, kind, message = faults[got.fault]
+        after = {"Retry-After": retry_after(server, request)} if status == 429 else None
+        return error(status, kind, message, after)
+    if got.fault in ("drop", "malformed"):
+        return await server._plain_fault(request, got.fault)
+    if got.fault == "slow":
+        import asyncio
+
+        await asyncio.sleep(got.slow_s)
+    return None
+
+
 @dataclass
 class Intake:
     """A request's test controls. sample_index: from `X-Sample-Index` (else `seed`, else
