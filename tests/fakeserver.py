@@ -19,6 +19,7 @@ class FakeOut:
     output_tokens: int
     reasoning_tokens: int
     latency_s: float
+    recognised: bool = True  # as SimResult: the prompt was one of the built-in tasks
 
 
 def fake_simulate(
