@@ -128,23 +128,11 @@ class _CacheOnly:
         self, spec: ModelSpec, messages: list[dict[str, str]], *, sample_index: int = 0
     ) -> Completion:
         from tts_bench.llm.backends import choose
-        from tts_bench.llm.cache import cache_key
 
         if choose(spec) == "sim":
             return await self.client.generate(spec, messages, sample_index=sample_index)
-        # the key Client.generate uses for a call that is not simulated
-        key = cache_key(
-            spec.model,
-            messages,
-            spec.temperature,
-            spec.max_tokens,
-            spec.params,
-            sample_index,
-            None,
-        )
-        hit = self.client.cache.get(key)
+        hit = self.client.cached(spec, messages, sample_index=sample_index)
         if hit is not None:
-            hit.cache_hit = True
             return hit
         self.missed.add(spec.model)
         self.missing = True

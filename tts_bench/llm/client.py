@@ -106,18 +106,9 @@ class Client:
         kind = choose(spec)
         key = None
         if self.cache is not None:
-            key = cache_key(
-                spec.model,
-                messages,
-                spec.temperature,
-                spec.max_tokens,
-                spec.params,
-                sample_index,
-                self._sim_inputs(spec) if kind == "sim" else None,
-            )
-            hit = self.cache.get(key)
+            key = self._cache_key(kind, spec, messages, sample_index)
+            hit = self._cached(key)
             if hit is not None:
-                hit.cache_hit = True
                 self.n_calls += 1
                 self.n_cache_hits += 1
                 return hit
@@ -131,6 +122,15 @@ class Client:
             self.cache.put(key, completion)
         return completion
 
+    def cached(
+        self, spec: ModelSpec, messages: Messages, *, sample_index: int = 0
+    ) -> Completion | None:
+        """The cached completion `generate` would replay for this call, or None; makes no
+        call and counts nothing (a dry pass over a run's pending calls)."""
+        if self.cache is None:
+            return None
+        return self._cached(self._cache_key(choose(spec), spec, messages, sample_index))
+
     async def aclose(self) -> None:
         """Close HTTP sessions and the cache."""
         for backend in self._backends.values():
@@ -140,6 +140,23 @@ class Client:
             self.cache = None
 
     # -- internals -------------------------------------------------------------------------
+
+    def _cache_key(self, kind: str, spec: ModelSpec, messages: Messages, sample_index: int) -> str:
+        return cache_key(
+            spec.model,
+            messages,
+            spec.temperature,
+            spec.max_tokens,
+            spec.params,
+            sample_index,
+            self._sim_inputs(spec) if kind == "sim" else None,
+        )
+
+    def _cached(self, key: str) -> Completion | None:
+        hit = self.cache.get(key) if self.cache is not None else None
+        if hit is not None:
+            hit.cache_hit = True
+        return hit
 
     def _sim_inputs(self, spec: ModelSpec) -> Any:
         """What else decides a simulated answer: the seed, the resolved profile and the
