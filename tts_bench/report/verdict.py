@@ -196,6 +196,7 @@ def facts(manifest: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
     )
     simulated = bool(manifest.get("simulated") or meta.get("simulated"))
     spend, spend_text = _spend(manifest, meta, status, simulated)
+    unsolved = sim_coverage.unsolved(manifest)
     versions = [
         ("tts-bench", manifest.get("tool_version") or meta.get("tool_version")),
         ("litellm", manifest.get("litellm_version")),
@@ -226,9 +227,8 @@ def facts(manifest: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
         "resamples": meta.get("resamples"),
         # simulated models that could not solve the suite's questions: said before any note,
         # and a reader shows it in place of the verdict sentences (`unsolved`)
-        "unsolved": sim_coverage.unsolved(manifest),
-        "notes": sim_coverage.unsolved(manifest)
-        + [n for n in get(meta, "notes") or [] if isinstance(n, str)],
+        "unsolved": unsolved,
+        "notes": unsolved + [n for n in get(meta, "notes") or [] if isinstance(n, str)],
     }
 
 
