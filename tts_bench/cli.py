@@ -124,11 +124,22 @@ def run(
             help="Skip the cheap call per model (as `check` makes) before the run starts.",
         ),
     ] = False,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            "--shard",
+            metavar="I/N",
+            help="Run only shard I of N (numbered 1..N, e.g. 2/3): a stratified part of the "
+            "items, taken after --limit; `tts-bench merge` joins the N run directories.",
+        ),
+    ] = None,
 ) -> None:
     """Run SUITE: every item through the baseline and each scaling config."""
+    from tts_bench.run.schedule import parse_shard
     from tts_bench.runner import Runner
     from tts_bench.suite import load
 
+    part = parse_shard(shard) if shard is not None else None
     s = load(suite)  # the runner sets the offline switches (the hub only for hf: datasets)
     runner = Runner(
         s,
@@ -140,6 +151,7 @@ def run(
         limit=limit,
         where=str(suite),
         preflight=not no_preflight,
+        shard=part,
     )
     progress = None
     if not quiet and sys.stderr.isatty():

@@ -81,6 +81,8 @@ class ResolvedSuite:
         for name in routes:
             visit(name, (name,))
         self.examples = [(e.input, e.output) for e in suite.prompt.examples]
+        # set by `run --shard`: which shard of which items a run holds (run/schedule.py)
+        self.shard: dict[str, Any] | None = None
 
     def render(self, item: Item) -> list[dict[str, str]]:
         p = self.suite.prompt
@@ -136,4 +138,5 @@ class ResolvedSuite:
             "simulated": all(s.model.startswith("sim/") for s in self.specs.values()),
             "spent_usd": 0.0,
             "sessions": [],
+            **({"shard": self.shard} if self.shard else {}),
         }

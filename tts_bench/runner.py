@@ -13,7 +13,6 @@ the run ends `failed` (see run_state.py for every status).
 from __future__ import annotations
 
 import asyncio
-import random
 import signal
 import time
 from collections import deque
@@ -28,10 +27,12 @@ from tts_bench.fsutil import LOCK, RunLock
 from tts_bench.preflight import preflight, static_checks
 from tts_bench.records import build_record
 from tts_bench.resolve import ResolvedSuite
+from tts_bench.run.schedule import item_order, pairs, select_shard
 from tts_bench.run_open import check_not_foreign, open_run
 from tts_bench.run_state import Budget, ConfigHealth, Progress, settle
 from tts_bench.store import (
     CALLS,
+    MANIFEST,
     RunWriter,
     check_run_id,
     load_records,
@@ -57,10 +58,7 @@ class RunResult:
     already_complete: bool = False  # a resume that found nothing to do (nothing written)
 
 
-def _order(item_ids: list[str], seed: int) -> list[str]:
-    ids = sorted(item_ids)
-    random.Random(f"order:{seed}").shuffle(ids)
-    return ids
+_order = item_order  # the seeded item order (tts_bench/run/schedule.py)
 
 
 def _stratified_subset(items: list[Any], limit: int, seed: int) -> list[Any]:
@@ -86,8 +84,10 @@ class Runner:
     cap (default the suite's `limits.max_cost_usd`); progress: called after every pair;
     limit: a stratified subset of that many items; where: the suite's name in messages;
     preflight: one cheap call per model target before anything is written, a fatal answer
-    stops the run (tts_bench/preflight.py). Nothing is written before `run()`, which takes
-    the run directory's lock first."""
+    stops the run (tts_bench/preflight.py); shard: (i, n), run only shard i of n (numbered
+    from 1; tts_bench/run/schedule.py), taken after `limit`; a resume keeps the shard its
+    run started with. Nothing is written before `run()`, which takes the run directory's
+    lock first."""
 
     def __init__(
         self,
@@ -103,6 +103,7 @@ class Runner:
         limit: int | None = None,
         where: str = "suite",
         preflight: bool = True,
+        shard: tuple[int, int] | None = None,
     ) -> None:
         from tts_bench.data import load_items
         from tts_bench.llm.offline import setup_offline_env
@@ -133,6 +134,7 @@ class Runner:
         else:
             self.run_dir = out_dir / (run_id or new_run_id(suite.name))
         check_not_foreign(self.run_dir)
+        self._select_shard(shard)
         self.resuming = False
         self.manifest: dict[str, Any] = {}
         self.cache_path = None
@@ -189,15 +191,26 @@ class Runner:
             latency=ctx.elapsed,
             wall=wall,
         )
+        if self.suite.scorer.type == "judge":  # evaluation calls, after the serving ones
+            from tts_bench.scoring.judge import judge_record
+
+            ctx.calls += await judge_record(
+                record, suite=self.suite, loaded=loaded, question=ctx.question(), client=client
+            )
         return ctx, record
 
     def _pairs(self, done: set[tuple[str, str]]) -> list[tuple[str, str]]:
-        return [
-            (i, c.name)
-            for i in _order(list(self.by_id), self.suite.seed)
-            for c in self.suite.configs
-            if (i, c.name) not in done
-        ]
+        # a shard's pairs in the unsplit run's order (the order of every item, restricted)
+        ordered = [i for i in self._order if i in self.by_id]
+        return pairs(ordered, [c.name for c in self.suite.configs], done)
+
+    def _select_shard(self, shard: tuple[int, int] | None) -> None:
+        """Keep only shard (i, n) of the items; a resume keeps its run's shard."""
+        self._order = _order([it.id for it in self.items], self.suite.seed)
+        old = read_manifest(self.run_dir) if (self.run_dir / MANIFEST).is_file() else None
+        self.items, self.resolved.shard = select_shard(
+            self.items, shard, self.suite.seed, old, str(self.run_dir)
+        )
 
     # -- the loop -------------------------------------------------------------------------
     async def _run(self) -> RunResult:

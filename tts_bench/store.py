@@ -132,6 +132,8 @@ _MANIFEST_TYPES: dict[str, tuple[type, ...]] = {
     "sessions": (list,),
     "warnings": (list,),
     "provenance": (dict,),
+    "shard": (dict,),  # run --shard i/n (run/schedule.py)
+    "partial": (dict,),  # merge --allow-partial: the shards missing or incomplete
 }
 _SUITE_TYPES: dict[str, tuple[type, ...]] = {
     "name": (str,),
@@ -216,6 +218,7 @@ _RECORD_TYPES: dict[str, tuple[type, ...]] = {
     "correct": (bool,),
     "score": _NUMBER,
     "cost_usd": _NUMBER,
+    "eval_cost_usd": _NUMBER,  # a judged suite's evaluation cost; absent elsewhere (= 0)
     "latency_s": _NUMBER,
     "strata": (dict,),
     "samples": (list,),
@@ -248,6 +251,7 @@ _CALL_TYPES: dict[str, tuple[type, ...]] = {
 # Figures that are sums, durations or counts: finite and non-negative (null = unknown).
 _AMOUNTS = (
     "cost_usd",
+    "eval_cost_usd",
     "latency_s",
     "wall_s",
     "ttft_s",
@@ -264,6 +268,9 @@ _COUNTS = (
     "cached_tokens",
     "cache_write_tokens",
     "n_calls",
+    "eval_calls",
+    "eval_input_tokens",
+    "eval_output_tokens",
 )
 
 
