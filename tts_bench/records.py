@@ -52,6 +52,9 @@ def build_record(
     info = {**res.info, **ctx.info}
     if ctx.failures:
         info["failed_calls"] = len(ctx.failures)
+    if res.samples is not None:
+        # how the pool was drawn: "n" when a call came from a request of several choices
+        info["pool_request"] = "n" if any(c.request_n > 1 for c in ctx.calls) else "separate"
     samples = None
     if res.samples is not None:
         memo: dict[str | None, Any] = {}  # a pool repeats few answers: score each once

@@ -9,6 +9,7 @@ from typing import Any
 
 from tts_bench import __version__
 from tts_bench.errors import UserError
+from tts_bench.llm.pooling import pool_mode
 from tts_bench.llm.types import ModelSpec
 from tts_bench.store import now_iso
 from tts_bench.strategies.base import Item, Solve, resolve
@@ -30,6 +31,7 @@ def model_spec(suite: Suite, cfg: ConfigSpec) -> ModelSpec:
         max_tokens=cfg.max_tokens or d.max_tokens,
         api_key_env=cfg.api_key_env or d.api_key_env,
         params=params,
+        pool_request=cfg.pool_request or d.pool_request,
     )
 
 
@@ -43,6 +45,7 @@ def fallback_spec(spec: ModelSpec, cfg: ConfigSpec) -> ModelSpec | None:
         max_tokens=spec.max_tokens,
         api_key_env=None,
         params=params,
+        pool_request=spec.pool_request,
     )
 
 
@@ -135,6 +138,8 @@ class ResolvedSuite:
                 for c in self.suite.configs
             ],
             "baseline": self.suite.baseline,
+            # how each config's pools travel: "n" (one request of n choices) or "separate"
+            "pool_request": {c.name: pool_mode(self.specs[c.name]) for c in self.suite.configs},
             "simulated": all(s.model.startswith("sim/") for s in self.specs.values()),
             "spent_usd": 0.0,
             "sessions": [],

@@ -91,7 +91,7 @@ class PromptSpec(Strict):
 
 
 class ScorerSpec(Strict):
-    type: Literal["exact", "numeric", "choice", "regex", "set_f1"] = "exact"
+    type: Literal["exact", "numeric", "choice", "regex", "set_f1", "judge"] = "exact"
     tolerance: float = Field(default=1e-6, ge=0)
     pattern: str | None = None  # regex scorer: the answer must match it
     extract: Literal["auto", "final_line", "last_number", "choice", "json", "set", "raw"] = "auto"
@@ -101,6 +101,32 @@ class ScorerSpec(Strict):
     wrong_label: Literal["wrong_answer", "hallucination"] = "wrong_answer"
     # ordered steps of scoring.normalize applied to answer and target before scoring and voting
     normalize: list[str] = Field(default_factory=list)
+    # type: judge only (scoring/judge.py): the judge model (or an odd panel of models), its
+    # rubric, the verdict scale, what passes, the dataset field holding a reference answer
+    # (shown to the judge only), the number of voting judges and the judge call's settings
+    model: str | list[str] | None = None
+    rubric: str | None = None
+    scale: Literal["pass_fail", "1-5"] | list[str] = "pass_fail"
+    pass_at: int = Field(default=4, ge=1, le=5)
+    pass_labels: list[str] | None = None
+    reference: str | None = None
+    judges: int | None = Field(default=None, ge=1, le=9)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: int = Field(default=256, gt=0)
+    api_key_env: str | None = None
+    api_base: str | None = None
+
+    @field_validator("scale", mode="before")
+    @classmethod
+    def _scale_text(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, int) else v  # YAML reads `1-5` as text, guard anyway
+
+    @model_validator(mode="after")
+    def _judge_keys(self) -> ScorerSpec:
+        from tts_bench.scoring.judge import check_spec
+
+        check_spec(self)
+        return self
 
     @field_validator("normalize", mode="before")
     @classmethod
@@ -193,6 +219,8 @@ class ConfigSpec(BaseModel):
     reasoning_effort: Literal["low", "medium", "high"] | None = None
     thinking_budget: int | None = Field(default=None, gt=0)
     stream: bool | None = None  # server-sent events: time to first token is measured
+    # a parallel pool as one request of `n` choices, or one request per sample (llm/pooling.py)
+    pool_request: Literal["auto", "n", "separate"] | None = None
     params: dict[str, Any] = Field(default_factory=dict)  # extra litellm keywords
     fallback: str | None = None  # a model used when the primary fails after its retries
 
@@ -223,6 +251,7 @@ class Defaults(BaseModel):
     temperature: float = Field(default=0.0, ge=0, le=2)
     max_tokens: int = Field(default=512, gt=0)
     api_key_env: str | None = None
+    pool_request: Literal["auto", "n", "separate"] = "auto"  # see ConfigSpec
 
     @field_validator("api_key_env")
     @classmethod

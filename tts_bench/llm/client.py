@@ -46,6 +46,7 @@ from tts_bench.llm.backends.sim import SimBackend
 from tts_bench.llm.cache import ResponseCache, cache_key
 from tts_bench.llm.concurrency import AdaptiveConcurrency, AdaptiveLimit
 from tts_bench.llm.limits import RateLimiter, estimate_tokens, read_quota
+from tts_bench.llm.pooling import Pooler, pool_mode
 from tts_bench.llm.pricing import PriceTable, cost_usd
 from tts_bench.llm.redact import register_key_env
 from tts_bench.llm.types import Completion, ModelSpec, Usage
@@ -98,6 +99,8 @@ class Client:
         self.n_calls = 0  # generate() calls, cache hits included
         self.n_errors = 0  # calls that ended with status != "ok"
         self.n_cache_hits = 0
+        # concurrent samples of one prompt drawn as one request of `n` (llm/pooling.py)
+        self._pooler = Pooler(self._pooled_request, self._price)
 
     async def generate(
         self, spec: ModelSpec, messages: Messages, *, sample_index: int = 0
@@ -112,7 +115,10 @@ class Client:
                 self.n_calls += 1
                 self.n_cache_hits += 1
                 return hit
-        completion = (await self._attempts(kind, spec, messages, sample_index, n=1))[0]
+        if pool_mode(spec, kind) == "n":
+            completion = await self._pooler.join(kind, spec, messages, sample_index)
+        else:
+            completion = (await self._attempts(kind, spec, messages, sample_index, n=1))[0]
         self.n_calls += 1
         if not completion.ok:
             self.n_errors += 1
@@ -131,8 +137,22 @@ class Client:
             return None
         return self._cached(self._cache_key(choose(spec), spec, messages, sample_index))
 
+    @property
+    def n_requests(self) -> int:
+        """Requests the pooler sent (each drew several samples when they arrived together)."""
+        return self._pooler.requests
+
+    async def _pooled_request(
+        self, kind: str, spec: ModelSpec, messages: Messages, first: int, n: int
+    ) -> list[Completion]:
+        return await self._attempts(kind, spec, messages, first, n=n)
+
+    def _price(self, spec: ModelSpec, usage: Usage) -> float | None:
+        return cost_usd(usage, self.prices.rate(spec.model))
+
     async def aclose(self) -> None:
         """Close HTTP sessions and the cache."""
+        await self._pooler.aclose()
         for backend in self._backends.values():
             await backend.aclose()
         if self.cache is not None:

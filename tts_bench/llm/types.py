@@ -52,6 +52,9 @@ class ModelSpec:
     max_tokens: int = 512
     api_key_env: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    # How a parallel pool travels (llm/pooling.py): "auto", "n" (one request of n choices) or
+    # "separate" (one request per sample). Not a request parameter: not in the cache key.
+    pool_request: str = "auto"
 
     def with_(self, **changes: Any) -> ModelSpec:
         data = asdict(self)
@@ -78,6 +81,10 @@ class Completion:
     simulated: bool = False
     logprob: float | None = None  # mean token log-probability when the provider gives it
     ttft_s: float | None = None  # time to first token, streamed calls only
+    # The request that drew this completion (llm/pooling.py): how many choices it asked for
+    # (1: a request of its own) and an id its choices share (None for a request of its own).
+    request_n: int = 1
+    request_id: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -112,6 +119,8 @@ class CallRecord:
     # calls before it); None when the caller did not say. records.py finds the critical path
     # from it.
     started_s: float | None = None
+    request_n: int = 1  # choices of the request that drew this call (1: its own request)
+    request_id: str | None = None  # shared by the choices of one `n` request
 
     @classmethod
     def from_completion(
@@ -146,4 +155,6 @@ class CallRecord:
             cache_write_tokens=c.usage.cache_write_tokens,
             ttft_s=c.ttft_s,
             started_s=started_s,
+            request_n=c.request_n,
+            request_id=c.request_id,
         )

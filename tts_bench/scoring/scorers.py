@@ -47,7 +47,9 @@ class Scorer:
         # "auto" resolves to a mode of its own for numeric ("numeric": marker, last line, any
         # number) and exact/regex ("text": marker, else the last line)
         self.mode: str = (
-            {"numeric": "numeric", "choice": "choice", "set_f1": "set"}.get(self.type, "text")
+            {"numeric": "numeric", "choice": "choice", "set_f1": "set", "judge": "raw"}.get(
+                self.type, "text"
+            )
             if mode == "auto"
             else mode
         )
@@ -170,6 +172,8 @@ class Scorer:
     def check_target(self, target: Any) -> str | None:
         """Why this target cannot be scored (e.g. a numeric target that is not a number), or
         None when it is fine. `check_targets` raises on the first bad item."""
+        if self.type == "judge":
+            return None  # a judged suite's target is at most a reference for the judge
         if target is None:
             return "target is null"
         if self.type == "numeric" and ex.parse_number(target) is None:
@@ -258,6 +262,8 @@ _SCORERS: dict[str, Callable[[Scorer, str, Any], ScoreResult]] = {
     "choice": Scorer._choice_score,
     "regex": Scorer._regex,
     "set_f1": Scorer._set_f1,
+    # the judge's verdict is filled in after the run's calls (scoring/judge.py)
+    "judge": lambda self, answer, target: ScoreResult(None, None, {}),
 }
 
 
