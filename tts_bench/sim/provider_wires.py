@@ -32,7 +32,15 @@ def routes() -> list[tuple[str, str, Callable[[Any], Any]]]:
         ("POST", "/api/chat", ollama_wire.handler),  # Ollama's chat API
         ("POST", gemini_wire.PATH, gemini_wire.handler),  # Gemini's generateContent
         ("POST", bedrock_wire.PATH, bedrock_wire.handler),  # Amazon Bedrock's Converse API
+        *batch_routes(),
     ]
+
+
+def batch_routes() -> list[tuple[str, str, Callable[[Any], Any]]]:
+    """OpenAI's Batch API (files + batches) and Anthropic's Message Batches."""
+    from tts_bench.sim import batch_anthropic, batch_openai
+
+    return [*batch_openai.routes(), *batch_anthropic.routes()]
 
 
 Answer = Callable[["SimServer", "web.Request"], Awaitable["web.StreamResponse"]]

@@ -60,7 +60,8 @@ class ServerConfig:
     429; slow_s: real seconds a `slow` fault stalls (not scaled by time_scale); profiles: extra
     simulator profiles, as a suite's `sim_profiles:`; rpm, tpm: the server's own rate limit
     per model (None: none; see sim/ratelimit.py), burst: requests its bucket holds (default
-    min(5, max(1, rpm // 12))); api_keys: the only keys accepted (None: any key or none)."""
+    min(5, max(1, rpm // 12))); api_keys: the only keys accepted (None: any key or none);
+    batch_delay_s: seconds from a batch's submission to its answers (the batch APIs)."""
 
     time_scale: float = 1.0
     fault_rates: dict[str, float] = field(default_factory=dict)
@@ -72,8 +73,11 @@ class ServerConfig:
     tpm: int | None = None
     burst: int | None = None
     api_keys: tuple[str, ...] | None = None
+    batch_delay_s: float = 1.0  # a batch's wait for its answers (sim/batch_jobs.py)
 
     def __post_init__(self) -> None:
+        if self.batch_delay_s < 0:
+            raise UserError(f"--batch-delay must be >= 0, got {self.batch_delay_s}")
         if self.time_scale < 0:
             raise UserError(f"--time-scale must be >= 0, got {self.time_scale}")
         for kind, rate in self.fault_rates.items():
@@ -387,10 +391,11 @@ def run_server(
     rpm: int | None = None,
     tpm: int | None = None,
     api_keys: tuple[str, ...] | None = None,
+    batch_delay_s: float = 1.0,
 ) -> None:
     """Blocking entry point for the CLI: serve until Ctrl-C. The options are ServerConfig's."""
     options = {"retry_after_s": retry_after_s, "slow_s": slow_s, "profiles": profiles}
-    options |= {"rpm": rpm, "tpm": tpm, "api_keys": api_keys}
+    options |= {"rpm": rpm, "tpm": tpm, "api_keys": api_keys, "batch_delay_s": batch_delay_s}
 
     limits = [f"{v} {k} per model" for k, v in (("rpm", rpm), ("tpm", tpm)) if v]
     limits += ["only the --api-key-env key accepted"] if api_keys else []
