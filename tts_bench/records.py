@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tts_bench.data import LoadedItem
+from tts_bench.llm.replicas import served_by
 from tts_bench.llm.types import CallRecord, ModelSpec
 from tts_bench.scoring import Scorer, label_failure
 from tts_bench.store import sample_line
@@ -52,6 +53,9 @@ def build_record(
     info = {**res.info, **ctx.info}
     if ctx.failures:
         info["failed_calls"] = len(ctx.failures)
+    replicas = served_by(ctx.calls)  # api_base as a list: {replica: calls it served}
+    if replicas:
+        info["replicas"] = replicas
     if res.samples is not None:
         # how the pool was drawn: "n" when a call came from a request of several choices
         info["pool_request"] = "n" if any(c.request_n > 1 for c in ctx.calls) else "separate"

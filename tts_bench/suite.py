@@ -45,6 +45,20 @@ def _refuse_secrets(params: dict[str, Any]) -> None:
             raise ValueError("do not write credentials in extra_headers: use `api_key_env: NAME`")
 
 
+def _check_api_base(value: Any) -> None:
+    """`api_base` as a list names replicas of one model (llm/replicas.py): at least one,
+    each an http(s) URL, none twice. A single URL is checked by the call that uses it."""
+    if not isinstance(value, list):
+        return
+    if not value:
+        raise ValueError("api_base: an empty list names no endpoint")
+    for i, url in enumerate(value):
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise ValueError(f"api_base[{i}]: {url!r} is not an http:// or https:// URL")
+        if url in value[:i]:
+            raise ValueError(f"api_base[{i}]: the same URL is listed twice")
+
+
 class Strict(BaseModel):
     # .nan / .inf are YAML numbers too; no limit, price or setting here means either
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
@@ -215,7 +229,8 @@ class ConfigSpec(BaseModel):
     temperature: float | None = Field(default=None, ge=0, le=2)
     max_tokens: int | None = Field(default=None, gt=0)
     api_key_env: str | None = None
-    api_base: str | None = None
+    # a list: replicas of one model (llm/replicas.py); its entries are checked below
+    api_base: str | list[Any] | None = None
     reasoning_effort: Literal["low", "medium", "high"] | None = None
     thinking_budget: int | None = Field(default=None, gt=0)
     stream: bool | None = None  # server-sent events: time to first token is measured
@@ -227,6 +242,8 @@ class ConfigSpec(BaseModel):
     @model_validator(mode="after")
     def _no_literal_keys(self) -> ConfigSpec:
         _refuse_secrets({**self.params, **(self.model_extra or {})})
+        _check_api_base(self.api_base)
+        _check_api_base(self.params.get("api_base"))
         return self
 
     @property
@@ -263,6 +280,7 @@ class Defaults(BaseModel):
     @model_validator(mode="after")
     def _no_literal_keys(self) -> Defaults:
         _refuse_secrets(self.model_extra or {})
+        _check_api_base((self.model_extra or {}).get("api_base"))
         return self
 
 

@@ -49,6 +49,7 @@ from tts_bench.llm.limits import RateLimiter, estimate_tokens, read_quota
 from tts_bench.llm.pooling import Pooler, pool_mode
 from tts_bench.llm.pricing import PriceTable, cost_usd
 from tts_bench.llm.redact import register_key_env
+from tts_bench.llm.replicas import Replicas, Route, cache_params
 from tts_bench.llm.types import Completion, ModelSpec, Usage
 
 Messages = list[dict[str, str]]
@@ -101,6 +102,7 @@ class Client:
         self.n_cache_hits = 0
         # concurrent samples of one prompt drawn as one request of `n` (llm/pooling.py)
         self._pooler = Pooler(self._pooled_request, self._price)
+        self.replicas = Replicas()  # api_base as a list: health and load per replica
 
     async def generate(
         self, spec: ModelSpec, messages: Messages, *, sample_index: int = 0
@@ -167,7 +169,7 @@ class Client:
             messages,
             spec.temperature,
             spec.max_tokens,
-            spec.params,
+            cache_params(spec.params),  # whichever replica serves it
             sample_index,
             self._sim_inputs(spec) if kind == "sim" else None,
         )
@@ -176,6 +178,7 @@ class Client:
         hit = self.cache.get(key) if self.cache is not None else None
         if hit is not None:
             hit.cache_hit = True
+            hit.endpoint = None  # served by the cache, not a replica
         return hit
 
     def _sim_inputs(self, spec: ModelSpec) -> Any:
@@ -221,33 +224,42 @@ class Client:
         error: CallError | None = None
         if kind != "sim":
             await self._warm(kind, spec.model)
+        route = self.replicas.route(spec) if kind != "sim" else None  # api_base as a list
+        target = spec
         for attempt in range(limits.retries + 1):
             if kind != "sim" and self._rate.active:
                 await self._rate.acquire(spec.model, est)
+            if route is not None:  # this attempt's replica, with its own adaptive slot
+                target = route.next()
+                gate = self.adaptive.model(route.slot) if self.adaptive else None
             call = functools.partial(
                 backend.call,
-                spec,
+                target,
                 messages,
                 sample_index=sample_index,
                 n=n,
                 timeout_s=limits.timeout_s,
                 api_key=api_key,
             )
-            replies, error, elapsed = await self._send(call, kind, gate, est)
+            sending = self._send(call, kind, gate, est)
+            replies, error, elapsed = await (route.track(sending) if route else sending)
             if replies is not None:
                 if est and self._rate.tpm:
                     self._rate.settle(spec.model, est, _used(replies))
-                return [self._ok(spec, kind, r, waited, elapsed, attempt) for r in replies]
+                done = [self._ok(spec, kind, r, waited, elapsed, attempt) for r in replies]
+                return _served_by(done, route)
             assert error is not None
             waited += elapsed
             if not error.retryable or attempt == limits.retries:
                 break
+            if route is not None and route.failover:
+                continue  # another replica has not failed: no back-off before it
             pause = self._pause(attempt, error.retry_after)
             await asyncio.sleep(pause)
             waited += pause
         assert error is not None
         failed = self._failed(spec, kind, error, waited, attempt)
-        return [failed] * n
+        return _served_by([failed] * n, route)
 
     async def _send(
         self, call: Any, kind: str, gate: AdaptiveLimit | None, est: int
@@ -343,6 +355,14 @@ class Client:
             model=spec.model,
             simulated=kind == "sim",
         )
+
+
+def _served_by(done: list[Completion], route: Route | None) -> list[Completion]:
+    """Completions stamped with the replica of the last attempt (api_base as a list)."""
+    if route is not None:
+        for c in done:
+            c.endpoint = route.endpoint
+    return done
 
 
 def _used(replies: list[Reply]) -> int:

@@ -45,7 +45,8 @@ class Usage:
 class ModelSpec:
     """Which model to call and how. `params` holds any extra litellm keyword
     (api_base, reasoning_effort, thinking_budget, top_p, ...). The key itself is never
-    stored: `api_key_env` names the environment variable read at call time."""
+    stored: `api_key_env` names the environment variable read at call time. `api_base` may
+    be a list of replicas of one model (llm/replicas.py)."""
 
     model: str
     temperature: float = 0.0
@@ -85,6 +86,7 @@ class Completion:
     # (1: a request of its own) and an id its choices share (None for a request of its own).
     request_n: int = 1
     request_id: str | None = None
+    endpoint: str | None = None  # the replica that answered (api_base as a list; no credentials)
 
     @property
     def ok(self) -> bool:
@@ -121,6 +123,7 @@ class CallRecord:
     started_s: float | None = None
     request_n: int = 1  # choices of the request that drew this call (1: its own request)
     request_id: str | None = None  # shared by the choices of one `n` request
+    endpoint: str | None = None  # the replica that served it (api_base as a list; no credentials)
 
     @classmethod
     def from_completion(
@@ -157,4 +160,5 @@ class CallRecord:
             started_s=started_s,
             request_n=c.request_n,
             request_id=c.request_id,
+            endpoint=c.endpoint,
         )
