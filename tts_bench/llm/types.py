@@ -56,6 +56,8 @@ class ModelSpec:
     # How a parallel pool travels (llm/pooling.py): "auto", "n" (one request of n choices) or
     # "separate" (one request per sample). Not a request parameter: not in the cache key.
     pool_request: str = "auto"
+    # Sent in a provider batch (llm/transports/batch.py) instead of one request at a time.
+    batch: bool = False
 
     def with_(self, **changes: Any) -> ModelSpec:
         data = asdict(self)
@@ -87,6 +89,9 @@ class Completion:
     request_n: int = 1
     request_id: str | None = None
     endpoint: str | None = None  # the replica that answered (api_base as a list; no credentials)
+    # Batched calls only: seconds from entering the batch queue to the answer (latency_s is
+    # then the answering batch's turnaround: queue time, not model latency). None otherwise.
+    queue_s: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -124,6 +129,7 @@ class CallRecord:
     request_n: int = 1  # choices of the request that drew this call (1: its own request)
     request_id: str | None = None  # shared by the choices of one `n` request
     endpoint: str | None = None  # the replica that served it (api_base as a list; no credentials)
+    queue_s: float | None = None  # batched calls: the whole wait for the answer
 
     @classmethod
     def from_completion(
@@ -161,4 +167,5 @@ class CallRecord:
             request_n=c.request_n,
             request_id=c.request_id,
             endpoint=c.endpoint,
+            queue_s=c.queue_s,
         )
