@@ -12,8 +12,8 @@ A call's cost is what the provider's invoice charges for its tokens:
 uncached input x `input` + cache reads x `cached_input` + cache writes x `cache_write`
 + visible output x `output` + reasoning x `reasoning`. A rate the table lacks falls back:
 `cached_input` and `cache_write` to `input`, `reasoning` to `output`. Tiered prices
-(litellm's `*_above_200k_tokens` and the like), batch and priority tiers are not applied:
-the base rate is used whatever the prompt length.
+(litellm's `*_above_200k_tokens` and the like) and priority tiers are not applied: the base
+rate is used whatever the prompt length. Calls sent in a provider batch use `batch_rate`.
 
 `python -m tts_bench.llm.price_rows MODEL...` prints the rates tts-bench would use, one
 markdown table row per model.
@@ -142,9 +142,9 @@ def in_price_map(model: str) -> bool:
     return model in table or model.split("/", 1)[-1] in table
 
 
-def _litellm_rate(model: str) -> Rate | None:
+def _litellm_rate(model: str, tier: str = "") -> Rate | None:
     """Look a model up in litellm's bundled price table (read from its file: litellm itself is
-    imported only when a call goes through it)."""
+    imported only when a call goes through it). tier: "" or "_batches" (every key suffixed)."""
     table = price_map()
     candidates = [model]
     if "/" in model:
@@ -153,15 +153,16 @@ def _litellm_rate(model: str) -> Rate | None:
         entry = table.get(name)
         if not entry or not isinstance(entry, dict):
             continue
-        inp, out = entry.get(_RATE_KEYS["input"]), entry.get(_RATE_KEYS["output"])
+        keys = {name: key + tier for name, key in _RATE_KEYS.items()}
+        inp, out = entry.get(keys["input"]), entry.get(keys["output"])
         if inp is None or out is None:
             continue
         return Rate(
             input=float(inp) * 1e6,
             output=float(out) * 1e6,
-            cached_input=_per_mtok(entry, _RATE_KEYS["cached_input"]),
-            cache_write=_per_mtok(entry, _RATE_KEYS["cache_write"]),
-            reasoning=_per_mtok(entry, _RATE_KEYS["reasoning"]),
+            cached_input=_per_mtok(entry, keys["cached_input"]),
+            cache_write=_per_mtok(entry, keys["cache_write"]),
+            reasoning=_per_mtok(entry, keys["reasoning"]),
         )
     return None
 
@@ -193,6 +194,30 @@ class PriceTable:
         if model not in self._memo:
             self._memo[model] = self._resolve(model)
         return self._memo[model]
+
+    def batch_rate(self, model: str) -> Rate | None:
+        return self.batch_rate_and_source(model)[0]
+
+    def batch_rate_and_source(self, model: str) -> tuple[Rate | None, str]:
+        """The rate of a call sent in a provider batch: for a model the suite's `pricing:`
+        names, its `batch_input` / `batch_output` (unset: unknown, never the interactive
+        price); else litellm's `*_batches` rates; else, for a model `sim serve` answers, half
+        its profile price (the simulated provider's batch tier, as OpenAI's and Anthropic's);
+        else unknown (None)."""
+        override = self._overrides.get(model)
+        if override is not None:
+            fields = override if isinstance(override, dict) else vars(override)
+            if fields.get("batch_input") is None or fields.get("batch_output") is None:
+                return None, "unknown"
+            return Rate(fields["batch_input"], fields["batch_output"]), "suite pricing"
+        rate = _litellm_rate(model, "_batches")
+        if rate is not None:
+            return rate, "litellm price map"
+        if _sim_name(model) is not None and not model.startswith("sim/"):
+            base, _ = self.rate_and_source(model)
+            if base is not None:
+                return Rate(base.input / 2, base.output / 2), "simulator profile"
+        return None, "unknown"
 
     def _resolve(self, model: str) -> tuple[Rate | None, str]:
         override = self._overrides.get(model)
