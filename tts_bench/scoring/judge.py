@@ -58,8 +58,11 @@ _PASS_WORDS = {"pass": "pass", "passed": "pass", "fail": "fail", "failed": "fail
 # ---- the suite's settings ----------------------------------------------------------------
 def check_spec(spec: Any) -> None:
     """ScorerSpec's rules for the judge keys; ValueError with one line (pydantic reports it)."""
+    # a key counts as given when it differs from its default: a run's manifest re-reads the
+    # suite with every default written out
+    given = {k for k in JUDGE_KEYS if getattr(spec, k) != type(spec).model_fields[k].default}
     if spec.type != "judge":
-        stray = [k for k in JUDGE_KEYS if k in spec.model_fields_set]
+        stray = [k for k in JUDGE_KEYS if k in given]
         if stray:
             raise ValueError(f"{stray[0]} applies to `type: judge` only")
         return
@@ -76,7 +79,7 @@ def check_spec(spec: Any) -> None:
             raise ValueError(f"pass_labels: {unknown[0]!r} is not one of the scale's labels")
     elif spec.pass_labels is not None:
         raise ValueError("pass_labels applies to a scale given as a list of labels")
-    if "pass_at" in spec.model_fields_set and spec.scale != "1-5":
+    if "pass_at" in given and spec.scale != "1-5":
         raise ValueError('pass_at applies to scale: "1-5"')
     if spec.extract not in ("auto", "raw", "final_line"):
         raise ValueError("extract: a judged answer is the reply (auto, raw or final_line)")
