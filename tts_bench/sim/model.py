@@ -16,6 +16,7 @@ from tts_bench.errors import UserError
 from tts_bench.sim import profiles as _profiles
 from tts_bench.sim import tasks
 from tts_bench.sim.call import EFFORTS, Call
+from tts_bench.sim.judge import role_of as judge_role
 from tts_bench.sim.text import (
     REFUSAL,
     Encoded,
@@ -90,7 +91,7 @@ def simulate(
     encoded = Encoded(messages)  # both seeds hash the whole request: encode it once
     rng = rng_for("sample", name, encoded, temperature, seed, effort, budget, varied)
     last = str(messages[-1].get("content", ""))
-    role = role_of(last)
+    role = role_of(last) or judge_role(last)
     form_src = sections(last).get("problem", last) if role else last
     call = Call(
         name=name,
@@ -143,7 +144,7 @@ def recognises(messages: list[dict[str, str]]) -> bool:
     """Would `simulate` recognise the problem in this request as a built-in task? (Its own
     look-up, for a reply replayed from the cache that `simulate` did not write now.)"""
     last = str(messages[-1].get("content", "")) if messages else ""
-    role = role_of(last)
+    role = role_of(last) or judge_role(last)
     return tasks.identify(sections(last).get("problem", last) if role else last) is not None
 
 

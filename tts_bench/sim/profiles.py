@@ -43,6 +43,11 @@ Knobs (all probabilities are per event, before the temperature / few-shot / effo
   contract_item_share: how much of a miss is shared by all samples of an item;
   contract_false_flag: chance to flag a benign clause.
 - ticket_error: chance of a wrong category (mostly ambiguous tickets, shared by samples).
+- support_miss: chance a support reply leaves out a point it meant to make (halved step by
+  step); support_twist: chance the model misreads a ticket's twist (shared by samples).
+- judge_error: chance a judge-scorer verdict flips (per sample); judge_length_bias: chance a
+  failing reply of at least judge_long_words words passes (per reply, shared by samples);
+  judge_malformed: chance a judge reply has no verdict line (sim/judge.py).
 - judge_fooled: chance a judge accepts a wrong candidate it disagrees with;
   critique_detect: chance to find an actual error; critique_false_flag: chance to flag a
   correct solution; refine_break: chance that a refinement breaks a right answer it was
@@ -95,6 +100,12 @@ _SMALL: dict[str, Any] = {
     "misremember_share": 0.3,
     "contract_false_flag": 0.02,
     "ticket_error": 0.03,
+    "support_miss": 0.08,
+    "support_twist": 0.35,
+    "judge_error": 0.1,
+    "judge_length_bias": 0.3,
+    "judge_long_words": 70,
+    "judge_malformed": 0.0,
     "judge_fooled": 0.2,
     "critique_detect": 0.6,
     "critique_false_flag": 0.12,
@@ -128,6 +139,10 @@ _LARGE = {
     "contract_detect": {"obvious": 0.98, "subtle": 0.65},
     "contract_false_flag": 0.015,
     "ticket_error": 0.02,
+    "support_miss": 0.04,
+    "support_twist": 0.15,
+    "judge_error": 0.05,
+    "judge_length_bias": 0.15,
     "judge_fooled": 0.12,
     "critique_detect": 0.8,
     "critique_false_flag": 0.08,
@@ -154,7 +169,23 @@ _REASONER = {
     "contract_detect": {"obvious": 0.97, "subtle": 0.6},
 }
 
-BUILTIN: dict[str, dict[str, Any]] = {"small": _SMALL, "large": _LARGE, "reasoner": _REASONER}
+# A grader for the judge scorer: cheap, few random errors, but swayed by long replies.
+_JUDGE = {
+    **_LARGE,
+    "description": "a judge for open-ended replies: few random errors, favours long replies",
+    "price_input": 0.40,
+    "price_output": 1.60,
+    "judge_error": 0.03,
+    "judge_length_bias": 0.6,
+    "judge_long_words": 45,
+}
+
+BUILTIN: dict[str, dict[str, Any]] = {
+    "small": _SMALL,
+    "large": _LARGE,
+    "reasoner": _REASONER,
+    "judge": _JUDGE,
+}
 
 
 def _name(model: str) -> str:

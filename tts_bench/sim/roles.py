@@ -158,9 +158,10 @@ def _classify(call: Call, problem: str, instructions: str) -> Draft:
         steps = found[1].steps  # type: ignore[attr-defined]
         level = (steps + noise - 2) / 8  # 0 at 2 steps, 1 at 10
     else:
-        from tts_bench.sim import tasks_contracts, tasks_knowledge, tasks_tickets
+        from tts_bench.sim import tasks_contracts, tasks_knowledge, tasks_support, tasks_tickets
 
         mod = {"knowledge": tasks_knowledge, "contracts": tasks_contracts, "tickets": tasks_tickets}
+        mod["support"] = tasks_support
         level = mod[found[0]].difficulty(call, found[1]) + noise / 8
     idx = min(max(int(level * len(labels)), 0), len(labels) - 1)
     return Draft(lines=[labels[idx]], units=1)

@@ -35,7 +35,7 @@ class Draft:
 def identify(text: str) -> tuple[str, object] | None:
     """(task name, parsed problem) for the problem in `text`, or None. Memoised per text
     (the parsed problems are frozen, so sharing them is safe)."""
-    for name in ("contracts", "knowledge", "tickets", "arithmetic"):
+    for name in ("contracts", "knowledge", "tickets", "support", "arithmetic"):
         prob = _module(name).parse(text)
         if prob is not None:
             return name, prob
@@ -47,13 +47,14 @@ _MODULES: dict[str, ModuleType] = {}
 
 def _module(name: str) -> ModuleType:
     if not _MODULES:
-        from tts_bench.sim import tasks_contracts, tasks_knowledge, tasks_tickets
+        from tts_bench.sim import tasks_contracts, tasks_knowledge, tasks_support, tasks_tickets
 
         _MODULES.update(
             arithmetic=arith,
             contracts=tasks_contracts,
             knowledge=tasks_knowledge,
             tickets=tasks_tickets,
+            support=tasks_support,
         )
     return _MODULES[name]
 
@@ -73,7 +74,8 @@ def solve_answer(call: Call, text: str) -> Draft:
         return _unknown(call, text)
     name, prob = found
     lines, final, units = _module(name).answer_lines(call, prob)
-    return Draft(lines=lines, final=final, units=units, form_line=call.form.line(final))
+    form_line = None if final is None else call.form.line(final)  # open-ended: no final line
+    return Draft(lines=lines, final=final, units=units, form_line=form_line)
 
 
 def _unknown(call: Call, text: str) -> Draft:
@@ -87,6 +89,10 @@ def _unknown(call: Call, text: str) -> Draft:
 def respond(call: Call, text: str, role: str | None) -> Draft:
     if role is None:
         return solve_answer(call, text)
+    if role == "eval_judge":
+        from tts_bench.sim import judge
+
+        return judge.respond(call, text)
     from tts_bench.sim import roles
 
     return roles.respond(call, text, role)

@@ -10,7 +10,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from tts_bench.data.builtin import arithmetic, contracts, knowledge, tickets
+from tts_bench.data.builtin import arithmetic, contracts, knowledge, support, tickets
 from tts_bench.errors import UserError
 
 GENERATORS: dict[str, Callable[..., list[dict]]] = {
@@ -18,6 +18,7 @@ GENERATORS: dict[str, Callable[..., list[dict]]] = {
     "knowledge": knowledge.generate,
     "contracts": contracts.generate,
     "tickets": tickets.generate,
+    "support": support.generate,
 }
 
 
