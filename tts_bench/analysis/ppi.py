@@ -5,10 +5,11 @@ For a config, with judge verdicts f on its N scored items and human labels y on 
 a reviewer labelled, drawn at random within strata h (weights W_h = N_h / N):
 
     theta = sum_h W_h [ mean_{N_h}(f) + mean_{n_h}(y − f) ]
-    Var   = sum_h W_h^2 [ s^2_h(f) / N_h + s^2_h(y − f) / n_h ]
+    Var   = sum_h W_h^2 [ s^2_h(y) / N_h + (1 − n_h/N_h) s^2_h(y − f) / n_h ]
 
 and a normal interval theta ± z·sqrt(Var) — the classical PPI mean estimator, stratified
-(post-stratified when strata were not the sampling design). The judge's bias is whatever
+(post-stratified when strata were not the sampling design), its variance taking into account
+that the labelled items are among the judged ones (`_stratum_var`). The judge's bias is whatever
 mean(y − f) finds; its noise costs the second term. Without strata (or when a stratum has
 fewer than `MIN_PER_STRATUM` labelled items) one stratum. The paired delta against the
 baseline is the same estimator on per-item differences (f_c − f_b, y_c − y_b) over items
@@ -58,15 +59,29 @@ def ppi_mean(
     n_total = f_all.size
     for k in keys:
         fa = f_all[s_all == k]
-        rect = (y_lab - f_lab)[s_lab == k]
+        fl = f_lab[s_lab == k]
+        rect = y_lab[s_lab == k] - fl
         w = fa.size / n_total
         theta += w * (fa.mean() + rect.mean())
-        var_f = fa.var(ddof=1) / fa.size if fa.size > 1 else 0.0
-        var += w * w * (var_f + rect.var(ddof=1) / rect.size)
+        var += w * w * _stratum_var(fa, fl, rect)
     se = math.sqrt(var)
     z = _z(0.5 + confidence / 2)
     lo, hi = max(bounds[0], theta - z * se), min(bounds[1], theta + z * se)
     return {**out, "value": theta, "ci": [lo, hi], "se": se, "stratified": stratified}
+
+
+def _stratum_var(fa: np.ndarray, fl: np.ndarray, rect: np.ndarray) -> float:
+    """Variance of mean(f over N) + mean(y − f over n) when the n labelled items are drawn
+    from the N judged ones: s²(y)/N + (1 − n/N) s²(y − f)/n, with s²(y) = s²(f) + s²(y − f) +
+    2 cov(f, y − f) (s²(f) over N, the others over n). The classical PPI variance,
+    s²(f)/N + s²(y − f)/n, assumes disjoint sets; it is this plus 2 cov(f, y − f)/N, which a
+    judge's errors make negative, so it over-covers."""
+    big, n = fa.size, rect.size
+    var_f = fa.var(ddof=1) if big > 1 else 0.0
+    var_r = rect.var(ddof=1)
+    cov = float(np.cov(fl, rect, ddof=1)[0, 1]) if n > 1 else 0.0
+    var_y = max(0.0, var_f + var_r + 2 * cov)
+    return var_y / big + max(0.0, 1 - n / big) * var_r / n
 
 
 def _labels_by_config(labels: list[dict[str, Any]]) -> dict[str, dict[str, bool]]:
