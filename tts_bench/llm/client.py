@@ -25,6 +25,11 @@ global semaphore (limits.concurrency) stays the cap over all models. The in-proc
 simulator has no quota and is never throttled. A reply the provider's content filter cut
 (finish_reason "content_filter") comes back with status "content_filter", its text kept; it
 is neither retried nor cached.
+
+An `api_base` given as a list names replicas of one model (llm/replicas.py): each attempt
+goes to one replica, with the model's adaptive slot at that replica; a retry moves to a
+replica the call has not failed on, without a back-off pause, and counts against
+limits.retries. The completion's `endpoint` names the replica that answered.
 """
 
 from __future__ import annotations
