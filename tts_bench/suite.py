@@ -177,6 +177,10 @@ class Limits(Strict):
     # per-model concurrency below `concurrency`: halved on a 429, +1 per round of successes,
     # paced by the provider's rate-limit headers (docs/providers.md); false: always `concurrency`
     adaptive: bool = True
+    # batch mode (llm/transports/batch.py): seconds between polls of a pending batch, and the
+    # most requests in one batch
+    batch_poll_s: float = Field(default=10.0, gt=0)
+    batch_max_requests: int = Field(default=5000, gt=0)
 
 
 class Price(Strict):
@@ -190,6 +194,9 @@ class Price(Strict):
     cached_input: float | None = Field(default=None, ge=0)
     cache_write: float | None = Field(default=None, ge=0)
     reasoning: float | None = Field(default=None, ge=0)
+    # calls sent in a provider batch (`batch: true`); unset: the batch price is unknown
+    batch_input: float | None = Field(default=None, ge=0)
+    batch_output: float | None = Field(default=None, ge=0)
 
 
 class GateRule(Strict):
@@ -199,6 +206,7 @@ class GateRule(Strict):
     max: float | None = None
     on: Literal["point", "ci"] | None = None
     strict: bool = False
+    include_batch: bool = False  # latency rules: judge batch-mode configs too (queue time)
 
     @model_validator(mode="after")
     def _one_bound(self) -> GateRule:
@@ -238,6 +246,7 @@ class ConfigSpec(BaseModel):
     pool_request: Literal["auto", "n", "separate"] | None = None
     params: dict[str, Any] = Field(default_factory=dict)  # extra litellm keywords
     fallback: str | None = None  # a model used when the primary fails after its retries
+    batch: bool = False  # calls go in provider batches (llm/transports/batch.py)
 
     @model_validator(mode="after")
     def _no_literal_keys(self) -> ConfigSpec:

@@ -108,6 +108,7 @@ class Client:
         # concurrent samples of one prompt drawn as one request of `n` (llm/pooling.py)
         self._pooler = Pooler(self._pooled_request, self._price)
         self.replicas = Replicas()  # api_base as a list: health and load per replica
+        self.batch: Any = None  # llm/transports/batch.py for spec.batch calls (use_batches)
 
     async def generate(
         self, spec: ModelSpec, messages: Messages, *, sample_index: int = 0
@@ -122,7 +123,9 @@ class Client:
                 self.n_calls += 1
                 self.n_cache_hits += 1
                 return hit
-        if pool_mode(spec, kind) == "n":
+        if spec.batch:
+            completion = await self._batched(kind, spec, messages, sample_index, key)
+        elif pool_mode(spec, kind) == "n":
             completion = await self._pooler.join(kind, spec, messages, sample_index)
         else:
             completion = (await self._attempts(kind, spec, messages, sample_index, n=1))[0]
@@ -157,9 +160,29 @@ class Client:
     def _price(self, spec: ModelSpec, usage: Usage) -> float | None:
         return cost_usd(usage, self.prices.rate(spec.model))
 
+    def use_batches(self, **knobs: Any) -> Any:
+        """Send `spec.batch` calls through a BatchTransport (llm/transports/batch.py) with
+        these knobs (journal, poll_s, linger_s, max_requests, on_change); returns it."""
+        from tts_bench.llm.transports.batch import BatchTransport
+
+        self.batch = BatchTransport(
+            limits=self.limits, batch_rate=self.prices.batch_rate, api_key=self._api_key, **knobs
+        )
+        return self.batch
+
+    async def _batched(
+        self, kind: str, spec: ModelSpec, messages: Messages, sample_index: int, key: str | None
+    ) -> Completion:
+        if self.batch is None:
+            self.use_batches()
+        key = key or self._cache_key(kind, spec, messages, sample_index)
+        return await self.batch.call(spec, messages, sample_index, key)
+
     async def aclose(self) -> None:
         """Close HTTP sessions and the cache."""
         await self._pooler.aclose()
+        if self.batch is not None:
+            await self.batch.aclose()
         for backend in self._backends.values():
             await backend.aclose()
         if self.cache is not None:
@@ -174,7 +197,8 @@ class Client:
             messages,
             spec.temperature,
             spec.max_tokens,
-            cache_params(spec.params),  # whichever replica serves it
+            # whichever replica serves it; a batched answer is billed and timed apart
+            cache_params({**spec.params, "batch": True} if spec.batch else spec.params),
             sample_index,
             self._sim_inputs(spec) if kind == "sim" else None,
         )
