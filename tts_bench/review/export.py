@@ -113,7 +113,9 @@ def csv_text(units: list[dict[str, Any]]) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
     for u in units:
-        w.writerow([u["unit"], u["item_id"], u["input"] or "", u["reference"], u["output"]])
+        w.writerow(
+            [u["unit"], u["item_id"], u["input"] or "", u["reference"], u["output"], "", "", ""]
+        )
     return buf.getvalue()
 
 
