@@ -2,7 +2,8 @@
 the provider's rate-limit headers when it sends them.
 
 Each remote model gets an `AdaptiveLimit` whose limit starts at `limits.concurrency` (the
-ceiling):
+ceiling); a model whose `api_base` lists replicas gets one per replica (llm/replicas.py: each
+replica has its own capacity and its own rate-limit headers):
 
 - a 429 (`rate_limited`) halves the model's allowed in-flight calls (never below 1), at most
   once per window: a 429 from a call admitted before the last decrease was sent under the old
