@@ -22,6 +22,7 @@ from tts_bench.errors import UserError
 from tts_bench.gate_rules import (
     FAILURE_RE,
     RELATIVE,
+    batch_skip,
     bound_text,
     fmt,
     judge,
@@ -275,7 +276,7 @@ def evaluate(
     or incomplete run (unless `allow_partial`), an unknown config, or runs whose items
     barely overlap."""
     rd = Path(run_dir)
-    _manifest(rd, allow_partial)
+    manifest = _manifest(rd, allow_partial)
     pairing = None
     if against is not None:
         _manifest(Path(against), allow_partial)
@@ -304,6 +305,8 @@ def evaluate(
             else:
                 value, ci, note = figure(entries[name], rule.metric, confidence)
             passed, on, why = judge(rule, value, ci)
+            if skipped := batch_skip(rule, name, manifest):
+                passed, why = True, skipped
             out.append(
                 Verdict(
                     rule=rule_text(rule, name),

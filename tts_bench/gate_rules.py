@@ -10,6 +10,10 @@ Metrics (units as in the rule's bound):
   (`failure_rate[infrastructure]` / `failure_rate[model]` for the two families);
 - `unscored_rate` — share of requests without a score (infrastructure failures).
 
+A latency rule is not judged for a config that ran in batch mode (the manifest's `batch`):
+its latency is queue time, not model latency. The verdict passes with a note saying so;
+`include_batch: true` on the rule judges it anyway.
+
 `on: point` judges the point estimate; `on: ci` (the default for deltas and ratios) fails
 only when the whole CI lies beyond the bound — a demonstrated regression — or, with
 `strict: true`, whenever the CI does not exclude the regression.
@@ -163,6 +167,15 @@ def rule_text(rule: GateRule, config: str) -> str:
     return (
         f"{config}: {rule.metric} {bound_text(rule, units=False)} (on {default_on(rule)}{strict})"
     )
+
+
+def batch_skip(rule: GateRule, config: str, manifest: dict[str, Any]) -> str | None:
+    """The note of a latency rule left unjudged for a batch-mode config, else None."""
+    if not rule.metric.endswith("_latency_s") or rule.include_batch:
+        return None
+    if config not in (manifest.get("batch") or []):
+        return None
+    return "not judged: batch mode, latency is queue time (include_batch: true judges it)"
 
 
 def judge(

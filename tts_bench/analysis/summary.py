@@ -17,6 +17,7 @@ from tts_bench.analysis.deltas import paired_deltas
 from tts_bench.analysis.figures import config_figures
 from tts_bench.analysis.frontier import pareto, points
 from tts_bench.analysis.load import RunData, load_run
+from tts_bench.analysis.ppi import judged_section
 from tts_bench.analysis.routing import policy, route, write_policy
 from tts_bench.analysis.saturation import saturation_block
 from tts_bench.errors import UserError
@@ -197,6 +198,8 @@ def _summary(
         # the frontier's steps resample as every other interval of the run (strata, clusters)
         "frontier": pareto(pts, w=w, seed=seed, confidence=confidence),
         "routing": routing,
+        # judge vs human review, corrected accuracy (analysis/ppi.py); null without labels
+        "judged": judged_section(data, confidence=confidence, seed=seed),
     }
     return clean(out), clean(policy(data, routing))
 
