@@ -143,6 +143,7 @@ def _summary(
                 "note": withheld(data, data.index(name)),
             }
         )
+    evals = _eval_costs(data, configs)
     costs = data.cost[data.present]
     man = data.manifest
     suite = man.get("suite") or {}
@@ -186,6 +187,7 @@ def _summary(
         "total_spend_usd": float(np.nansum(costs)) if (~np.isnan(costs)).any() else None,
         "records_unknown_cost": int(np.isnan(costs).sum()),
         "manifest_spent_usd": man.get("spent_usd"),
+        **evals,
         "simulated": man.get("simulated"),
         "started_at": man.get("started_at"),
         "finished_at": man.get("finished_at"),
@@ -202,6 +204,20 @@ def _summary(
         "judged": judged_section(data, confidence=confidence, seed=seed),
     }
     return clean(out), clean(policy(data, routing))
+
+
+def _eval_costs(data: RunData, configs: list[dict[str, Any]]) -> dict[str, Any]:
+    """A judged run's evaluation cost (analysis/evalcost.py): `eval_cost` on each config
+    entry and the total for meta; nothing for a run without a judge."""
+    from tts_bench.analysis.evalcost import eval_costs, judged
+
+    recs = [r for row in data.records for r in row if r is not None]
+    if not judged(recs):
+        return {}
+    ev = eval_costs(recs, data.configs)
+    for entry in configs:
+        entry["eval_cost"] = ev["configs"][entry["config"]]
+    return {"total_eval_cost_usd": ev["total"]["eval_cost_usd"]}
 
 
 def _resolve(data: RunData, **kw: Any) -> dict[str, Any]:

@@ -199,6 +199,8 @@ def render_markdown(summary: dict[str, Any], manifest: dict[str, Any] | None = N
         f"spend {f['spend_text']}",
     ]
     if f["fingerprint"]:
+    if f.get("eval_cost_text"):
+        tail.append(f"evaluation cost {f['eval_cost_text']}")
         tail.append(f"dataset `{f['fingerprint']}`")
     lines += [("_" + " · ".join(tail) + "_")]
     if ps:

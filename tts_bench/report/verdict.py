@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tts_bench import sim_coverage
+from tts_bench.analysis.evalcost import eval_cost_text
 from tts_bench.report import fmt
 from tts_bench.report.model import PARTIAL, get
 
@@ -222,6 +223,7 @@ def facts(manifest: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
         "spend": spend,
         "spend_text": spend_text,
         "unknown_cost": meta.get("records_unknown_cost"),
+        "eval_cost_text": eval_cost_text(summary),  # the judge's, apart from serving cost
         "simulated": simulated,
         "baseline": meta.get("baseline") or manifest.get("baseline") or suite.get("baseline"),
         "resamples": meta.get("resamples"),
@@ -259,6 +261,8 @@ def _spend(
         return live, fmt.usd(live) + (f" ({'; '.join(notes)})" if notes else "")
     if unknown:
         notes.append(f"unknown for {unknown} records")
-    if live is not None and abs(live - total) > 1e-9 * max(1.0, abs(total)):
+    # a judged run's live spend also paid the judge (evaluation cost, reported apart)
+    paid = total + (meta.get("total_eval_cost_usd") or 0.0)
+    if live is not None and abs(live - paid) > 1e-9 * max(1.0, abs(paid)):
         notes.append(f"{fmt.usd(live)} paid live, cache hits free")
     return total, fmt.usd(total) + (f" ({'; '.join(notes)})" if notes else "")
