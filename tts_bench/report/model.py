@@ -15,7 +15,7 @@ from typing import Any
 SCHEMA_VERSION = 2
 # summary.json is stale when one of these is newer (a resume appends records; a status
 # change or an added imported config rewrites the manifest).
-SOURCES = ("records.jsonl", "manifest.json")
+SOURCES = ("records.jsonl", "manifest.json", "review/labels.jsonl", "review/design.json")
 
 # Consistent colours per config across every plot and table (matplotlib's tab10, then tab20).
 PALETTE = [
@@ -215,6 +215,8 @@ def build(summary: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:
         # in summaries written before the family spanned the whole table
         "strata_holm_m": get(meta, "multiplicity", "strata", "m"),
         "meta": meta,
+        # judge vs human review; adds `corrected` to each config row (None without labels)
+        "judged": judged_view(summary.get("judged"), configs),
     }
 
 
@@ -363,3 +365,74 @@ def pareto_view(p: Any, as_run: dict[str, str] | None = None) -> list[dict[str, 
             }
         )
     return out
+
+
+def judged_view(j: Any, configs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """summary.json's `judged` block flattened: agreement, kappa and confusion overall, one
+    row per config (judge-only and corrected accuracy and delta, labels, agreement, kappa),
+    one row per stratum value; each config row of `configs` gains `corrected` (its row here)
+    so the verdict can speak of the corrected figures. None without human labels."""
+    if not isinstance(j, dict) or not isinstance(j.get("configs"), list):
+        return None
+
+    def agree(a: Any) -> dict[str, Any]:
+        ag, ag_lo, ag_hi = _ci(get(a, "agreement"))
+        k, k_lo, k_hi = _ci(get(a, "kappa"))
+        return {
+            "n": get(a, "n"),
+            "n_items": get(a, "n_items"),
+            "agree": ag,
+            "agree_lo": ag_lo,
+            "agree_hi": ag_hi,
+            "kappa": k,
+            "kappa_lo": k_lo,
+            "kappa_hi": k_hi,
+            "confusion": get(a, "confusion") or {},
+        }
+
+    rows = []
+    for e in j["configs"]:
+        if not isinstance(e, dict):
+            continue
+        acc, acc_lo, acc_hi = _ci(e.get("judge_only"))
+        cacc, cacc_lo, cacc_hi = _ci(e.get("corrected"))
+        d, d_lo, d_hi = _ci(get(e, "delta", "judge_only"))
+        cd, cd_lo, cd_hi = _ci(get(e, "delta", "corrected"))
+        pts = [None if x is None else 100 * x for x in (d, d_lo, d_hi, cd, cd_lo, cd_hi)]
+        rows.append(
+            {
+                "name": e.get("config"),
+                "judge_acc": acc,
+                "judge_acc_lo": acc_lo,
+                "judge_acc_hi": acc_hi,
+                "acc": cacc,
+                "acc_lo": cacc_lo,
+                "acc_hi": cacc_hi,
+                "judge_delta": pts[0],
+                "judge_delta_lo": pts[1],
+                "judge_delta_hi": pts[2],
+                "delta": pts[3],
+                "delta_lo": pts[4],
+                "delta_hi": pts[5],
+                "n_labelled": get(e, "corrected", "n_labelled"),
+                "n_delta_labelled": get(e, "delta", "corrected", "n_labelled"),
+                **agree(e.get("agreement")),
+            }
+        )
+    by_name = {r["name"]: r for r in rows}
+    for c in configs:
+        c["corrected"] = by_name.get(c["name"])
+    strata = [
+        {"column": col, "value": val, **agree(blk)}
+        for col, vals in (j.get("strata") or {}).items()
+        for val, blk in (vals if isinstance(vals, dict) else {}).items()
+    ]
+    return {
+        **agree(j.get("agreement")),
+        "n_labels": j.get("n_labels"),
+        "n_labelled_items": j.get("n_labelled_items"),
+        "design_by": get(j, "design", "by"),
+        "rows": rows,
+        "strata": strata,
+        "notes": [n for n in j.get("notes") or [] if isinstance(n, str)],
+    }
