@@ -20,7 +20,10 @@ def config_sentence(
     says so. The curve over N reads 'saturates at N=k' only when the analysis confirmed it
     (`saturated`); 'levels off near N=k (… not confirmed)' when the remaining gain fell within
     ε but its CI does not rule out more; 'still rising at N=K' at the largest N measured.
-    For F1 suites (set answers) the miss rate follows, against the baseline's `baseline`."""
+    For F1 suites (set answers) the miss rate follows, against the baseline's `baseline`.
+    A config with human labels gets `corrected_sentence` instead."""
+    if c.get("corrected") and fmt.ok(c["corrected"].get("acc")):
+        return corrected_sentence(c, metric)
     name = c["name"]
     miss = ""
     if metric == "f1" and fmt.ok(c.get("miss_rate")):
@@ -51,6 +54,33 @@ def config_sentence(
     return f"{head} at {cost}, P95 {fmt.ratio(c['p95_ratio'])}{miss}" + saturation_clause(
         c.get("saturation")
     )
+
+
+def corrected_sentence(c: dict[str, Any], metric: str = "accuracy") -> str:
+    """The verdict of a config whose outputs humans reviewed: the corrected (prediction-
+    powered) figures, said to be corrected and by how many labels, with the judge's own
+    figure beside them: 'verbose: −0.8 pts corrected by 120 human-labelled items (95% CI
+    −7.9..+6.3; the judge alone: +9.6 pts, 95% CI +5.6..+13.5) at 1.00× cost, P95 1.00×'."""
+    j = c["corrected"]
+    name = c["name"]
+    if c["is_baseline"]:
+        head = (
+            f"{name} (baseline): {fmt.pct(j['acc'])} {metric} corrected by "
+            f"{j['n_labelled']} human-labelled items (95% CI {fmt.ci(j['acc_lo'], j['acc_hi'])}; "
+            f"the judge alone: {fmt.pct(j['judge_acc'])})"
+        )
+        return head + f", {fmt.usd(c['cost_mean'])}/request, P95 {fmt.secs(c['p95'])}"
+    if not fmt.ok(j.get("delta")):
+        head = f"{name}: corrected {metric} delta not measured (too few labelled items)"
+    else:
+        head = (
+            f"{name}: {fmt.pts(j['delta'])} pts corrected by {j['n_delta_labelled']} "
+            f"human-labelled items (95% CI {fmt.ci(j['delta_lo'], j['delta_hi'], fmt.pts)}; "
+            f"the judge alone: {fmt.pts(j['judge_delta'])} pts, 95% CI "
+            f"{fmt.ci(j['judge_delta_lo'], j['judge_delta_hi'], fmt.pts)})"
+        )
+    cost = f"{fmt.ratio(c['cost_ratio'])} cost" if fmt.ok(c["cost_ratio"]) else "cost not measured"
+    return f"{head} at {cost}, P95 {fmt.ratio(c['p95_ratio'])}"
 
 
 def saturation_clause(sat: dict[str, Any] | None) -> str:
