@@ -78,8 +78,8 @@ def observed(
             records[r["config"]][str(r["item_id"])] = r
     sums: dict[str, Tally] = defaultdict(Tally)
     for c in load_calls(run_dir):
-        if c.get("config") not in records:
-            continue
+        if c.get("config") not in records or c.get("role") == "eval_judge":
+            continue  # the judge's calls are evaluation cost (plan/judge.py), not serving
         t = Tally(
             calls=1,
             inp=c.get("input_tokens") or 0,

@@ -29,6 +29,9 @@ class ConfigPlan:
     price_source: str
     wall_s: float
     notes: list[str] = field(default_factory=list)
+    # the judge scorer's calls (plan/judge.py): evaluation cost, not in `cost_usd`
+    eval_calls: float = 0.0
+    eval_cost_usd: float | None = 0.0
 
 
 @dataclass
@@ -39,6 +42,7 @@ class PlanReport:
     wall_s: float
     warnings: list[str]
     tokenizer_note: str
+    total_eval_cost_usd: float | None = 0.0  # the judge's, apart from total_cost_usd
 
 
 def _strata_warnings(items: list[Any], var_d: float | None, source: str) -> list[str]:
@@ -179,14 +183,16 @@ def plan_suite(suite: Suite, *, from_run: Path | None = None, where: str = "suit
     total = Tally()
     for p in plans:
         total.add(tallies[p.config])
+    evals = _judge(est, suite, plans, tallies, len(items))
     warnings += truncated
     for m in sorted(est.unpriced):
         warnings.append(
             f"{m}: no known price (add it under `pricing:`); its cost is unknown, not 0"
         )
     cap = suite.limits.max_cost_usd
-    if cap is not None and total.cost is not None and total.cost > cap:
-        warnings.append(f"estimated cost ${total.cost:.4f} exceeds limits.max_cost_usd ${cap:.4f}")
+    spend = None if total.cost is None or evals.cost is None else total.cost + evals.cost
+    if cap is not None and spend is not None and spend > cap:
+        warnings.append(f"estimated cost ${spend:.4f} exceeds limits.max_cost_usd ${cap:.4f}")
     var_d = paired_var(records, suite.baseline) if records else None
     warnings += _strata_warnings(items, var_d, f"observed in {from_run}")
     if any(m.startswith("sim/") for m in (s.model for s in resolved.specs.values())):
@@ -206,4 +212,26 @@ def plan_suite(suite: Suite, *, from_run: Path | None = None, where: str = "suit
         wall_s=wall_seconds(total, suite.limits),
         warnings=warnings,
         tokenizer_note=est.counter.note(),
+        total_eval_cost_usd=evals.cost,
     )
+
+
+def _judge(
+    est: Estimator, suite: Suite, plans: list[ConfigPlan], tallies: dict[str, Tally], n: int
+) -> Tally:
+    """The judge's calls and cost per config (plan/judge.py) onto `plans`, and their total."""
+    from tts_bench.plan.judge import judge_tallies
+
+    total = Tally()
+    found = judge_tallies(est, suite, {p.config: tallies[p.config] for p in plans})
+    for p in plans:
+        e = found.get(p.config)
+        if e is None:
+            continue
+        total.add(e)
+        p.eval_calls, p.eval_cost_usd = e.calls, e.cost
+        cost = "unknown" if e.cost is None else f"${e.cost:.4f}"
+        p.notes.append(
+            f"judge: {e.calls / n:.0f} calls per item, evaluation cost {cost} (not in cost)"
+        )
+    return total
