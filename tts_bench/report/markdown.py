@@ -50,6 +50,57 @@ def footnote(metric: str) -> str:
     return s
 
 
+def judged_lines(jv: dict[str, Any] | None, metric: str) -> list[str]:
+    """The 'Judge vs human review' section (nothing without human labels): agreement and
+    kappa, then per config the judge-alone and corrected figures."""
+    if not jv:
+        return []
+
+    def kappa(v: Any, lo: Any, hi: Any) -> str:
+        if not fmt.ok(v):
+            return "—"
+        ci = f" ({lo:.2f}..{hi:.2f})" if fmt.ok(lo) and fmt.ok(hi) else ""
+        return f"{v:.2f}{ci}"
+
+    conf = jv["confusion"]
+    lines = [
+        "### Judge vs human review",
+        "",
+        f"{jv['n_labels']} outputs of {jv['n_labelled_items']} items labelled by humans; "
+        f"agreement {_val_ci(jv['agree'], jv['agree_lo'], jv['agree_hi'], fmt.pct)}, "
+        f"Cohen's κ {kappa(jv['kappa'], jv['kappa_lo'], jv['kappa_hi'])}; the judge passed "
+        f"{conf.get('judge_pass_human_fail', '—')} outputs the reviewers failed and failed "
+        f"{conf.get('judge_fail_human_pass', '—')} they passed. Corrected figures are "
+        "prediction-powered (judge on every item, rectified by the human labels); the "
+        "verdict uses them.",
+        "",
+    ]
+    rows = [
+        [
+            r["name"],
+            _val_ci(r["judge_acc"], r["judge_acc_lo"], r["judge_acc_hi"], fmt.pct),
+            _val_ci(r["acc"], r["acc_lo"], r["acc_hi"], fmt.pct),
+            _val_ci(r["judge_delta"], r["judge_delta_lo"], r["judge_delta_hi"], fmt.pts),
+            _val_ci(r["delta"], r["delta_lo"], r["delta_hi"], fmt.pts),
+            str(r["n_labelled"] if r["n_labelled"] is not None else "—"),
+            _val_ci(r["agree"], r["agree_lo"], r["agree_hi"], fmt.pct),
+            kappa(r["kappa"], r["kappa_lo"], r["kappa_hi"]),
+        ]
+        for r in jv["rows"]
+    ]
+    head = [
+        "config",
+        f"{metric}, judge alone",
+        f"{metric}, corrected",
+        "Δ pts, judge alone",
+        "Δ pts, corrected",
+        "labelled",
+        "agreement",
+        "κ",
+    ]
+    return [*lines, *_table(head, rows), ""]
+
+
 def render_markdown(summary: dict[str, Any], manifest: dict[str, Any] | None = None) -> str:
     """summary.md content from a summary.json dict (manifest optional: adds run facts)."""
     man = manifest or {}
@@ -126,6 +177,7 @@ def render_markdown(summary: dict[str, Any], manifest: dict[str, Any] | None = N
         rows,
     )
     lines += ["", footnote(metric), ""]
+    lines += judged_lines(vm["judged"], metric)
     if vm["strata"]:
         names = [c["name"] for c in vm["configs"]]
         srows = []
