@@ -21,6 +21,7 @@ import numpy as np
 from tts_bench.errors import UserError
 from tts_bench.gate_rules import (
     FAILURE_RE,
+    JUDGED,
     RELATIVE,
     batch_skip,
     bound_text,
@@ -152,6 +153,27 @@ def figure(entry: dict[str, Any], metric: str, confidence: float) -> tuple[float
         )
     block = delta.get("cost_ratio") or {}
     return block.get("value"), _ci(block), "vs baseline"
+
+
+def judged_figure(
+    summary: dict[str, Any], config: str, metric: str
+) -> tuple[float | None, Any, str]:
+    """(value, CI, note) of `corrected_accuracy` or `corrected_accuracy_delta` (a fraction, vs
+    the baseline config) from summary.json's `judged` block; no value without human labels."""
+    judged = summary.get("judged")
+    if not isinstance(judged, dict):
+        return None, None, "no human labels (tts-bench review import RUN labels.csv)"
+    entry = next((e for e in judged.get("configs") or [] if e.get("config") == config), None)
+    if entry is None:
+        return None, None, "no human labels for this config"
+    if metric == "corrected_accuracy":
+        block = entry.get("corrected") or {}
+    else:
+        if entry.get("delta") is None:
+            return None, None, "the baseline has no delta"
+        block = (entry.get("delta") or {}).get("corrected") or {}
+    n = block.get("n_labelled")
+    return block.get("value"), _ci(block), f"corrected by {n} human-labelled items"
 
 
 # -- two runs, paired by item -------------------------------------------------------------------
@@ -293,6 +315,8 @@ def evaluate(
             names = [n for n in entries if pairing is not None or not relative or n != baseline]
             if pairing is not None and relative:
                 names = [n for n in names if n in pairing.b.configs]
+            if rule.metric == "corrected_accuracy_delta":
+                names = [n for n in names if n != baseline]
         elif rule.config in entries:
             names = [rule.config]
         else:
@@ -300,7 +324,9 @@ def evaluate(
                 f"{rd}: gate rule names config {rule.config!r}, not in the run ({', '.join(entries)})"
             )
         for name in names:
-            if relative and pairing is not None:
+            if rule.metric in JUDGED:
+                value, ci, note = judged_figure(summary, name, rule.metric)
+            elif relative and pairing is not None:
                 value, ci, note = pairing.compare(name, rule.metric)
             else:
                 value, ci, note = figure(entries[name], rule.metric, confidence)

@@ -8,7 +8,10 @@ Metrics (units as in the rule's bound):
 - `p50_latency_s`, `p95_latency_s`, `p99_latency_s` — critical-path latency quantiles;
 - `failure_rate[<label>]` — share of requests with that failure label
   (`failure_rate[infrastructure]` / `failure_rate[model]` for the two families);
-- `unscored_rate` — share of requests without a score (infrastructure failures).
+- `unscored_rate` — share of requests without a score (infrastructure failures);
+- `corrected_accuracy`, `corrected_accuracy_delta` — the accuracy and the paired delta vs the
+  baseline config corrected by human review labels (prediction-powered, summary.json's
+  `judged`; fractions); no labels imported: no value, the rule fails.
 
 A latency rule is not judged for a config that ran in batch mode (the manifest's `batch`):
 its latency is queue time, not model latency. The verdict passes with a note saying so;
@@ -40,30 +43,34 @@ ABSOLUTE = (
     "unscored_rate",
 )
 FAILURE_RE = re.compile(r"^failure_rate\[([A-Za-z0-9_\-]+)\]$")
+# from the human review (always vs this run's baseline config, never vs --against)
+JUDGED = ("corrected_accuracy", "corrected_accuracy_delta")
 
 
 def check_metric(metric: str, where: str) -> None:
-    if metric in RELATIVE or metric in ABSOLUTE or FAILURE_RE.match(metric):
+    if metric in RELATIVE or metric in ABSOLUTE or metric in JUDGED or FAILURE_RE.match(metric):
         return
-    known = ", ".join([*ABSOLUTE, *RELATIVE, "failure_rate[<label>]"])
+    known = ", ".join([*ABSOLUTE, *RELATIVE, *JUDGED, "failure_rate[<label>]"])
     raise UserError(f"{where}: unknown gate metric {metric!r} (known: {known})")
 
 
 def default_on(rule: GateRule) -> str:
-    return rule.on or ("ci" if rule.metric in RELATIVE else "point")
+    return rule.on or (
+        "ci" if rule.metric in RELATIVE or rule.metric == "corrected_accuracy_delta" else "point"
+    )
 
 
 def _check(rule: GateRule, where: str) -> GateRule:
     check_metric(rule.metric, f"{where}.metric")
     if rule.min is not None and rule.max is not None and rule.min > rule.max:
         raise UserError(f"{where}: min {rule.min} is above max {rule.max}")
-    if rule.metric == "accuracy_delta" and any(
+    if rule.metric in ("accuracy_delta", "corrected_accuracy_delta") and any(
         abs(b) > 1 for b in (rule.min, rule.max) if b is not None
     ):
         raise UserError(
-            f"{where}: accuracy_delta bounds are fractions in [-1, 1] (-0.02 = minus 2 points)"
+            f"{where}: {rule.metric} bounds are fractions in [-1, 1] (-0.02 = minus 2 points)"
         )
-    rates = ("accuracy", "unscored_rate")
+    rates = ("accuracy", "unscored_rate", "corrected_accuracy")
     if (rule.metric in rates or rule.metric.startswith("failure_rate[")) and any(
         not 0 <= b <= 1 for b in (rule.min, rule.max) if b is not None
     ):
@@ -128,7 +135,7 @@ def load_rules(suite_rules: list[GateRule] | None, rules_file: Path | None) -> l
     return rules
 
 
-PERCENT = ("accuracy", "unscored_rate")  # shown in %; failure_rate[...] too
+PERCENT = ("accuracy", "unscored_rate", "corrected_accuracy")  # shown in %; failure_rate[...] too
 
 
 def fmt(metric: str, x: float | None, *, exact: bool = False) -> str:
@@ -141,7 +148,7 @@ def fmt(metric: str, x: float | None, *, exact: bool = False) -> str:
         s = f"{v:.{places}f}"
         return f"{v:g}" if exact and abs(float(s) - v) > 1e-9 * max(1.0, abs(v)) else s
 
-    if metric == "accuracy_delta":
+    if metric in ("accuracy_delta", "corrected_accuracy_delta"):
         return f"{num(100 * x, 1)} pts" if exact else f"{100 * x:+.1f} pts"
     if metric in PERCENT or metric.startswith("failure_rate["):
         return f"{num(100 * x, 1)}%"
