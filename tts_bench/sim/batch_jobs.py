@@ -5,8 +5,8 @@ loopback HTTP), so a request inside a batch meets exactly what it would meet alo
 simulated answer, the same injected faults (`fault_rates`, drawn from the seed and the
 request), the same errors. A non-2xx answer becomes an errored entry of the batch.
 
-Timeline of a batch (`delay_s`, the server's `batch_delay_s`, `--batch-delay`): created →
-half the delay → in progress → the other half → its requests run (at most `PARALLEL` at
+Timeline of a batch (`delay_s`, the server's `batch_delay_s`, `--batch-delay`, read while
+a batch waits): created → half the delay → in progress → the other half → its requests run (at most `PARALLEL` at
 once) → ended. The sample index of a request is the `-s<N>` suffix of its `custom_id` (the
 batch formats have no headers; tts-bench's batch transport writes ids that way), sent as
 `X-Sample-Index` as on the chat endpoint.
@@ -100,12 +100,18 @@ class BatchJobs:
         task.add_done_callback(self._tasks.discard)
         return job
 
+    async def _until(self, job: Job, share: float) -> None:
+        """Wait until `share` of the delay has passed since submission; `delay_s` is read
+        as it goes, so a test may shorten the wait of a batch already pending."""
+        while (left := job.created_at + share * self.delay_s - time.time()) > 0:
+            await asyncio.sleep(min(left, 0.05))
+
     async def _work(self, job: Job, base_url: str, headers: dict[str, str]) -> None:
         import aiohttp
 
-        await asyncio.sleep(self.delay_s / 2)
+        await self._until(job, 0.5)
         job.state, job.in_progress_at = "in_progress", time.time()
-        await asyncio.sleep(self.delay_s / 2)
+        await self._until(job, 1.0)
         gate = asyncio.Semaphore(PARALLEL)
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None)) as session:
 
