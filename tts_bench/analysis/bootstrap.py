@@ -111,13 +111,15 @@ def _counts(rng: np.random.Generator, rows: int, n: int) -> np.ndarray:
             buf = np.empty((s1 - s0, n), dtype=out.dtype)
             for p0 in range(s0, s1, piece):
                 p = min(piece, s1 - p0)
-                draws = rng.integers(0, n, size=(p, n), dtype=np.uint32).astype(np.intp)
-                draws *= p
-                draws += np.arange(p)[:, None]
-                cnt = np.bincount(draws.ravel(), minlength=p * n).reshape(n, p)
-                if cnt.max(initial=0) > np.iinfo(out.dtype).max:
-                    out, buf = out.astype(np.uint16), buf.astype(np.uint16)
-                buf[p0 - s0 : p0 - s0 + p] = cnt.T
+                draws = rng.integers(0, n, size=(p, n), dtype=np.uint32)
+                # one resample at a time: its counts stay in cache (half the time of one
+                # bincount over the piece with row offsets)
+                for j in range(p):
+                    cnt = np.bincount(draws[j], minlength=n)
+                    # a count never exceeds n: look for an overflow only when it could be one
+                    if n > np.iinfo(out.dtype).max and cnt.max() > np.iinfo(out.dtype).max:
+                        out, buf = out.astype(np.uint16), buf.astype(np.uint16)
+                    buf[p0 - s0 + j] = cnt
             out[:, start + s0 : start + s1] = buf.T
         if _has_spare(bitgen):  # the int64 call ends here and drops the spare half
             _drop_spare(bitgen)

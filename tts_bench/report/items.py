@@ -63,6 +63,51 @@ def _num(x: Any, digits: int = 6) -> float | None:
     return round(float(x), digits)
 
 
+def _s(x: Any) -> str:
+    return x if type(x) is str else str(x)
+
+
+def _call_rows(calls: Any, roles: _Table, models: _Table, texts: _Table) -> list[list[Any]]:
+    """The explorer's row of each call (see the module doc). The hot loop of a large report:
+    the tables' look-ups and `_num`'s common case (a finite float) are inlined."""
+    out = []
+    role_get, model_get, text_get = roles.index.get, models.index.get, texts.index.get
+    for c in calls:
+        g = c.get
+        role = g("role") or ""
+        role = role if type(role) is str else str(role)
+        ri = role_get(role)
+        if ri is None:
+            ri = roles.add(role)
+        model = g("model") or ""
+        model = model if type(model) is str else str(model)
+        mi = model_get(model)
+        if mi is None:
+            mi = models.add(model)
+        text = g("text")
+        ti = -1 if text is None else text_get(text)
+        if ti is None:
+            ti = texts.add(text)
+        cost, lat = g("cost_usd"), g("latency_s")
+        out.append(
+            [
+                ri,
+                g("sample_index"),
+                mi,
+                g("input_tokens"),
+                g("output_tokens"),
+                g("reasoning_tokens"),
+                # x - x == 0: finite (NaN and inf give NaN)
+                round(cost, 8) if type(cost) is float and cost - cost == 0 else _num(cost, 8),
+                round(lat, 3) if type(lat) is float and lat - lat == 0 else _num(lat, 3),
+                g("status"),
+                1 if g("cache_hit") else 0,
+                ti,
+            ]
+        )
+    return out
+
+
 def _cap(texts: list[str], max_text: int, budget: int) -> list[str]:
     total = sum(min(len(t), max_text) for t in texts)
     cap = max_text
@@ -105,10 +150,9 @@ def item_blob(
         label_t.add(lab)
     by_pair: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for c in calls:
-        by_pair.setdefault((str(c.get("item_id")), str(c.get("config"))), []).append(c)
+        by_pair.setdefault((_s(c.get("item_id")), _s(c.get("config"))), []).append(c)
     strata_cols: list[str] = []
     items: dict[str, list[Any]] = {}
-    add_role, add_model, add_text = roles.add, models.add, texts.add
     for r in records:
         iid = str(r["item_id"])
         strata = r.get("strata") or {}
@@ -116,22 +160,7 @@ def item_blob(
             if col not in strata_cols:
                 strata_cols.append(col)
         row = items.setdefault(iid, [iid, r.get("target"), strata, [None] * len(names)])
-        pair_calls = [
-            [
-                add_role(str(c.get("role") or "")),
-                c.get("sample_index"),
-                add_model(str(c.get("model") or "")),
-                c.get("input_tokens"),
-                c.get("output_tokens"),
-                c.get("reasoning_tokens"),
-                _num(c.get("cost_usd"), 8),
-                _num(c.get("latency_s"), 3),
-                c.get("status"),
-                1 if c.get("cache_hit") else 0,
-                add_text(c.get("text")),
-            ]
-            for c in by_pair.get((iid, str(r["config"])), ())
-        ]
+        pair_calls = _call_rows(by_pair.get((iid, str(r["config"])), ()), roles, models, texts)
         correct = r.get("correct")
         row[3][cpos[str(r["config"])]] = [
             r.get("answer")
