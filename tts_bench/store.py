@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from tts_bench.errors import UserError
 from tts_bench.fsutil import atomic_write_text
 from tts_bench.inputcheck import MAX_JSON_DEPTH, check_number, decode_line, parse_json, short
@@ -58,11 +60,28 @@ def check_run_id(run_id: str) -> str:
 # of a 100,000-record file. Anything it does not take plainly goes through `parse_json`.
 _SCAN = json.JSONDecoder().scan_once
 _JSON_WS = " \t\n\r"
+# orjson parses a line 3-4x faster than the stdlib, giving the same objects, except that it
+# reads an integer past 64 bits as a float: a line with a run of 19 digits skips it (found
+# by mapping digits to NUL, which is not valid JSON text itself: faster than a regex).
+_DIGITS_TO_NUL = bytes(0 if 48 <= b <= 57 else b for b in range(256))
+_LONG_DIGITS = b"\0" * 19
 
 
 def _fast_object(raw: bytes) -> dict[str, Any] | None:
     """The object on a line that is plainly one (UTF-8, starts with `{`, few brackets, parses
     to the end), else None: the caller then takes the checked path, which says why."""
+    if (
+        raw[:1] == b"{"
+        and raw.count(b"[") + raw.count(b"{") <= MAX_JSON_DEPTH
+        and _LONG_DIGITS not in raw.translate(_DIGITS_TO_NUL)
+    ):
+        try:  # what orjson refuses (NaN, lone surrogates, ...) the stdlib decides below
+            obj = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            if type(obj) is dict:
+                return obj
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
