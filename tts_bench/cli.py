@@ -117,6 +117,14 @@ def run(
         bool, typer.Option("--no-report", help="Skip summary.json / report.html.")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    batch: Annotated[
+        bool,
+        typer.Option(
+            "--batch",
+            help="Send every config's calls in provider batches (OpenAI, Anthropic): "
+            "batch prices, answers within the provider's batch window.",
+        ),
+    ] = False,
     no_preflight: Annotated[
         bool,
         typer.Option(
@@ -152,7 +160,10 @@ def run(
         where=str(suite),
         preflight=not no_preflight,
         shard=part,
+        batch=batch,
     )
+    if not quiet:  # batch mode's line (a resumed batch run's too, known once it starts)
+        runner.on_batch = _batch_line()
     progress = None
     if not quiet and sys.stderr.isatty():
         progress = _progress_bar()
@@ -195,6 +206,22 @@ def run(
             f"budget reached: resume with a higher --max-cost and --resume {result.run_dir}",
             err=True,
         )
+
+
+def _batch_line() -> Any:
+    """Batch mode's progress line on stderr, printed when its counts change."""
+    last = [""]
+
+    def show(counts: Any) -> None:
+        line = (
+            f"batches: {counts.pending} pending, {counts.done} done; "
+            f"requests: {counts.succeeded} succeeded, {counts.errored} errored"
+        )
+        if line != last[0]:
+            last[0] = line
+            typer.echo(line, err=True)
+
+    return show
 
 
 def _write_reports(run_dir: Path) -> None:

@@ -104,6 +104,7 @@ class Runner:
         where: str = "suite",
         preflight: bool = True,
         shard: tuple[int, int] | None = None,
+        batch: bool = False,
     ) -> None:
         from tts_bench.data import load_items
         from tts_bench.llm.offline import setup_offline_env
@@ -145,6 +146,14 @@ class Runner:
         self.where = where
         self.preflight = preflight
         self.preflight_spent, self.preflight_calls = 0.0, 0
+        # batch mode (llm/transports/batch.py): every config with `batch`, or all of them
+        self.batch = {c.name for c in suite.configs if batch or c.batch}
+        if self.batch:
+            from tts_bench.llm.transports.batch_wire import dialect
+
+            for name in sorted(self.batch):  # a model without a batch API: a UserError now
+                dialect(self.resolved.specs[name])
+        self.on_batch: Callable[[Any], None] | None = None  # batch counts, as they change
         self._ended = "complete"
         self._last_flush = 0.0
 
@@ -176,6 +185,14 @@ class Runner:
             delegate=self._delegate,
             examples=self.resolved.examples,
         )
+        if config in self.batch:  # its latency is queue time: latency gates leave it out
+            ctx.info["batch"] = True
+            if getattr(client, "batch", False) is None:
+                # provider batches, recorded in the run directory (a resume polls them)
+                from tts_bench.llm.transports.batch_journal import BATCHES, BatchJournal
+
+                journal = BatchJournal(self.run_dir / BATCHES)
+                client.use_batches(journal=journal, on_change=self.on_batch)
         started = time.perf_counter()
         reset_clock()
         result = await self.resolved.solvers[config](ctx)
@@ -213,11 +230,21 @@ class Runner:
         )
 
     # -- the loop -------------------------------------------------------------------------
+    def _batch_configs(self) -> None:
+        """The configs in batch mode: this session's and a resumed run's (its manifest's
+        `batch`), their model specs marked; the manifest says which before any call."""
+        self.batch |= set(self.manifest.get("batch") or [])
+        for name in self.batch:
+            self.resolved.specs[name] = self.resolved.specs[name].with_(batch=True)
+        if self.batch:
+            self.manifest["batch"] = sorted(self.batch)
+
     async def _run(self) -> RunResult:
         from tts_bench.llm import Client
 
         writer, done = RunWriter.open(self.run_dir, resume=self.resuming)
         self.manifest.update(status="running", finished_at=None)
+        self._batch_configs()
         self.manifest.setdefault("sessions", []).append(
             {"started_at": now_iso(), "resumed": self.resuming}
         )
@@ -325,6 +352,8 @@ class Runner:
             except (NotImplementedError, RuntimeError, ValueError):
                 pass
         width = max(1, min(n_pairs, self.suite.limits.concurrency * 2))
+        if self.batch:  # a round is every pair waiting on a call: admit enough of them
+            width = max(1, min(n_pairs, self.suite.limits.batch_max_requests))
         tasks = [asyncio.create_task(worker()) for _ in range(width)]
         stopper = asyncio.create_task(stop.wait())
         try:
