@@ -176,8 +176,8 @@ _JUDGE = {
     "price_input": 0.40,
     "price_output": 1.60,
     "judge_error": 0.03,
-    "judge_length_bias": 0.6,
-    "judge_long_words": 45,
+    "judge_length_bias": 0.8,
+    "judge_long_words": 40,
 }
 
 BUILTIN: dict[str, dict[str, Any]] = {
