@@ -106,6 +106,7 @@ class BatchTransport:
         self._queues: dict[tuple, list[Pending]] = {}
         self._flushers: dict[tuple, asyncio.Task] = {}
         self._watches: dict[str, asyncio.Task] = {}
+        self._waiters: dict[str, list[tuple[str, Pending, float]]] = {}
         self._tasks: set[asyncio.Task] = set()
         self._session: aiohttp.ClientSession | None = None
 
@@ -170,28 +171,22 @@ class BatchTransport:
         self.journal.append(
             batch_id, wire.kind, batch[0].spec.model, {c: p.key for c, p in ids.items()}
         )
-        started = time.perf_counter()
-        outcomes = await self._watch(batch_id, wire)
         for custom_id, p in ids.items():
-            self._settle(p, _pick(outcomes, custom_id), time.perf_counter() - started)
+            self._wait_on(batch_id, wire, custom_id, p)
 
     async def _resume(self, pending: Pending, ref: Ref) -> None:
         """A call an earlier session submitted: read it from its batch."""
-        started = time.perf_counter()
-        outcomes = await self._watch(ref.batch_id, self._wire(pending.spec))
-        self._settle(pending, _pick(outcomes, ref.custom_id), time.perf_counter() - started)
+        self._wait_on(ref.batch_id, self._wire(pending.spec), ref.custom_id, pending)
 
     def _settle(self, p: Pending, outcome: Reply | CallError | None, turnaround: float) -> None:
         if outcome is None:
             outcome = CallError("server_error", "request missing from the batch's results")
         if isinstance(outcome, Reply):
             self.counts.succeeded += 1
-            self._changed()
             if not p.future.done():
                 p.future.set_result(self._ok(p, outcome, turnaround))
             return
         self.counts.errored += 1
-        self._changed()
         self._errored(p, outcome, turnaround)
 
     def _errored(self, p: Pending, error: CallError, turnaround: float) -> None:
@@ -203,35 +198,48 @@ class BatchTransport:
             p.future.set_result(self._failed(p, error, turnaround))
 
     # -- polling ------------------------------------------------------------------------------
-    def _watch(self, batch_id: str, wire: BatchWire) -> asyncio.Task:
-        """One poll loop per batch, shared by every call waiting on it."""
+    def _wait_on(self, batch_id: str, wire: BatchWire, custom_id: str, p: Pending) -> None:
+        """Answer `p` from a batch: when its poll loop ends (one loop per batch, shared by
+        every call waiting on it), or now if it has ended already."""
         task = self._watches.get(batch_id)
+        if task is not None and task.done():
+            self._settle(p, _pick(task.result(), custom_id), 0.0)
+            return
+        self._waiters.setdefault(batch_id, []).append((custom_id, p, time.perf_counter()))
         if task is None:
-            task = self._watches[batch_id] = asyncio.ensure_future(self._poll(batch_id, wire))
-        return task
+            self._watches[batch_id] = asyncio.ensure_future(self._poll(batch_id, wire))
 
     async def _poll(self, batch_id: str, wire: BatchWire) -> Outcomes | CallError:
+        """Poll until the batch ends, then answer every call waiting on it."""
         self.counts.pending += 1
         self._changed()
-        failures = 0
         try:
-            while True:
-                try:
-                    status, polled = await wire.poll(batch_id)
-                    if status.failed:
-                        return _all_failed(batch_id, status.error)
-                    if status.ended:
-                        return await wire.results(batch_id, polled)
-                    failures = 0
-                except CallError as exc:
-                    failures += 1
-                    if not exc.retryable or failures > self.limits.retries:
-                        return _all_failed(batch_id, exc.message)
-                await asyncio.sleep(self.poll_s)
-        finally:
-            self.counts.pending -= 1
-            self.counts.done += 1
-            self._changed()
+            outcomes = await self._outcomes(batch_id, wire)
+        except Exception as exc:  # a bug, not the provider: fail the calls, never hang them
+            outcomes = CallError("api_error", f"batch {batch_id}: {type(exc).__name__}: {exc}")
+        now = time.perf_counter()
+        for custom_id, p, since in self._waiters.pop(batch_id, []):
+            self._settle(p, _pick(outcomes, custom_id), now - since)
+        self.counts.pending -= 1
+        self.counts.done += 1
+        self._changed()
+        return outcomes
+
+    async def _outcomes(self, batch_id: str, wire: BatchWire) -> Outcomes | CallError:
+        failures = 0
+        while True:
+            try:
+                status, polled = await wire.poll(batch_id)
+                if status.failed:
+                    return _all_failed(batch_id, status.error)
+                if status.ended:
+                    return await wire.results(batch_id, polled)
+                failures = 0
+            except CallError as exc:
+                failures += 1
+                if not exc.retryable or failures > self.limits.retries:
+                    return _all_failed(batch_id, exc.message)
+            await asyncio.sleep(self.poll_s)
 
     # -- completions --------------------------------------------------------------------------
     def _ok(self, p: Pending, reply: Reply, turnaround: float) -> Completion:
