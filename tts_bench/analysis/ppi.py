@@ -229,14 +229,70 @@ def review_size(
     confidence: float = 0.95,
 ) -> int | None:
     """Labelled items for a CI half-width `half_width` (a fraction) of the corrected accuracy
-    over `items` judged items: n = z² s²(y − f) / (h² − z² s²(f) / N), with s²(y − f) at most
-    the disagreement rate (E (y − f)² is that rate) and s²(f) = p (1 − p) at the judge's pass
-    rate. None when N items alone are too few for that width."""
+    over `items` judged items, from the estimator's variance s²(y)/N + (1 − n/N) s²(y − f)/n:
+    n = s²(y − f) / (h²/z² − (s²(y) − s²(y − f))/N), with s²(y − f) at most the disagreement
+    rate (E (y − f)² is that rate) and s²(y) ≈ p (1 − p) at the judge's pass rate. None when
+    N items alone are too few for that width (even labelling all of them)."""
     z = _z(0.5 + confidence / 2)
-    room = half_width**2 - z * z * judge_pass * (1 - judge_pass) / items
-    if room <= 0:
+    var_r, var_y = disagreement, judge_pass * (1 - judge_pass)
+    room = half_width**2 / (z * z) - (var_y - var_r) / items
+    if room <= 0 or var_y / items > half_width**2 / (z * z):
         return None
-    return max(MIN_PER_STRATUM, math.ceil(z * z * disagreement / room))
+    if var_r <= 0:
+        return MIN_PER_STRATUM
+    return max(MIN_PER_STRATUM, math.ceil(var_r / room))
+
+
+ASSUMED_DISAGREEMENT = 0.1  # judge vs human, when no labels say otherwise
+PLAN_WIDTH_POINTS = 5.0  # the half-width `plan` sizes the review for
+
+
+def observed_disagreement(
+    run_dir: Path | str, config: str | None = None
+) -> tuple[float, float, int, int] | None:
+    """(disagreement rate, judge pass rate, labels, judged items) from a run's imported
+    labels (of one config, or all), or None when it has none."""
+    from tts_bench.review.labels import read_labels
+    from tts_bench.store import load_records
+
+    recs = {(str(r["item_id"]), str(r["config"])): r for r in load_records(run_dir)}
+    pairs = [
+        (bool(recs[k]["correct"]), lb["human_pass"])
+        for lb in read_labels(run_dir)
+        if (config is None or lb["config"] == config)
+        and (k := (lb["item_id"], lb["config"])) in recs
+        and recs[k].get("correct") is not None
+    ]
+    if not pairs:
+        return None
+    rate = sum(a != b for a, b in pairs) / len(pairs)
+    return rate, sum(a for a, _ in pairs) / len(pairs), len(pairs), len({k[0] for k in recs})
+
+
+def review_note(
+    items: int, *, from_run: Path | str | None = None, config: str | None = None
+) -> str:
+    """`plan`'s line for a judged config: the labelled items a 95% CI of
+    ±`PLAN_WIDTH_POINTS` on its corrected accuracy needs, at the disagreement rate observed
+    in `from_run`'s labels of `config` when it has some, else `ASSUMED_DISAGREEMENT`."""
+    seen = observed_disagreement(from_run, config) if from_run is not None else None
+    rate, judge_pass = (seen[0], seen[1]) if seen else (ASSUMED_DISAGREEMENT, 0.5)
+    source = (
+        f"judge-human disagreement {rate:.1%} on {seen[2]} labels in {from_run}"
+        if seen
+        else f"assumed judge-human disagreement {rate:.0%}"
+    )
+    n = review_size(PLAN_WIDTH_POINTS / 100, items=items, disagreement=rate, judge_pass=judge_pass)
+    if n is None:
+        return (
+            f"human review: ±{PLAN_WIDTH_POINTS:g} pts on the corrected accuracy needs more "
+            f"than {items} items ({source})"
+        )
+    return (
+        f"human review: about {min(n, items)} labelled items for a 95% CI of "
+        f"±{PLAN_WIDTH_POINTS:g} pts on the corrected accuracy ({source}; "
+        "tts-bench review plan for other widths)"
+    )
 
 
 def review_size_line(
@@ -250,23 +306,13 @@ def review_size_line(
     assumed disagreement rate or from a run's imported labels (`run_dir`)."""
     judge_pass, source = 0.5, f"assumed judge-human disagreement {disagreement:.0%}"
     if run_dir is not None:
-        from tts_bench.review.labels import read_labels
-        from tts_bench.store import load_records
-
-        recs = {(str(r["item_id"]), str(r["config"])): r for r in load_records(run_dir)}
-        pairs = [
-            (bool(recs[k]["correct"]), lb["human_pass"])
-            for lb in read_labels(run_dir)
-            if (k := (lb["item_id"], lb["config"])) in recs and recs[k].get("correct") is not None
-        ]
-        if not pairs:
+        seen = observed_disagreement(run_dir)
+        if seen is None:
             from tts_bench.errors import UserError
 
             raise UserError(f"{run_dir}: no imported labels (tts-bench review import)")
-        disagreement = sum(a != b for a, b in pairs) / len(pairs)
-        judge_pass = sum(a for a, _ in pairs) / len(pairs)
-        items = len({k[0] for k in recs})
-        source = f"judge-human disagreement {disagreement:.1%} on {len(pairs)} labels of {run_dir}"
+        disagreement, judge_pass, n_labels, items = seen
+        source = f"judge-human disagreement {disagreement:.1%} on {n_labels} labels of {run_dir}"
     n = review_size(
         width_points / 100, items=items, disagreement=disagreement, judge_pass=judge_pass
     )
@@ -276,6 +322,6 @@ def review_size_line(
             f"{items} judged items, however many are labelled ({source})"
         )
     return (
-        f"review: label about {n} items per config for a 95% CI of ±{width_points:g} pts on "
-        f"the corrected accuracy over {items} judged items ({source})"
+        f"review: label about {min(n, items)} items per config for a 95% CI of "
+        f"±{width_points:g} pts on the corrected accuracy over {items} judged items ({source})"
     )

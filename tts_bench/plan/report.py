@@ -184,6 +184,11 @@ def plan_suite(suite: Suite, *, from_run: Path | None = None, where: str = "suit
     for p in plans:
         total.add(tallies[p.config])
     evals = _judge(est, suite, plans, tallies, len(items))
+    if suite.scorer.type == "judge":  # the human review that checks the judge (docs/judging.md)
+        from tts_bench.analysis.ppi import review_note
+
+        for p in plans:
+            p.notes.append(review_note(len(items), from_run=from_run, config=p.config))
     warnings += truncated
     for m in sorted(est.unpriced):
         warnings.append(
