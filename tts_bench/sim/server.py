@@ -2,7 +2,9 @@
 
 Endpoints: POST /v1/messages (Anthropic's Messages API, see sim/anthropic_wire.py),
 POST /v1/chat/completions (incl. `n` and `stream: true` server-sent events), GET /v1/models,
-GET /health. `sim-small`, `sim/small` and `openai/sim-small` all mean `sim/small`.
+GET /health; the batch APIs of OpenAI (/v1/files, /v1/batches) and Anthropic
+(/v1/messages/batches), answered after `batch_delay_s` (sim/batch_openai.py,
+sim/batch_anthropic.py). `sim-small`, `sim/small` and `openai/sim-small` all mean `sim/small`.
 
 The server sleeps the simulated latency times `time_scale` of real time (0 = answer at once);
 `n` > 1 choices are generated side by side (a response takes the slowest one's latency). The
