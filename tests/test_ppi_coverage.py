@@ -135,3 +135,15 @@ def test_review_size_reaches_its_width() -> None:
     ]
     assert 0.034 <= float(np.mean(halves)) <= 0.041, (n, np.mean(halves))
     assert review_size(0.01, items=100, disagreement=0.1) is None  # the judge term alone
+
+
+def test_review_note_sizes_a_reachable_width() -> None:
+    """`plan`'s note: ±5 pts when the items allow it, else the narrowest whole width they do."""
+    from tts_bench.analysis.ppi import review_note
+
+    wide = review_note(2000)
+    assert "±5 pts" in wide and "out of reach" not in wide
+    n = int(wide.split("about ")[1].split()[0])
+    assert n == review_size(0.05, items=2000, disagreement=0.1)
+    small = review_note(300)
+    assert "±5 pts is out of reach with 300 items" in small and "±7 pts" in small

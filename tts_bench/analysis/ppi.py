@@ -282,16 +282,17 @@ def review_note(
         if seen
         else f"assumed judge-human disagreement {rate:.0%}"
     )
-    n = review_size(PLAN_WIDTH_POINTS / 100, items=items, disagreement=rate, judge_pass=judge_pass)
-    if n is None:
-        return (
-            f"human review: ±{PLAN_WIDTH_POINTS:g} pts on the corrected accuracy needs more "
-            f"than {items} items ({source})"
-        )
+    width, head = PLAN_WIDTH_POINTS, ""
+    n = review_size(width / 100, items=items, disagreement=rate, judge_pass=judge_pass)
+    if n is None:  # too few items for ±5 even fully labelled: size it for what they allow
+        best = 100 * _z(0.975) * math.sqrt(judge_pass * (1 - judge_pass) / items)
+        width = float(math.ceil(best + 1))
+        head = f"±{PLAN_WIDTH_POINTS:g} pts is out of reach with {items} items; "
+        n = review_size(width / 100, items=items, disagreement=rate, judge_pass=judge_pass)
     return (
-        f"human review: about {min(n, items)} labelled items for a 95% CI of "
-        f"±{PLAN_WIDTH_POINTS:g} pts on the corrected accuracy ({source}; "
-        "tts-bench review plan for other widths)"
+        f"human review: {head}about {min(n or items, items)} labelled items for a 95% CI of "
+        f"±{width:g} pts on the corrected accuracy ({source}; `tts-bench review plan` for "
+        "other widths)"
     )
 
 
