@@ -270,3 +270,32 @@ def test_sim_batch_files_have_openai_shapes():
 
     with ServerThread(time_scale=0.0, batch_delay_s=3600) as srv:
         asyncio.run(go(srv.url, srv))
+
+
+def test_request_bodies_are_the_live_ones():
+    from tts_bench.llm.transports.batch_wire import BatchWire
+    from tts_bench.llm.types import ModelSpec
+
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "2+2?"}]
+    params = {"api_base": ["http://a/v1", "http://b/v1"], "top_p": 0.9, "transport": "direct"}
+    spec = ModelSpec("openai/m", 0.5, 64, params=params)
+    wire = BatchWire(None, spec, "k")  # type: ignore[arg-type]
+    assert wire.base == "http://a/v1"  # replicas: a batch goes to the first
+    assert wire.body(spec, messages) == {
+        "model": "m",
+        "messages": messages,
+        "temperature": 0.5,
+        "max_tokens": 64,
+        "top_p": 0.9,
+    }
+    spec = ModelSpec("anthropic/c", 1.0, 4096, params={"thinking_budget": 2048})
+    wire = BatchWire(None, spec, "k")  # type: ignore[arg-type]
+    assert wire.headers["x-api-key"] == "k" and wire.base == "https://api.anthropic.com"
+    assert wire.body(spec, messages) == {
+        "model": "c",
+        "max_tokens": 4096,
+        "messages": messages[1:],
+        "temperature": 1.0,
+        "system": "Be brief.",
+        "thinking": {"type": "enabled", "budget_tokens": 2048},
+    }

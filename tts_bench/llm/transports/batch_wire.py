@@ -9,7 +9,8 @@
   `POST /v1/messages/batches`, polled by id, results read from `results_url` (JSONL).
 
 Each request is the body the direct transport would send for the same call (same model name,
-messages, temperature, max_tokens and extra params), so a batched answer equals a live one.
+messages, temperature, max_tokens and extra params; for Anthropic the system prompt apart and
+`thinking_budget` as `thinking`, as litellm sends them), so a batched answer equals a live one.
 Why not litellm: its `create_file`/`create_batch`/`retrieve_batch` cover OpenAI and (in
 recent versions) Anthropic, but leave the per-request JSONL bodies, the result parsing and
 the error shapes to the caller, and importing it costs seconds; these two small HTTP
@@ -102,6 +103,9 @@ class BatchWire:
         body["temperature"] = spec.temperature
         if system:
             body["system"] = system
+        budget = extra.pop("thinking_budget", None)
+        if budget is not None and "thinking" not in extra:  # as litellm sends it live
+            body["thinking"] = {"type": "enabled", "budget_tokens": int(budget)}
         return {**body, **extra}
 
     async def submit(self, requests: list[tuple[str, dict[str, Any]]]) -> str:
