@@ -326,3 +326,15 @@ def test_support_suite_end_to_end(tmp_path: Path) -> None:
     plan = cli("plan", str(ROOT / "suites" / "support.yaml"))
     assert plan.returncode == 0, plan.stderr
     assert plan.stdout.count("judge: 1 calls per item, evaluation cost $") == 3
+
+
+def test_a_judged_suite_needs_no_target(tmp_path: Path) -> None:
+    data = suite_data(size=6, configs=[{"name": "single", "strategy": "single"}])
+    data["dataset"]["fields"]["target"] = None
+    del data["scorer"]["reference"]
+    res = run(tmp_path, data)
+    assert res.status == "complete"
+    assert all(r["target"] is None and isinstance(r["correct"], bool) for r in res.records)
+    data["scorer"] = {"type": "exact"}
+    with pytest.raises(UserError, match="target: null only with scorer type judge"):
+        parse(data)

@@ -69,7 +69,7 @@ class FieldMap(Strict):
 
     id: str = "id"
     input: str | list[str] = "question"
-    target: str = "answer"
+    target: str | None = "answer"  # null: no target column (scorer type judge only)
     strata: list[str] = Field(default_factory=list)
     cluster: str | None = None
 
@@ -321,6 +321,8 @@ class Suite(Strict):
             raise ValueError(
                 f"baseline {self.baseline!r} is not a config name ({', '.join(names)})"
             )
+        if self.dataset.fields.target is None and self.scorer.type != "judge":
+            raise ValueError("dataset.fields.target: null only with scorer type judge")
         for c in self.configs:
             if c.fallback is not None and not c.fallback.strip():
                 raise ValueError(f"config {c.name!r}: fallback must name a model")

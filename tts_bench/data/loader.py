@@ -261,7 +261,8 @@ def map_rows(
             raise UserError(
                 f"{where}.fields.input: {col!r} is the target column; the model must not see it"
             )
-    _require(fields.target, "target", columns, source, where)
+    if fields.target is not None:  # null: no target (a judged suite without a reference)
+        _require(fields.target, "target", columns, source, where)
     for col in fields.strata:
         _require(col, "strata", columns, source, where)
     if fields.cluster is not None:
@@ -280,8 +281,8 @@ def map_rows(
         if item_id in seen:
             raise UserError(f"{where}.fields.id: duplicate id {item_id!r} in {source}")
         seen.add(item_id)
-        target = row.get(fields.target)
-        if target is None:
+        target = None if fields.target is None else row.get(fields.target)
+        if target is None and fields.target is not None:
             raise UserError(
                 f"{where}.fields.target: item {item_id!r} in {source} has no target "
                 f"({fields.target!r} is null)"

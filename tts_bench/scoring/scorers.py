@@ -159,8 +159,11 @@ class Scorer:
             return ",".join(i if self.spec.case_sensitive else i.casefold() for i in ids)
         return self._text(answer)
 
-    def target_text(self, target: Any) -> str:
-        """The target as displayed (canonical form where the type has one)."""
+    def target_text(self, target: Any) -> str | None:
+        """The target as displayed (canonical form where the type has one); None for a
+        judged suite without a target."""
+        if target is None and self.type == "judge":
+            return None
         if self.type == "exact" and isinstance(target, (list, tuple)):
             return " | ".join(str(t) for t in target)
         if self.type in ("numeric", "choice", "set_f1"):
