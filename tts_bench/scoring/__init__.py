@@ -1,4 +1,5 @@
-"""Scoring: answer extraction, scorers (exact numeric choice regex set_f1), failure labels."""
+"""Scoring: answer extraction, scorers (exact numeric choice regex set_f1; judge, graded by
+an LLM after the run's calls: scoring/judge.py), failure labels."""
 
 from tts_bench.scoring.failures import (
     INFRA_FAILURES,
