@@ -136,7 +136,8 @@ class BatchTransport:
     # -- rounds -------------------------------------------------------------------------------
     def _group(self, spec: ModelSpec) -> tuple:
         headers = sorted((spec.params.get("extra_headers") or {}).items())
-        return (spec.model, spec.params.get("api_base"), spec.api_key_env, tuple(headers))
+        base = repr(spec.params.get("api_base"))  # a list of replicas too
+        return (spec.model, base, spec.api_key_env, tuple(headers))
 
     def _enqueue(self, pending: Pending) -> None:
         group = self._group(pending.spec)
@@ -165,6 +166,8 @@ class BatchTransport:
                 [(c, wire.body(p.spec, p.messages)) for c, p in ids.items()]
             )
         except CallError as exc:  # refused as a whole: every request gets the same label
+            if exc.retryable:  # the next round after a pause (Retry-After when sent)
+                await asyncio.sleep(min(exc.retry_after or self.poll_s, self.poll_s * 10))
             for p in batch:
                 self._errored(p, exc, 0.0)
             return
