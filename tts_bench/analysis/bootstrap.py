@@ -102,6 +102,7 @@ def _counts(rng: np.random.Generator, rows: int, n: int) -> np.ndarray:
         return out
     piece = max(1, min(_CHUNK, _PIECE_CELLS // n))
     bitgen = rng.bit_generator
+    top = int(np.iinfo(out.dtype).max)
     for start in range(0, rows, _CHUNK):
         r = min(_CHUNK, rows - start)
         # resample-major rows gathered, then written to `out` (item-major) in one transposed
@@ -117,8 +118,9 @@ def _counts(rng: np.random.Generator, rows: int, n: int) -> np.ndarray:
                 for j in range(p):
                     cnt = np.bincount(draws[j], minlength=n)
                     # a count never exceeds n: look for an overflow only when it could be one
-                    if n > np.iinfo(out.dtype).max and cnt.max() > np.iinfo(out.dtype).max:
+                    if n > top and cnt.max() > top:
                         out, buf = out.astype(np.uint16), buf.astype(np.uint16)
+                        top = np.iinfo(out.dtype).max
                     buf[p0 - s0 + j] = cnt
             out[:, start + s0 : start + s1] = buf.T
         if _has_spare(bitgen):  # the int64 call ends here and drops the spare half

@@ -10,10 +10,17 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+# The bootstrap's products run on every core, then OpenBLAS's idle threads spin for about
+# 2^28 cycles before they sleep, burning a core while the next block is converted: a third of
+# the products' CPU. Spinning 2^4 cycles gives the same sums (the same threads split the same
+# work) for less CPU. Read when numpy loads, which a report does after this module.
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 from tts_bench.report import fmt, plots
 from tts_bench.report.items import PAGES_DIR, Pages, script_json
