@@ -92,7 +92,8 @@ def _labels_by_config(labels: list[dict[str, Any]]) -> dict[str, dict[str, bool]
 
 
 def _judge_label(rec: dict[str, Any] | None) -> str:
-    return str(((rec or {}).get("info") or {}).get("judge", {}).get("label") or "")
+    judge = ((rec or {}).get("info") or {}).get("judge") or {}
+    return str(judge.get("label") or "") if isinstance(judge, dict) else ""
 
 
 def judged_section(data: Any, *, confidence: float = 0.95, seed: int = 0) -> dict[str, Any] | None:
