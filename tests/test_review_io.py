@@ -194,3 +194,25 @@ def test_cli_export_and_import(run: Path, tmp_path: Path, main) -> None:
     assert code == 0 and "10 new" in text, err
     code, _, err = main("review", "export", str(run), "--by", "nope", "-o", str(out))
     assert code == 2 and "--by nope: not a strata column" in err
+
+
+def test_gate_rules_on_corrected_figures() -> None:
+    """The corrected metrics are known to the gate, in fractions, the delta judged on its CI."""
+    from tts_bench.gate_rules import default_on, fmt, parse_rules
+
+    rules = parse_rules(
+        [
+            {"metric": "corrected_accuracy", "min": 0.7},
+            {"metric": "corrected_accuracy_delta", "min": -0.02},
+        ],
+        "rules",
+    )
+    assert [default_on(r) for r in rules] == ["point", "ci"]
+    assert fmt("corrected_accuracy_delta", -0.02) == "-2.0 pts"
+    assert fmt("corrected_accuracy", 0.7) == "70.0%"
+    for bad in (
+        {"metric": "corrected_accuracy", "min": 70},
+        {"metric": "corrected_accuracy_delta", "min": -2},
+    ):
+        with pytest.raises(UserError, match="bounds are fractions"):
+            parse_rules([bad], "rules")
