@@ -141,13 +141,35 @@ def run(
             "items, taken after --limit; `tts-bench merge` joins the N run directories.",
         ),
     ] = None,
+    executor: Annotated[
+        str,
+        typer.Option(
+            "--executor",
+            metavar="local|ray",
+            help="Where the pairs run: this process, or Ray workers (pip install "
+            "'tts-bench[ray]'); this process writes the run directory either way.",
+        ),
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address",
+            help="The Ray cluster (ray://HOST:10001, auto); default: a local Ray instance.",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", help="Ray workers (shards of the items); default: one per CPU."),
+    ] = None,
 ) -> None:
     """Run SUITE: every item through the baseline and each scaling config."""
+    from tts_bench.run.executors import make_executor
     from tts_bench.run.schedule import parse_shard
     from tts_bench.runner import Runner
     from tts_bench.suite import load
 
     part = parse_shard(shard) if shard is not None else None
+    runs_on = make_executor(executor, address=ray_address, workers=workers)
     s = load(suite)  # the runner sets the offline switches (the hub only for hf: datasets)
     runner = Runner(
         s,
@@ -161,6 +183,7 @@ def run(
         preflight=not no_preflight,
         shard=part,
         batch=batch,
+        executor=runs_on,
     )
     if not quiet:  # batch mode's line (a resumed batch run's too, known once it starts)
         runner.on_batch = _batch_line()

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,9 +23,11 @@ from typing import Any
 from tts_bench import sim_coverage
 from tts_bench.errors import UserError
 from tts_bench.fsutil import LOCK, RunLock
+from tts_bench.llm.types import CallRecord
 from tts_bench.preflight import preflight, static_checks
 from tts_bench.records import build_record
 from tts_bench.resolve import ResolvedSuite
+from tts_bench.run.executors import Admit, Executor, Job, LocalExecutor, make_executor
 from tts_bench.run.schedule import item_order, pairs, select_shard
 from tts_bench.run_open import check_not_foreign, open_run
 from tts_bench.run_state import Budget, ConfigHealth, Progress, settle
@@ -75,6 +76,50 @@ def _stratified_subset(items: list[Any], limit: int, seed: int) -> list[Any]:
     return [items[i] for i in keep]
 
 
+class _Session:
+    """The runner's side of the executor seam for one session (`executors.Sink`): which
+    pairs may start (config health, the budget) and the one writer of those that finish."""
+
+    def __init__(
+        self,
+        runner: Runner,
+        writer: RunWriter,
+        budget: Budget,
+        progress: Progress,
+        health: ConfigHealth,
+    ) -> None:
+        self.runner, self.writer, self.budget = runner, writer, budget
+        self.progress, self.health = progress, health
+        self.stop = asyncio.Event()
+
+    def admit(self, config: str) -> Admit:
+        if config in self.health.stopped:  # a fatal error: its other pairs would fail alike
+            self.progress.drop(self.budget.spent())
+            return Admit.SKIP
+        if self.budget.must_wait(config):
+            return Admit.WAIT
+        if self.budget.would_exceed(config):
+            self.runner._ended = "budget_exceeded"
+            self.stop.set()
+            return Admit.STOP
+        self.budget.inflight += 1
+        return Admit.RUN
+
+    def release(self, config: str) -> None:
+        self.budget.inflight -= 1
+
+    def accept(self, calls: list[CallRecord], record: dict[str, Any]) -> None:
+        config = record["config"]
+        warning = self.budget.learn(config, calls)
+        if warning:
+            self.runner.warnings.add(warning)
+        ok = record["status"] == "ok"
+        self.health.observe(config, calls, ok)
+        self.writer.write_pair(calls, record)
+        self.runner._flush_spend(self.budget)
+        self.progress.advance(ok, self.budget.spent())
+
+
 class Runner:
     """Executes a resolved suite into a run directory. Use `run()` for the whole thing.
 
@@ -86,8 +131,9 @@ class Runner:
     preflight: one cheap call per model target before anything is written, a fatal answer
     stops the run (tts_bench/preflight.py); shard: (i, n), run only shard i of n (numbered
     from 1; tts_bench/run/schedule.py), taken after `limit`; a resume keeps the shard its
-    run started with. Nothing is written before `run()`, which takes the run directory's
-    lock first."""
+    run started with; executor: where the pairs run, `local` (this process) or `ray`, or
+    one from `tts_bench.run.executors.make_executor`. Nothing is written before `run()`,
+    which takes the run directory's lock first."""
 
     def __init__(
         self,
@@ -105,6 +151,7 @@ class Runner:
         preflight: bool = True,
         shard: tuple[int, int] | None = None,
         batch: bool = False,
+        executor: Executor | str = "local",
     ) -> None:
         from tts_bench.data import load_items
         from tts_bench.llm.offline import setup_offline_env
@@ -145,6 +192,7 @@ class Runner:
         self.by_id = {it.id: it for it in self.items}
         self.where = where
         self.preflight = preflight
+        self.executor = make_executor(executor) if isinstance(executor, str) else executor
         self.preflight_spent, self.preflight_calls = 0.0, 0
         # batch mode (llm/transports/batch.py): every config with `batch`, or all of them
         self.batch = {c.name for c in suite.configs if batch or c.batch}
@@ -154,8 +202,29 @@ class Runner:
             for name in sorted(self.batch):  # a model without a batch API: a UserError now
                 dialect(self.resolved.specs[name])
         self.on_batch: Callable[[Any], None] | None = None  # batch counts, as they change
+        if self.batch and not isinstance(self.executor, LocalExecutor):
+            # the batch journal lives in the run directory, which only this process writes
+            raise UserError("batch mode runs with the local executor only (drop --executor)")
         self._ended = "complete"
         self._last_flush = 0.0
+
+    @classmethod
+    def for_pairs(
+        cls, suite: Suite, items: list[Any], where: str, cache_path: Path | None
+    ) -> Runner:
+        """A runner that only runs pairs (`_run_pair` with `_new_client`'s client), for a
+        worker process of another executor: no run directory, no dataset read (items: the
+        loaded items it runs), no batch mode."""
+        from tts_bench.scoring import make_scorer
+
+        self = cls.__new__(cls)
+        self.suite, self.where, self.cache_path = suite, where, cache_path
+        self.resolved = ResolvedSuite(suite, where)
+        self.scorer = make_scorer(suite.scorer)
+        self.items = list(items)
+        self.by_id = {it.id: it for it in self.items}
+        self.batch, self.on_batch = set(), None
+        return self
 
     # -- one pair -------------------------------------------------------------------------
     async def _delegate(self, name: str, ctx: Context) -> StrategyResult:
@@ -230,6 +299,20 @@ class Runner:
         )
 
     # -- the loop -------------------------------------------------------------------------
+    def _new_client(self) -> Any:
+        """A `Client` for the suite and its response cache, the simulator's cache hits
+        counted (sim_coverage): the local executor's, and each Ray worker's."""
+        from tts_bench.llm import Client
+
+        client = Client(
+            limits=self.suite.limits,
+            pricing=self.suite.pricing,
+            cache_path=self.cache_path,
+            seed=self.suite.seed,
+            sim_profiles=self.suite.sim_profiles,
+        )
+        return sim_coverage.watch(client)
+
     def _batch_configs(self) -> None:
         """The configs in batch mode: this session's and a resumed run's (its manifest's
         `batch`), their model specs marked; the manifest says which before any call."""
@@ -240,8 +323,6 @@ class Runner:
             self.manifest["batch"] = sorted(self.batch)
 
     async def _run(self) -> RunResult:
-        from tts_bench.llm import Client
-
         writer, done = RunWriter.open(self.run_dir, resume=self.resuming)
         self.manifest.update(status="running", finished_at=None)
         self._batch_configs()
@@ -250,56 +331,30 @@ class Runner:
         )
         write_manifest(self.run_dir, self.manifest)
         pairs = self._pairs(done)
-        client = Client(
-            limits=self.suite.limits,
-            pricing=self.suite.pricing,
-            cache_path=self.cache_path,
-            seed=self.suite.seed,
-            sim_profiles=self.suite.sim_profiles,
-        )
-        sim_coverage.watch(client)
+        executor = self.executor
         prior = float(self.manifest.get("spent_usd") or 0.0) + self.preflight_spent
-        budget = Budget(self.max_cost, prior, lambda: client.spent_usd)
+        budget = Budget(self.max_cost, prior, executor.spent_usd)
         progress = Progress(len(done), len(pairs) + len(done), self.progress, spent=prior)
         configs = [c.name for c in self.suite.configs]
         health = ConfigHealth(
             {n: (self.resolved.specs[n], self.resolved.fallbacks[n]) for n in configs},
             scored={c for _, c in done},
         )
-        queue = deque(pairs)
-        stop = asyncio.Event()
-
-        async def worker() -> None:
-            while queue and not stop.is_set():
-                item_id, config = queue.popleft()
-                if config in health.stopped:  # a fatal error: its other pairs would fail alike
-                    progress.drop(budget.spent())
-                    continue
-                if budget.must_wait(config):
-                    queue.append((item_id, config))
-                    await asyncio.sleep(0.005)
-                    continue
-                if budget.would_exceed(config):
-                    self._ended = "budget_exceeded"
-                    stop.set()
-                    return
-                budget.inflight += 1
-                try:
-                    ctx, record = await self._run_pair(client, item_id, config)
-                finally:
-                    budget.inflight -= 1
-                warning = budget.learn(config, ctx.calls)
-                if warning:
-                    self.warnings.add(warning)
-                ok = record["status"] == "ok"
-                health.observe(config, ctx.calls, ok)
-                writer.write_pair(ctx.calls, record)
-                self._flush_spend(budget)
-                progress.advance(ok, budget.spent())
-
+        session = _Session(self, writer, budget, progress, health)
+        job = Job(
+            self._new_client,
+            self._run_pair,
+            self._drive,
+            self.suite,
+            self.items,
+            self.where,
+            self.cache_path,
+        )
         error: str | None = None
         try:
-            await self._drive(worker, len(pairs), stop)
+            lost = await executor.execute(pairs, job, session)
+            if lost and self._ended != "interrupted":
+                self._ended, error = "failed", lost
         except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt | asyncio.CancelledError):
                 self._ended = "interrupted"
@@ -309,9 +364,10 @@ class Runner:
             raise
         finally:
             writer.close()
-            await client.aclose()
+            await executor.aclose()
+            meter = executor.meter()
             records = load_records(self.run_dir)
-            self.warnings.update(sim_coverage.record(self.manifest, sim_coverage.of(client)))
+            self.warnings.update(sim_coverage.record(self.manifest, meter.coverage))
             status = self._ended
             if status != "failed":
                 status, error = settle(status, health, progress, configs, records)
@@ -325,8 +381,8 @@ class Runner:
             self.manifest["sessions"][-1].update(
                 finished_at=now_iso(),
                 status=status,
-                live_calls=client.n_calls - client.n_cache_hits,
-                cache_hits=client.n_cache_hits,
+                live_calls=meter.n_calls - meter.n_cache_hits,
+                cache_hits=meter.n_cache_hits,
                 preflight_calls=self.preflight_calls,
             )
             write_manifest(self.run_dir, self.manifest)
@@ -335,9 +391,16 @@ class Runner:
             self.run_dir, status, records, budget.spent(), sorted(self.warnings), error
         )
 
-    async def _drive(self, worker: Callable[[], Any], n_pairs: int, stop: asyncio.Event) -> None:
-        """Run the workers until the queue is empty or `stop` is set; Ctrl-C / SIGTERM set
-        it (status `interrupted`, in-flight pairs cancelled), a budget stop lets them end."""
+    async def _drive(
+        self,
+        worker: Callable[[], Any],
+        n_pairs: int,
+        stop: asyncio.Event,
+        width: int | None = None,
+    ) -> None:
+        """Run `width` workers (default: twice the suite's concurrency, at most one per
+        pair) until they end or `stop` is set; Ctrl-C / SIGTERM set it (status
+        `interrupted`, in-flight pairs cancelled), a budget stop lets them end."""
         loop = asyncio.get_running_loop()
 
         def interrupt() -> None:
@@ -351,9 +414,10 @@ class Runner:
                 installed.append(sig)
             except (NotImplementedError, RuntimeError, ValueError):
                 pass
-        width = max(1, min(n_pairs, self.suite.limits.concurrency * 2))
-        if self.batch:  # a round is every pair waiting on a call: admit enough of them
-            width = max(1, min(n_pairs, self.suite.limits.batch_max_requests))
+        if width is None:
+            width = max(1, min(n_pairs, self.suite.limits.concurrency * 2))
+            if self.batch:  # a round is every pair waiting on a call: admit enough of them
+                width = max(1, min(n_pairs, self.suite.limits.batch_max_requests))
         tasks = [asyncio.create_task(worker()) for _ in range(width)]
         stopper = asyncio.create_task(stop.wait())
         try:
