@@ -22,8 +22,9 @@ $(VENV)/.installed: pyproject.toml
 	$(call pkgs,-e .)
 	touch $@
 
-# Plus the test tools and the Inspect extra (for the Inspect-log import test).
-TEST_EXTRAS := .[test,inspect]
+# Plus the test tools, the Inspect extra (for the Inspect-log import test) and the Ray extra
+# (for the Ray executor's test; ray alone, into an empty venv: 2-4 s with uv, 24 s with pip).
+TEST_EXTRAS := .[test,inspect,ray]
 install-test: $(VENV)/.installed-test
 $(VENV)/.installed-test: pyproject.toml
 	$(call pkgs,-e '$(TEST_EXTRAS)')
