@@ -398,7 +398,7 @@ def main() -> None:
 
 
 # The other verbs register themselves on `app` (imported last: they import this module).
-from tts_bench import cli_review, cli_runs, cli_verbs  # noqa: E402, F401
+from tts_bench import cli_review, cli_runs, cli_scale, cli_verbs  # noqa: E402, F401
 
 if __name__ == "__main__":  # `python -m tts_bench.cli`: run the imported module's app
     from tts_bench.cli import main as _main_of_module

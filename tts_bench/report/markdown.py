@@ -110,7 +110,8 @@ def render_markdown(summary: dict[str, Any], manifest: dict[str, Any] | None = N
     lines = [f"## tts-bench: {f['suite'] or 'run'} ({f['run_id'] or '—'})", ""]
     if f["partial"]:
         lines += [
-            f"> **Partial run** (status `{f['status']}`): figures cover the finished pairs only.",
+            f"> **Partial run** (status `{f['status']}`): figures cover the finished pairs only."
+            + (f" Merged without: {f['shard_gaps']}." if f["shard_gaps"] else ""),
             "",
         ]
     lines += [f"**Verdict** (vs baseline `{vm['baseline']}`, 95% CI, paired by item):", ""]

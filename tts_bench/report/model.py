@@ -37,7 +37,7 @@ PALETTE = [
     "#c49c94",
 ]
 INFRA = ("rate_limited", "timeout", "api_error")
-PARTIAL = ("running", "interrupted", "budget_exceeded", "failed")
+PARTIAL = ("running", "interrupted", "budget_exceeded", "failed", "partial")  # partial: a merge
 
 
 def get(d: Any, *path: Any) -> Any:

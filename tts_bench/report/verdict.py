@@ -239,6 +239,7 @@ def facts(manifest: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
         "description": suite.get("description"),
         "status": status,
         "partial": status in PARTIAL,
+        "shard_gaps": shard_gaps(manifest),
         "started_at": manifest.get("started_at"),
         "finished_at": manifest.get("finished_at"),
         "models": ", ".join(models) or None,
@@ -262,6 +263,18 @@ def facts(manifest: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
         "unsolved": unsolved,
         "notes": unsolved + [n for n in get(meta, "notes") or [] if isinstance(n, str)],
     }
+
+
+def shard_gaps(manifest: dict[str, Any]) -> str | None:
+    """'shard 2/3 missing; shard 3/3 incomplete' for a merge of some shards (`merge
+    --allow-partial`), else None."""
+    partial, merged = manifest.get("partial"), manifest.get("merged")
+    if not isinstance(partial, dict) or not isinstance(merged, dict):
+        return None
+    n = merged.get("count")
+    bits = [f"shard {i}/{n} missing" for i in partial.get("missing") or []]
+    bits += [f"shard {i}/{n} incomplete" for i in partial.get("incomplete") or []]
+    return "; ".join(bits) or None
 
 
 def _spend(

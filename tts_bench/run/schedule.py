@@ -100,18 +100,35 @@ def shard_items(items: Sequence[T], index: int, count: int, seed: int) -> list[T
     return [it for it in items if where[str(it.id)] == index]
 
 
+def strata_order(items: Iterable[_HasIdStrata]) -> dict[str, list[str]]:
+    """Each strata column's values in the order they first appear in `items` (dataset order):
+    the key order of an unsplit run's `strata_counts`, which sets the analysis' stratum order;
+    a merge of shards restores it from here."""
+    out: dict[str, dict[str, None]] = {}
+    for it in items:
+        for col, value in it.strata.items():
+            out.setdefault(str(col), {})[str(value)] = None
+    return {col: list(values) for col, values in out.items()}
+
+
 def shard_field(
-    index: int, count: int, suite_fingerprint: str, seed: int, n_items: int
+    index: int,
+    count: int,
+    suite_fingerprint: str,
+    seed: int,
+    n_items: int,
+    order: dict[str, list[str]] | None = None,
 ) -> dict[str, Any]:
     """The manifest's `shard` field: which shard of which items this run directory holds.
     suite_fingerprint: the dataset fingerprint of every item split (all the shards'),
-    n_items: this shard's item count."""
+    n_items: this shard's item count, order: `strata_order` of every item split."""
     return {
         "index": index,
         "count": count,
         "suite_fingerprint": suite_fingerprint,
         "seed": seed,
         "items": n_items,
+        "strata_order": order or {},
     }
 
 
@@ -154,4 +171,4 @@ def select_shard(
         raise UserError(
             f"--shard {index}/{count}: this shard has no items ({len(items)} items, {count} shards)"
         )
-    return chosen, shard_field(index, count, split, seed, len(chosen))
+    return chosen, shard_field(index, count, split, seed, len(chosen), strata_order(items))
