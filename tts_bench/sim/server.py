@@ -175,7 +175,8 @@ class SimServer:
         return app
 
     async def health(self, request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
+        # `requests`: chat requests received so far (benchmarks count what a run sent)
+        return web.json_response({"status": "ok", "requests": len(self.log)})
 
     async def models(self, request: web.Request) -> web.Response:
         from tts_bench import sim
