@@ -53,6 +53,7 @@ from tts_bench.llm.concurrency import AdaptiveConcurrency, AdaptiveLimit
 from tts_bench.llm.limits import RateLimiter, estimate_tokens, read_quota
 from tts_bench.llm.pooling import Pooler, pool_mode
 from tts_bench.llm.pricing import PriceTable, cost_usd
+from tts_bench.llm.prompt_cache import PrefixMarks
 from tts_bench.llm.redact import register_key_env
 from tts_bench.llm.replicas import Replicas, Route, cache_params
 from tts_bench.llm.types import Completion, ModelSpec, Usage
@@ -107,6 +108,7 @@ class Client:
         self.n_cache_hits = 0
         # concurrent samples of one prompt drawn as one request of `n` (llm/pooling.py)
         self._pooler = Pooler(self._pooled_request, self._price)
+        self._prefixes = PrefixMarks()  # Anthropic's cache_control (llm/prompt_cache.py)
         self.replicas = Replicas()  # api_base as a list: health and load per replica
         self.batch: Any = None  # llm/transports/batch.py for spec.batch calls (use_batches)
 
@@ -255,6 +257,8 @@ class Client:
             await self._warm(kind, spec.model)
         route = self.replicas.route(spec) if kind != "sim" else None  # api_base as a list
         target = spec
+        # the suite's shared prefix marked for providers that cache only marked prefixes
+        sent = self._prefixes.mark(spec.model, messages) if kind == "litellm" else messages
         for attempt in range(limits.retries + 1):
             if kind != "sim" and self._rate.active:
                 await self._rate.acquire(spec.model, est)
@@ -264,7 +268,7 @@ class Client:
             call = functools.partial(
                 backend.call,
                 target,
-                messages,
+                sent,
                 sample_index=sample_index,
                 n=n,
                 timeout_s=limits.timeout_s,
