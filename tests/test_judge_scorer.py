@@ -338,3 +338,11 @@ def test_a_judged_suite_needs_no_target(tmp_path: Path) -> None:
     data["scorer"] = {"type": "exact"}
     with pytest.raises(UserError, match="target: null only with scorer type judge"):
         parse(data)
+
+
+def test_an_unset_judge_key_is_one_line(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("TTS_NO_SUCH_JUDGE_KEY", raising=False)
+    data = suite_data(size=2, configs=[{"name": "single", "strategy": "single"}])
+    data["scorer"].update(model="openai/judge-x", api_key_env="TTS_NO_SUCH_JUDGE_KEY")
+    with pytest.raises(UserError, match="scorer.api_key_env: TTS_NO_SUCH_JUDGE_KEY is not set"):
+        run(tmp_path, data)

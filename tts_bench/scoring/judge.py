@@ -270,6 +270,18 @@ def eval_cost(calls: list[Any]) -> dict[str, Any]:
     }
 
 
+def check_key(spec: Any) -> None:
+    """UserError when the judge's `api_key_env` names an unset variable (a configuration
+    mistake: every judge call would fail alike)."""
+    import os
+
+    name = spec.api_key_env
+    if name and not os.environ.get(name):
+        from tts_bench.errors import UserError
+
+        raise UserError(f"scorer.api_key_env: {name} is not set in the environment")
+
+
 def reference_of(spec: Any, loaded: Any, target_field: str) -> str | None:
     """The item's reference answer: the `reference` field (the target field works too)."""
     ref = spec.reference
@@ -296,6 +308,7 @@ async def judge_record(
 
     target_field = suite.dataset.fields.target
     judge = Judge(suite.scorer, target_field)
+    check_key(suite.scorer)
     info = record.setdefault("info", {})
     record.update(eval_cost([]))
     if record["status"] != "ok":
