@@ -8,7 +8,7 @@ shown apart too. No response cache, so every run makes every call. Prints one Ma
 per executor, the speed-up against one Ray worker once the workers have started, and checks
 that every run has the same records (answers, costs, tokens).
 
-    .venv/bin/python benchmarks/ray_executor.py [--items 96] [--scale 0.1] [--concurrency 2]
+    .venv/bin/python benchmarks/ray_executor.py [--items 96] [--scale 1.0] [--concurrency 2] [--workers 1,2,4]
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def timed(s: Any, out: Path, executor: Any) -> tuple[float, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--items", type=int, default=96)
-    ap.add_argument("--scale", type=float, default=0.1, help="sim_time_scale")
+    ap.add_argument("--scale", type=float, default=1.0, help="sim_time_scale")
     ap.add_argument("--concurrency", type=int, default=2, help="limits.concurrency")
     ap.add_argument("--workers", default="1,2,4")
     args = ap.parse_args()
