@@ -17,6 +17,7 @@ import pytest
 
 from tests.conftest import demo_suite
 from tts_bench import runner
+from tts_bench.errors import UserError
 from tts_bench.llm import Client
 from tts_bench.llm.backends.base import Reply
 from tts_bench.llm.pooling import pool_mode, runs, shares, split_usage
@@ -284,3 +285,26 @@ def test_apis_without_n_fall_back_to_one_request_per_sample(model, mode, sent):
     # prompt once per request, completion tokens split back to each choice
     assert sum(c.usage.input_tokens for c in done) == 50 * len(sent)
     assert sum(c.usage.output_tokens for c in done) == 16
+
+
+def test_a_configuration_error_reaches_every_caller_of_the_request(monkeypatch):
+    monkeypatch.delenv("TTS_POOL_MISSING_KEY", raising=False)
+    spec = ModelSpec("openai/qwen", api_key_env="TTS_POOL_MISSING_KEY",
+                     params={"api_base": "http://127.0.0.1:9/v1"})  # fmt: skip
+
+    async def go() -> list[BaseException | Completion]:
+        client = Client(limits=Limits(concurrency=4, retries=0), pricing={})
+        msgs = [{"role": "user", "content": "2 + 2?"}]
+        try:
+            return await asyncio.wait_for(
+                asyncio.gather(
+                    *(client.generate(spec, msgs, sample_index=i) for i in range(3)),
+                    return_exceptions=True,
+                ),
+                timeout=30,
+            )
+        finally:
+            await client.aclose()
+
+    got = asyncio.run(go())
+    assert len(got) == 3 and all(isinstance(e, UserError) for e in got)

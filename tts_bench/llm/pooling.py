@@ -180,7 +180,7 @@ class Pooler:
         task.add_done_callback(self._tasks.discard)
 
     async def _flush(self, group: _Group) -> None:
-        pending = list(group.waits)
+        pending = list(group.waits)  # each request takes its callers from here
         try:
             await asyncio.gather(
                 *(
@@ -188,10 +188,9 @@ class Pooler:
                     for run in runs([w.sample_index for w in pending])
                 )
             )
-        except (
-            BaseException
-        ) as exc:  # a configuration error or a simulator bug: every caller sees it
-            for w in pending:
+        except BaseException as exc:
+            # a configuration error (UserError) or a simulator bug: every caller sees it
+            for w in group.waits:
                 if not w.future.done():
                     if isinstance(exc, asyncio.CancelledError):
                         w.future.cancel()
