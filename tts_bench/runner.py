@@ -280,8 +280,10 @@ class Runner:
         if self.suite.scorer.type == "judge":  # evaluation calls, after the serving ones
             from tts_bench.scoring.judge import judge_record
 
+            # the judge reads what the model was asked: the suite's system and user prompt
+            asked = "\n\n".join(str(m["content"]) for m in ctx.messages())
             ctx.calls += await judge_record(
-                record, suite=self.suite, loaded=loaded, question=ctx.question(), client=client
+                record, suite=self.suite, loaded=loaded, question=asked, client=client
             )
         return ctx, record
 

@@ -26,7 +26,7 @@ def judge_tallies(est: Estimator, suite: Any, serving: dict[str, Tally]) -> dict
     out: dict[str, Tally] = {}
     prompts = []
     for it in est.items:
-        question = est.resolved.render(it)[-1]["content"]
+        question = "\n\n".join(str(m["content"]) for m in est.resolved.render(it))
         ref = reference_of(suite.scorer, it, suite.dataset.fields.target)
         prompts.append(judge.prompt(question, "", ref))
     for name, t in serving.items():
