@@ -124,12 +124,21 @@ def majority_at_k(
             raise ValueError("majority_at_k needs `values` or `correct`")
         values = [1.0 if c else 0.0 for c in correct]
     counts, vals, abstain = _classes(answers, values, none)
+    return _majority(m, tuple(counts), tuple(vals), abstain).copy()
+
+
+@lru_cache(maxsize=65536)
+def _majority(m: int, counts: tuple[int, ...], vals: tuple[float, ...], abstain: int) -> np.ndarray:
+    """`majority_at_k` of a pool given its voting classes (counts and values, in first-seen
+    order) and abstainers: pools of a run repeat a few shapes (nine samples, one answer), so
+    each shape is computed once, summed in the same order as ever."""
     out = np.zeros(m)
     for i, (a, v) in enumerate(zip(counts, vals, strict=True)):
         if v == 0.0:
             continue
         others = tuple(sorted(counts[:i] + counts[i + 1 :]))
         out += v * _win_share(a, others, abstain)
+    out.setflags(write=False)
     return out
 
 

@@ -69,12 +69,12 @@ class RunData:
             self.scored &= ~np.isnan(self.value)
         else:
             self.value = self.correct
-        self.cost = _num(recs, lambda r: r.get("cost_usd"))
-        self.latency = _num(recs, lambda r: r.get("latency_s"))
-        self.input_tokens = _num(recs, lambda r: r.get("input_tokens"))
-        self.output_tokens = _num(recs, lambda r: r.get("output_tokens"))
-        self.reasoning_tokens = _num(recs, lambda r: r.get("reasoning_tokens"))
-        self.n_calls = _num(recs, lambda r: r.get("n_calls"))
+        self.cost = _num(recs, "cost_usd")
+        self.latency = _num(recs, "latency_s")
+        self.input_tokens = _num(recs, "input_tokens")
+        self.output_tokens = _num(recs, "output_tokens")
+        self.reasoning_tokens = _num(recs, "reasoning_tokens")
+        self.n_calls = _num(recs, "n_calls")
         self.recall = _num(recs, lambda r: (r.get("metrics") or {}).get("recall"))
 
     @property
@@ -90,12 +90,20 @@ def _boolf(v: Any) -> float | None:
 
 
 def _num(recs: list[list[dict[str, Any] | None]], get: Any) -> np.ndarray:
+    """(configs, items) floats of get(record) (get: a key, or a function of the record); NaN
+    where there is no record, the value is None, or it is no number."""
     out = np.full((len(recs), len(recs[0]) if recs else 0), np.nan)
     for c, row in enumerate(recs):
-        for i, r in enumerate(row):
-            if r is None:
-                continue
-            v = get(r)
+        if isinstance(get, str):
+            vals = [None if r is None else r.get(get) for r in row]
+        else:
+            vals = [None if r is None else get(r) for r in row]
+        try:  # the common case, all numbers or None, converted at once
+            out[c] = np.array([np.nan if v is None else v for v in vals], dtype=float)
+            continue
+        except (TypeError, ValueError):
+            pass
+        for i, v in enumerate(vals):
             if v is not None:
                 try:
                     out[c, i] = float(v)

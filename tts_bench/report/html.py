@@ -23,7 +23,7 @@ from typing import Any
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 from tts_bench.report import fmt, plots
-from tts_bench.report.items import PAGES_DIR, Pages, script_json
+from tts_bench.report.items import PAGES_DIR, Pages, blob_json
 from tts_bench.report.model import build, current_summary
 from tts_bench.report.verdict import config_sentence, facts, power_sentence, routing_sentence
 
@@ -158,7 +158,7 @@ def render_html(
             routing_sentence=routing_sentence(vm["routing"]),
             power_sentence=power_sentence(vm),
             plots=all_plots(vm, latencies(records)),
-            items_json=script_json(blob),
+            items_json=blob_json(blob),
             latency_notes=_group_notes(vm["configs"]),
             extra_columns=blob["configs"][len(names) :],
             truncated=any("more characters in the run directory]" in t for t in blob["texts"]),
