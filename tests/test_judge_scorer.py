@@ -346,3 +346,19 @@ def test_an_unset_judge_key_is_one_line(tmp_path: Path, monkeypatch) -> None:
     data["scorer"].update(model="openai/judge-x", api_key_env="TTS_NO_SUCH_JUDGE_KEY")
     with pytest.raises(UserError, match="scorer.api_key_env: TTS_NO_SUCH_JUDGE_KEY is not set"):
         run(tmp_path, data)
+
+
+def test_plan_prices_the_judge_apart() -> None:
+    from tts_bench.plan import plan_suite
+
+    judged = plan_suite(parse(suite_data(size=20, judges=3, temperature=0.7)))
+    for c in judged.configs:
+        assert c.eval_calls == 60 and c.eval_cost_usd > 0  # three judges per item
+        assert any(n.startswith("judge: 3 calls per item") for n in c.notes)
+    assert judged.total_eval_cost_usd == pytest.approx(sum(c.eval_cost_usd for c in judged.configs))
+    # the serving estimate is the same as without a judge
+    plain = suite_data(size=20)
+    plain["scorer"] = {"type": "exact"}
+    unjudged = plan_suite(parse(plain))
+    assert unjudged.total_eval_cost_usd == 0.0
+    assert [c.cost_usd for c in unjudged.configs] == [c.cost_usd for c in judged.configs]
