@@ -190,7 +190,8 @@ class RayExecutor:
         except ray.exceptions.RayError as exc:
             cause = str(exc).strip().splitlines()
             why = next((x for x in reversed(cause) if "UserError" in x), cause[-1] if cause else "")
-            raise UserError(f"Ray workers could not start: {why.strip()}") from None
+            why = why.split("UserError: ", 1)[-1].strip()  # the worker's own line
+            raise UserError(f"Ray workers could not start: {why}") from None
         self.startup_s = time.perf_counter() - start
 
     def spent_usd(self) -> float:
