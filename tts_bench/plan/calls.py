@@ -16,6 +16,7 @@ class Use:
     model: str
     count: float
     spec: Any  # ModelSpec
+    pool: bool = False  # samples of one prompt drawn side by side: one request of n can draw them
 
 
 def knobs_of(strategy: str, knobs: dict[str, Any]) -> dict[str, Any]:
@@ -58,7 +59,7 @@ def call_pattern(strategy: str, k: dict[str, Any], spec: Any) -> tuple[list[Use]
         ], [f"reflection: at most {2 * r + 1} calls (stops when the critic finds no error)"]
     if strategy in ("self_consistency", "best_of_n"):
         n = _pool(k["n"])
-        uses = [Use(sample, m, n, spec)]
+        uses = [Use(sample, m, n, spec, pool=True)]
         judged = (
             k.get("weighted") == "judge"
             if strategy == "self_consistency"

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tts_bench import prompts
+from tts_bench.llm.pooling import MAX_N
 from tts_bench.plan.calls import Use
 from tts_bench.plan.tokens import (
     CANDIDATE_TOKENS_PER_LINE,
@@ -35,8 +36,16 @@ class Tally:
     cost: float | None = 0.0
     call_s: float = 0.0
     tokens: float = 0.0
+    # requests sent, when fewer than calls (a pool drawn as one request of n); None: = calls
+    requests: float | None = None
+
+    @property
+    def sent(self) -> float:
+        """Requests sent: `requests`, or one per call."""
+        return self.calls if self.requests is None else self.requests
 
     def add(self, other: Tally, w: float = 1.0) -> None:
+        self.requests = self.sent + w * other.sent
         self.calls += w * other.calls
         self.inp += w * other.inp
         self.out += w * other.out
@@ -71,7 +80,7 @@ def wall_seconds(t: Tally, limits: Any) -> float:
     """The slowest of: call time shared by `concurrency` slots, the RPM and the TPM limit."""
     bounds = [t.call_s / limits.concurrency]
     if limits.rpm:
-        bounds.append(60.0 * t.calls / limits.rpm)
+        bounds.append(60.0 * t.sent / limits.rpm)
     if limits.tpm:
         bounds.append(60.0 * (t.inp + t.out + t.reasoning) / limits.tpm)
     return max(bounds)
@@ -174,7 +183,10 @@ class Estimator:
                 )
         return None
 
-    def per_item(self, use: Use, item: Any) -> Tally:
+    def per_item(self, use: Use, item: Any, pooled: bool = False) -> Tally:
+        """One item's calls of `use`; pooled: a pool drawn as requests of `n` choices
+        (llm/pooling.py): the prompt is paid once per request, and a request takes about
+        one call's latency (its slowest choice: a little longer)."""
         spec = use.spec
         msgs = self.resolved.render(item)
         question = msgs[-1]["content"]
@@ -188,6 +200,11 @@ class Estimator:
         # priced as the invoice will price it, but with no cache hits: an upper bound
         cost = call_cost(rate, inp, out, reasoning)
         c = use.count
+        if pooled and use.pool and c > 1:
+            sent = math.ceil(c / MAX_N)  # requests of at most MAX_N choices
+            cost = call_cost(rate, sent * inp, c * out, c * reasoning)
+            seconds = call_seconds(use.model, inp, out + reasoning, self.suite.sim_profiles)
+            return Tally(c, sent * inp, c * out, c * reasoning, cost, sent * seconds, requests=sent)
         return Tally(
             calls=c,
             inp=c * inp,
@@ -197,13 +214,21 @@ class Estimator:
             call_s=c * call_seconds(use.model, inp, out + reasoning, self.suite.sim_profiles),
         )
 
-    def config(self, uses: list[Use]) -> Tally:
+    def config(self, uses: list[Use], pooled: bool = False) -> Tally:
+        """The config's calls over every item; pooled: pools as requests of `n`."""
         total = Tally()
         for item in self.items:
             for use in uses:
                 if use.count:
-                    total.add(self.per_item(use, item))
+                    total.add(self.per_item(use, item, pooled))
         return total
+
+
+def batch_figures(est: Estimator, uses: list[Use], on_demand: Tally) -> Tally | None:
+    """The same calls sent in provider batches (`batch: true`): their tally priced at batch
+    rates, `call_s` as the expected queue time; None while batch mode is not estimated here
+    (`plan` shows "—")."""
+    return None
 
 
 def call_cost(rate: Any, inp: int, out: int, reasoning: int) -> float | None:

@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from tts_bench.errors import UserError
+from tts_bench.llm.pooling import pool_mode
 from tts_bench.plan.calls import Use, call_pattern, knobs_of
 from tts_bench.plan.estimate import TYPICAL_TPS, TYPICAL_TTFT_S, Estimator, Tally, wall_seconds
+from tts_bench.plan.levers import Levers, levers, note, planned
 from tts_bench.plan.prior import compare_run, observed, paired_var
 from tts_bench.suite import Suite
 
@@ -32,6 +34,14 @@ class ConfigPlan:
     # the judge scorer's calls (plan/judge.py): evaluation cost, not in `cost_usd`
     eval_calls: float = 0.0
     eval_cost_usd: float | None = 0.0
+    # the cost levers (plan/levers.py): how the run draws its pools ("n" | "separate"), the
+    # config with pools as requests of n, and in provider batches (None: not estimated)
+    pool_request: str = "separate"
+    pooled_requests: float | None = None
+    pooled_cost_usd: float | None = None
+    pooled_wall_s: float | None = None
+    batch_cost_usd: float | None = None
+    batch_wall_s: float | None = None
 
 
 @dataclass
@@ -122,6 +132,7 @@ def plan_suite(suite: Suite, *, from_run: Path | None = None, where: str = "suit
                     f"{run} ran it with {', '.join(diffs[cfg.name])}: static estimate"
                 )
     tallies: dict[str, Tally] = {}
+    found: dict[str, Levers] = {}  # the cost levers of configs costed from their calls
     truncated: list[str] = []
 
     def tally(name: str, depth: int = 0) -> Tally:
@@ -155,7 +166,8 @@ def plan_suite(suite: Suite, *, from_run: Path | None = None, where: str = "suit
             tallies[name] = t
             notes[name] += [*mine, how]
         else:
-            tallies[name] = est.config(uses)
+            lv = levers(est, spec, uses)  # on demand, pooled, batch: the run's is the headline
+            tallies[name], found[name] = planned(lv) or Tally(), lv
             notes[name] += why
         if cfg.fallback:
             notes[name].append(f"fallback {cfg.fallback} calls (only on failures) not counted")
@@ -180,6 +192,8 @@ def plan_suite(suite: Suite, *, from_run: Path | None = None, where: str = "suit
                 notes=notes[cfg.name],
             )
         )
+        lv = found.get(cfg.name) or Levers(pool_mode(resolved.specs[cfg.name]), None, None, None)
+        _add_levers(plans[-1], lv, suite)
     total = Tally()
     for p in plans:
         total.add(tallies[p.config])
@@ -219,6 +233,17 @@ def plan_suite(suite: Suite, *, from_run: Path | None = None, where: str = "suit
         tokenizer_note=est.counter.note(),
         total_eval_cost_usd=evals.cost,
     )
+
+
+def _add_levers(p: ConfigPlan, lv: Levers, suite: Suite) -> None:
+    """The config's cost levers (plan/levers.py) onto `p`, and their note."""
+    p.pool_request = lv.pool_request
+    if lv.pooled is not None:
+        p.pooled_requests, p.pooled_cost_usd = lv.pooled.sent, lv.pooled.cost
+        p.pooled_wall_s = wall_seconds(lv.pooled, suite.limits)
+    if lv.batch is not None:
+        p.batch_cost_usd, p.batch_wall_s = lv.batch.cost, wall_seconds(lv.batch, suite.limits)
+    p.notes.append(note(lv, suite.limits))
 
 
 def _judge(
