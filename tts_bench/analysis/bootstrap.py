@@ -65,10 +65,9 @@ def counts_matrix(
     w_units = np.zeros((n_units, resamples), dtype=np.uint8)
     for key in sorted(groups, key=str):  # fixed order: the same seed gives the same matrix
         members = np.asarray(groups[key])
-        block = _counts(rng, resamples, members.size)
-        if block.dtype != w_units.dtype:
-            w_units = w_units.astype(block.dtype)
-        w_units[members] = block
+        # each stratum's counts written in place: no second matrix, no copy
+        at = slice(None) if members.size == n_units else members
+        w_units = _counts(rng, resamples, members.size, into=w_units, at=at)
     if clusters is None:
         return w_units.T
     return w_units[unit_of_item].T
@@ -89,15 +88,25 @@ def weight_matrix(
     ).astype(np.float32)
 
 
-def _counts(rng: np.random.Generator, rows: int, n: int) -> np.ndarray:
-    """(n, rows) counts of n uniform draws with replacement from n units, per resample.
+def _counts(
+    rng: np.random.Generator,
+    rows: int,
+    n: int,
+    *,
+    into: np.ndarray | None = None,
+    at: slice | np.ndarray | None = None,
+) -> np.ndarray:
+    """(n, rows) counts of n uniform draws with replacement from n units, per resample;
+    `into`: a (units, rows) matrix whose rows `at` (n of them) get the counts instead, and
+    which is returned (widened to uint16 if a count passes 255, as the new matrix is).
 
     The stream is that of one `rng.integers(0, n, size=(r, n))` (int64) call per chunk of
     `_CHUNK` rows. Each chunk is drawn here in pieces of a few rows as uint32: the same
     32-bit draws, in the same order (the generator keeps the spare half of a 64-bit word
     between the pieces of a chunk, and it is dropped at the chunk's end as the int64 call
     drops it), so memory stays at a piece's size."""
-    out = np.zeros((n, rows), dtype=np.uint8)
+    out = np.zeros((n, rows), dtype=np.uint8) if into is None else into
+    where = slice(None) if at is None else at
     if n == 0:
         return out
     piece = max(1, min(_CHUNK, _PIECE_CELLS // n))
@@ -122,7 +131,7 @@ def _counts(rng: np.random.Generator, rows: int, n: int) -> np.ndarray:
                         out, buf = out.astype(np.uint16), buf.astype(np.uint16)
                         top = np.iinfo(out.dtype).max
                     buf[p0 - s0 + j] = cnt
-            out[:, start + s0 : start + s1] = buf.T
+            out[where, start + s0 : start + s1] = buf.T
         if _has_spare(bitgen):  # the int64 call ends here and drops the spare half
             _drop_spare(bitgen)
     return out
