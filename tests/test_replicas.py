@@ -293,6 +293,10 @@ def test_a_replica_list_resolves_into_the_model_spec():
 
     resolved = ResolvedSuite(parse(_suite_data(URLS)))
     assert resolved.specs["a"].params["api_base"] == URLS
+    data = _suite_data(URLS)
+    del data["configs"][0]["api_base"]
+    data["defaults"]["api_base"] = URLS[1:]
+    assert ResolvedSuite(parse(data)).specs["a"].params["api_base"] == URLS[1:]
 
 
 # -- a run with one `sim serve` process killed mid-run ---------------------------------------
