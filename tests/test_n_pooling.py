@@ -308,3 +308,32 @@ def test_a_configuration_error_reaches_every_caller_of_the_request(monkeypatch):
 
     got = asyncio.run(go())
     assert len(got) == 3 and all(isinstance(e, UserError) for e in got)
+
+
+# -- the report: the other way's cost, from the recorded usage and prices -----------------
+
+
+def test_other_mode_cost_is_what_the_other_run_cost(tmp_path: Path):
+    from tts_bench.analysis.poolcost import pool_costs
+    from tts_bench.report.verdict import pool_clause
+    from tts_bench.store import read_manifest
+
+    separate = _run(tmp_path, "separate", _suite(None, "separate"))
+    pooled = _run(tmp_path, "n", _suite(None, "auto"))
+    got_sep = pool_costs(separate, read_manifest(tmp_path / "separate"))["sc"]
+    got_n = pool_costs(pooled, read_manifest(tmp_path / "n"))["sc"]
+    paid_sep = math.fsum(r["cost_usd"] for r in separate)
+    paid_n = math.fsum(r["cost_usd"] for r in pooled)
+    assert got_sep["pool_request"] == "separate" and got_n["pool_request"] == "n"
+    assert got_sep["cost_usd"] == pytest.approx(paid_sep, rel=1e-12)
+    # each run's "other way" is exactly what the other run paid
+    assert got_sep["other_cost_usd"] == pytest.approx(paid_n, rel=1e-9)
+    assert got_n["other_cost_usd"] == pytest.approx(paid_sep, rel=1e-9)
+    assert "one request per sample would cost" in pool_clause(got_n)
+    # an unknown price stays unknown; an API without `n` has no other way
+    assert pool_costs(pooled, {"suite": {"sim_profiles": {}}})["sc"]["other_cost_usd"] is not None
+    claude = [{**r, "model": "anthropic/claude-x"} for r in separate]
+    blocked = pool_costs(claude, {})["sc"]
+    assert blocked["other_mode"] is None and "has no n" in pool_clause(blocked)
+    unpriced = pool_costs([{**r, "model": "openai/no-such-model"} for r in separate], {})["sc"]
+    assert unpriced["other_cost_usd"] is None and "unknown" in pool_clause(unpriced)

@@ -144,6 +144,7 @@ def _summary(
             }
         )
     evals = _eval_costs(data, configs)
+    _pool_costs(data, configs)
     costs = data.cost[data.present]
     man = data.manifest
     suite = man.get("suite") or {}
@@ -218,6 +219,17 @@ def _eval_costs(data: RunData, configs: list[dict[str, Any]]) -> dict[str, Any]:
     for entry in configs:
         entry["eval_cost"] = ev["configs"][entry["config"]]
     return {"total_eval_cost_usd": ev["total"]["eval_cost_usd"]}
+
+
+def _pool_costs(data: RunData, configs: list[dict[str, Any]]) -> None:
+    """`pool_cost` on each config entry with pools: how they were drawn and what the other
+    way would have cost (analysis/poolcost.py)."""
+    from tts_bench.analysis.poolcost import pool_costs
+
+    found = pool_costs([r for row in data.records for r in row if r is not None], data.manifest)
+    for entry in configs:
+        if entry["config"] in found:
+            entry["pool_cost"] = found[entry["config"]]
 
 
 def _resolve(data: RunData, **kw: Any) -> dict[str, Any]:

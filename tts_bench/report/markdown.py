@@ -151,7 +151,7 @@ def render_markdown(summary: dict[str, Any], manifest: dict[str, Any] | None = N
                     else []
                 ),
                 delta,
-                fmt.usd(c["cost_mean"]),
+                fmt.usd(c["cost_mean"]) + c.get("pool_mark", ""),
                 _unit(c["cost_mean"]) if c["is_baseline"] else fmt.ratio(c["cost_ratio"]),
                 fmt.tokens(c["tok_in"], c["tok_out"], c["tok_reasoning"], c["calls"]),
                 fmt.latencies(c["p50"], c["p95"], c["p99"], lat_unit),

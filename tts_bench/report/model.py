@@ -17,6 +17,8 @@ SCHEMA_VERSION = 2
 # change or an added imported config rewrites the manifest).
 SOURCES = ("records.jsonl", "manifest.json", "review/labels.jsonl", "review/design.json")
 
+# the cost column's mark of how a config's pools were drawn (pool_request)
+POOL_MARKS = {"n": " (n-pooled)", "separate": " (separate)", "mixed": " (mixed)"}
 # Consistent colours per config across every plot and table (matplotlib's tab10, then tab20).
 PALETTE = [
     "#1f77b4",
@@ -198,6 +200,9 @@ def build(summary: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:
                 "saturation": sat,
                 "power": e.get("power"),
                 "curve_note": e.get("note"),  # why a config that sampled has no curve
+                # how its pools were drawn and the other way's cost (analysis/poolcost.py)
+                "pool_cost": e.get("pool_cost"),
+                "pool_mark": POOL_MARKS.get(get(e, "pool_cost", "pool_request"), ""),
             }
         )
         configs.append(row)

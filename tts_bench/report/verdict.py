@@ -53,7 +53,27 @@ def config_sentence(
     cost = f"{fmt.ratio(c['cost_ratio'])} cost" if fmt.ok(c["cost_ratio"]) else "cost not measured"
     return f"{head} at {cost}, P95 {fmt.ratio(c['p95_ratio'])}{miss}" + saturation_clause(
         c.get("saturation")
-    )
+    ) + pool_clause(c.get("pool_cost"))
+
+
+def pool_clause(p: dict[str, Any] | None) -> str:
+    """'; pools drawn as one request of n: $0.170, one request per sample would cost $0.216'
+    (analysis/poolcost.py: from the recorded usage and the run's prices; "unknown" when a
+    price or cost is unknown). Empty for a config without pools."""
+    if not p:
+        return ""
+    how = {"n": "one request of n", "separate": "one request per sample"}
+    mode, other = p.get("pool_request"), p.get("other_mode")
+    if mode not in how:
+        return "; pools drawn both ways (resumed with another pool_request)"
+    said = f"; pools drawn as {how[mode]}: {_money(p.get('cost_usd'))}"
+    if other not in how:
+        return said + " (its API has no n)"
+    return said + f", {how[other]} would cost {_money(p.get('other_cost_usd'))}"
+
+
+def _money(x: Any) -> str:
+    return fmt.usd(x) if fmt.ok(x) else "unknown"
 
 
 def corrected_sentence(c: dict[str, Any], metric: str = "accuracy") -> str:
