@@ -393,3 +393,32 @@ def test_a_run_survives_a_replica_killed_mid_run(tmp_path):
             if proc.poll() is None:
                 proc.kill()
             proc.wait()
+
+
+def test_other_replicas_replay_the_cache_and_resume_the_run(tmp_path):
+    import yaml
+    from typer.testing import CliRunner
+
+    from tts_bench.cli import app
+    from tts_bench.sim.server_thread import ServerThread
+
+    def run(urls: list[str], run_id: str) -> list[dict]:
+        suite = tmp_path / f"{run_id}.yaml"
+        suite.write_text(yaml.safe_dump(_suite_data(urls, items=4)))
+        args = ["run", str(suite), "-o", str(tmp_path), "--run-id", run_id, "--no-report", "-q"]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        lines = (tmp_path / run_id / "records.jsonl").read_text().splitlines()
+        return [json.loads(x) for x in lines]
+
+    with ServerThread(time_scale=0) as a, ServerThread(time_scale=0) as b:
+        first = run([a.url, b.url], "first")
+        assert all(r["cache_hits"] == 0 and r["info"]["replicas"] for r in first)
+        sent = len(a.log) + len(b.log)
+        # the first replica stays, the others change: every answer comes from the cache
+        again = run([a.url, "http://127.0.0.1:9/v1"], "again")
+        assert all(r["cache_hits"] == 1 and "replicas" not in r["info"] for r in again)
+        answers = {r["item_id"]: r["answer"] for r in first}
+        assert {r["item_id"]: r["answer"] for r in again} == answers
+        run([a.url], "first")  # resuming with other replicas is allowed (nothing left to do)
+        assert len(a.log) + len(b.log) == sent
