@@ -422,3 +422,25 @@ def test_other_replicas_replay_the_cache_and_resume_the_run(tmp_path):
         assert {r["item_id"]: r["answer"] for r in again} == answers
         run([a.url], "first")  # resuming with other replicas is allowed (nothing left to do)
         assert len(a.log) + len(b.log) == sent
+
+
+def test_check_calls_each_replica_and_names_the_dead_one():
+    from tts_bench.check import check_suite
+    from tts_bench.sim.server_thread import ServerThread
+
+    dead = f"http://user:pw@127.0.0.1:{_closed_port()}/v1"
+    with ServerThread(time_scale=0) as a:
+        data = _suite_data([a.url, dead])
+        data["limits"]["retries"] = 0
+        report = check_suite(parse(data))
+        assert report.exit_code == 0 and len(a.log) == 1
+        (line,) = report.lines
+        shown = dead.replace("user:pw@", "")
+        assert line.ok and line.text.endswith(
+            f"warning: replica {shown} endpoint unreachable (connection_error)"
+        )
+        assert "pw" not in line.text
+    data = _suite_data([dead, f"http://127.0.0.1:{_closed_port()}/v1"])
+    data["limits"]["retries"] = 0
+    report = check_suite(parse(data))
+    assert report.exit_code == 2 and report.lines[0].status == "connection_error"

@@ -5,6 +5,8 @@ configs' models, their fallbacks and the extra models their strategies name (`ju
 `critic`, `classifier_model`). Each is called once through the same `Client` the runner uses,
 with a short prompt, `max_tokens` small, no response cache, and the suite's limits (so its
 retries and timeouts). Simulated models (`sim/...`) are checked locally: the profile exists.
+A target whose `api_base` lists replicas is called once per replica: it passes when any
+answers, each replica that failed named in a warning on its line.
 
     report = check_suite(suite)
     for line in report.lines: print(line.text)
@@ -67,6 +69,7 @@ class CheckLine:
     fatal: bool
     message: str = ""
     price_source: str = "unknown"
+    notes: list[str] = field(default_factory=list)  # replicas that failed when another answered
 
     @property
     def ok(self) -> bool:
@@ -82,7 +85,7 @@ class CheckLine:
                 if self.price_source != "unknown"
                 else "warning: price unknown, costs will read unknown (add it under pricing:)"
             )
-            return f"✓ {head} — {price}"
+            return f"✓ {head} — {'; '.join([price, *self.notes])}"
         mark = "✗" if self.fatal else "!"
         reason = _REASONS.get(self.status, "could not verify")
         return f"{mark} {head} — {reason} ({self.status}): {_one_line(self.message)}"
@@ -216,13 +219,32 @@ async def _check_one(client: Any, suite: Suite, target: Target) -> CheckLine:
     if target.transport == "sim":
         return CheckLine(target, "ok", False, price_source=source)
     probe = spec.with_(max_tokens=_max_tokens(spec))
-    done = await client.generate(probe, PROMPT)
+    done, notes = await _each_replica(client, probe)
     if done.ok:
-        return CheckLine(target, "ok", False, price_source=source)
+        return CheckLine(target, "ok", False, price_source=source, notes=notes)
     message = done.error or ""
     if done.status == "auth_error" and not spec.api_key_env and target.transport == "litellm":
         message += _missing_default_key(spec)  # only litellm reads the provider's variable
     return CheckLine(target, done.status, done.status in FATAL, message, source)
+
+
+async def _each_replica(client: Any, probe: ModelSpec) -> tuple[Any, list[str]]:
+    """The check call, once per replica when `api_base` is a list (llm/replicas.py): the
+    first success stands for the target, and each replica that failed is named in a warning
+    (the run takes such a replica out and uses the others). No success: the first failure."""
+    urls = probe.params.get("api_base")
+    if not isinstance(urls, list):
+        return await client.generate(probe, PROMPT), []
+    from tts_bench.llm.replicas import public_url
+
+    each = await asyncio.gather(*(client.generate(probe.with_(api_base=u), PROMPT) for u in urls))
+    notes = [
+        f"warning: replica {public_url(u)} {_REASONS.get(d.status, 'could not verify')} "
+        f"({d.status})"
+        for u, d in zip(urls, each, strict=True)
+        if not d.ok
+    ]
+    return next((d for d in each if d.ok), each[0]), notes
 
 
 def _max_tokens(spec: ModelSpec) -> int:
