@@ -111,6 +111,8 @@ def test_ray_records_equal_the_local_executors(ray_session, tmp_path):
     assert mb["spent_usd"] == pytest.approx(ma["spent_usd"], abs=1e-12) and ma["spent_usd"] > 0
     assert mb["sessions"][0]["live_calls"] == ma["sessions"][0]["live_calls"] == len(ca)
     assert mb["sim_recognised"] == ma["sim_recognised"]
+    assert ma["sessions"][0]["executor"] == {"name": "local"}
+    assert mb["sessions"][0]["executor"] == {"name": "ray", "address": "local", "workers": 2}
 
 
 def _cache_keys(out: Path) -> set[str]:

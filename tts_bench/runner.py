@@ -386,6 +386,7 @@ class Runner:
                 live_calls=meter.n_calls - meter.n_cache_hits,
                 cache_hits=meter.n_cache_hits,
                 preflight_calls=self.preflight_calls,
+                executor=executor.describe(),
             )
             write_manifest(self.run_dir, self.manifest)
         self._warn_failures(records, status)

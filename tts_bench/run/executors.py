@@ -90,6 +90,10 @@ class Executor(Protocol):
 
     def meter(self) -> Meter: ...
 
+    def describe(self) -> dict[str, Any]:
+        """What ran the session, for its manifest entry: {"name": ..., ...}."""
+        ...
+
     async def aclose(self) -> None: ...
 
 
@@ -143,6 +147,9 @@ class LocalExecutor:
         if c is None:
             return Meter()
         return Meter(c.spent_usd, c.n_calls, c.n_cache_hits, sim_coverage.of(c))
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": "local"}
 
     async def aclose(self) -> None:
         if self._client is not None:

@@ -110,6 +110,7 @@ class RayExecutor:
         self._meters: dict[int, Meter] = {}
         self._started = False
         self.startup_s = 0.0  # seconds until every worker had started (the last run's)
+        self._k = 0  # the last run's workers
 
     def _connect(self) -> Any:
         import ray
@@ -131,7 +132,7 @@ class RayExecutor:
         ray = self._connect()
         n_items = len({i for i, _ in pairs})
         k = self.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
-        k = max(1, min(k, n_items))
+        k = self._k = max(1, min(k, n_items))
         shards = split(pairs, job.items, k, job.suite.seed)
         suite_json = _shared_limits(job.suite.model_dump(mode="json"), k)
         width = job.suite.limits.concurrency * 2  # pairs at once per worker, as locally
@@ -193,6 +194,9 @@ class RayExecutor:
             why = why.split("UserError: ", 1)[-1].strip()  # the worker's own line
             raise UserError(f"Ray workers could not start: {why}") from None
         self.startup_s = time.perf_counter() - start
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": "ray", "address": self.address or "local", "workers": self._k}
 
     def spent_usd(self) -> float:
         return sum(m.spent_usd for m in self._meters.values())
