@@ -16,7 +16,8 @@ temperature and parameters):
 
 Fatal verdicts are check's (`check.FATAL`): a rejected key, an unknown model, a rejected
 parameter (a `bad_request` on the check call), an unset key variable, an endpoint that cannot
-be reached. Transient trouble (`rate_limited`, `timeout`, ...) lets the run go on.
+be reached (for an `api_base` list of replicas: none of them; a dead one is taken out by the
+run). Transient trouble (`rate_limited`, `timeout`, ...) lets the run go on.
 """
 
 from __future__ import annotations
