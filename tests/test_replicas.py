@@ -46,7 +46,7 @@ class FakeBackend:
     """Answers per replica: `dead` replicas raise connection_error; `gates[url]`, when set,
     holds that replica's calls until the event is set. `seen` lists each attempt's api_base."""
 
-    def __init__(self, dead: set[str] = frozenset(), hold: bool = False) -> None:  # type: ignore[assignment]
+    def __init__(self, dead: tuple[str, ...] = (), hold: bool = False) -> None:
         self.dead = set(dead)
         self.seen: list[str] = []
         self.gates: dict[str, asyncio.Event] = {}
@@ -170,7 +170,7 @@ def test_failover_skips_the_pause_and_a_dead_replica_is_taken_out(monkeypatch):
     async def go() -> None:
         c = client(retries=2)
         c.replicas = Replicas(max_failures=3, clock=lambda: 0.0)  # no cool-down ever ends
-        fake = FakeBackend(dead={URLS[0]})
+        fake = FakeBackend(dead=(URLS[0],))
         c._backends["direct"] = fake
         paused: list[int] = []
         monkeypatch.setattr(c, "_pause", lambda attempt, after: paused.append(attempt) or 0.0)
