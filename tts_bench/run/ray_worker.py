@@ -163,7 +163,9 @@ class RayExecutor:
                 except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError) as e:
                     lost.setdefault(s, type(e).__name__)
                     raise _Lost from None
-                self._meters[s] = meter
+                last = self._meters.get(s)
+                if last is None or meter.n_calls >= last.n_calls:  # replies may cross
+                    self._meters[s] = meter
                 done[s] += 1
                 return calls, record
 
