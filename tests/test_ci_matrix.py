@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -118,9 +119,16 @@ def test_matrix_workflow_runs_merges_and_gates(tmp_path):
     wf = workflow()
     store = tmp_path / "artifacts"
     store.mkdir()
-    for shard in wf["jobs"]["shard"]["strategy"]["matrix"]["shard"]:
-        cwd = checkout(tmp_path / f"shard-job-{shard}")
-        steps = run_job(wf, "shard", cwd, store, {"shard": shard})
+    matrix = wf["jobs"]["shard"]["strategy"]["matrix"]["shard"]
+
+    def shard_job(shard: int) -> list[tuple[str, int, str]]:
+        return run_job(
+            wf, "shard", checkout(tmp_path / f"shard-job-{shard}"), store, {"shard": shard}
+        )
+
+    with ThreadPoolExecutor(len(matrix)) as pool:  # the matrix's jobs at once, as on Actions
+        done = list(pool.map(shard_job, matrix))
+    for shard, steps in zip(matrix, done, strict=True):
         assert [code for _, code, _ in steps] == [0] * len(steps), steps
         man = json.loads((store / f"shard-{shard}" / "manifest.json").read_text())
         assert man["shard"]["index"] == shard and man["status"] == "complete"
