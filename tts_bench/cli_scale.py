@@ -12,8 +12,9 @@ from tts_bench.cli import _write_reports, app
 
 @app.command()
 def merge(
-    dirs: Annotated[
-        list[Path], typer.Argument(help="The shards' run directories (`run --shard i/n`).")
+    shard_dirs: Annotated[
+        list[Path],
+        typer.Argument(help="The shards' run directories (`run --shard i/n`)."),
     ],
     out: Annotated[
         Path, typer.Option("--out", "-o", help="The merged run directory (new, or empty).")
@@ -35,8 +36,8 @@ def merge(
     from tts_bench.fsutil import locked
     from tts_bench.run.merge import merge as merge_runs
 
-    result = merge_runs(dirs, out, allow_partial=allow_partial)
-    typer.echo(f"merged {len(dirs)} shard(s), {result.n_records} records: {result.run_dir}")
+    result = merge_runs(shard_dirs, out, allow_partial=allow_partial)
+    typer.echo(f"merged {len(shard_dirs)} shard(s), {result.n_records} records: {result.run_dir}")
     if result.status != "complete":
         missing = ", ".join(map(str, result.missing)) or "none"
         unfinished = ", ".join(map(str, result.incomplete)) or "none"
