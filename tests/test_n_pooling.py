@@ -127,10 +127,12 @@ def test_split_usage_counts_the_prompt_once_and_keeps_the_totals():
 
 
 def test_modes_per_transport():
-    assert pool_mode(ModelSpec("sim/small"), "sim") == "n"
-    assert pool_mode(ModelSpec("openai/qwen", params={"api_base": "http://x/v1"})) == "n"
-    assert pool_mode(ModelSpec("openai/gpt-4o-mini"), "litellm") == "n"
-    assert pool_mode(ModelSpec("groq/llama"), "litellm") == "separate"  # unknown: not assumed
+    auto = {"pool_request": "auto"}  # a suite's default; a spec built by hand: separate
+    assert pool_mode(ModelSpec("sim/small"), "sim") == "separate"
+    assert pool_mode(ModelSpec("sim/small", **auto), "sim") == "n"
+    assert pool_mode(ModelSpec("openai/qwen", params={"api_base": "http://x/v1"}, **auto)) == "n"
+    assert pool_mode(ModelSpec("openai/gpt-4o-mini", **auto), "litellm") == "n"
+    assert pool_mode(ModelSpec("groq/llama", **auto), "litellm") == "separate"  # not assumed
     assert pool_mode(ModelSpec("groq/llama", pool_request="n"), "litellm") == "n"
     assert pool_mode(ModelSpec("sim/small", pool_request="separate"), "sim") == "separate"
     for model in ("anthropic/claude-3-5-haiku-latest", "gemini/gemini-2.0-flash"):
@@ -289,7 +291,7 @@ def test_apis_without_n_fall_back_to_one_request_per_sample(model, mode, sent):
 
 def test_a_configuration_error_reaches_every_caller_of_the_request(monkeypatch):
     monkeypatch.delenv("TTS_POOL_MISSING_KEY", raising=False)
-    spec = ModelSpec("openai/qwen", api_key_env="TTS_POOL_MISSING_KEY",
+    spec = ModelSpec("openai/qwen", api_key_env="TTS_POOL_MISSING_KEY", pool_request="n",
                      params={"api_base": "http://127.0.0.1:9/v1"})  # fmt: skip
 
     async def go() -> list[BaseException | Completion]:

@@ -21,7 +21,8 @@ Usage of an `n` request, split so that the record totals are exact:
   choice's own.
 A failed request fails all its choices alike (`Client._attempts`).
 
-Knob `pool_request` (a config's or the defaults'; `ModelSpec.pool_request`): `auto` (default:
+Knob `pool_request` (a config's or the defaults'; `ModelSpec.pool_request`, which is
+`separate` for a spec built by hand): `auto` (a suite's default:
 `n` where it is known to work — the simulator in-process, `openai/...` models, OpenAI-
 compatible `api_base` servers such as vLLM and `sim serve`; `separate` elsewhere), `n`
 (ask for it on any transport except the APIs that have no `n`, e.g. Anthropic, Gemini,

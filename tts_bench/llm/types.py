@@ -55,7 +55,9 @@ class ModelSpec:
     params: dict[str, Any] = field(default_factory=dict)
     # How a parallel pool travels (llm/pooling.py): "auto", "n" (one request of n choices) or
     # "separate" (one request per sample). Not a request parameter: not in the cache key.
-    pool_request: str = "auto"
+    # A suite's configs get the suite's knob (default "auto"); a spec built by hand draws
+    # one request per call unless it asks.
+    pool_request: str = "separate"
     # Sent in a provider batch (llm/transports/batch.py) instead of one request at a time.
     batch: bool = False
 
