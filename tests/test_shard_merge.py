@@ -300,3 +300,16 @@ def test_limit_then_shard_merges_to_the_limited_run(tmp_path):
     assert keyed(records(merged.run_dir), WALL_CLOCK_RECORD) == keyed(
         whole.records, WALL_CLOCK_RECORD
     )
+
+
+def test_shards_of_different_versions_merge_with_a_warning(shards3, tmp_path):
+    s3 = tmp_path / "s3"
+    shutil.copytree(shards3[2], s3)
+    man = json.loads((s3 / "manifest.json").read_text())
+    man["tool_version"] = "0.0.1"
+    (s3 / "manifest.json").write_text(json.dumps(man))
+    result = merge([shards3[0], shards3[1], s3], tmp_path / "m")
+    assert result.status == "complete"
+    assert result.warnings and "different tts-bench versions" in result.warnings[0]
+    merged = json.loads((tmp_path / "m" / "manifest.json").read_text())
+    assert result.warnings[0] in merged["warnings"]

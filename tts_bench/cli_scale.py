@@ -38,6 +38,8 @@ def merge(
 
     result = merge_runs(shard_dirs, out, allow_partial=allow_partial)
     typer.echo(f"merged {len(shard_dirs)} shard(s), {result.n_records} records: {result.run_dir}")
+    for w in result.warnings:
+        typer.echo(f"warning: {w}", err=True)
     if result.status != "complete":
         missing = ", ".join(map(str, result.missing)) or "none"
         unfinished = ", ".join(map(str, result.incomplete)) or "none"

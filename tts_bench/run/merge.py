@@ -68,6 +68,7 @@ class MergeResult:
     n_records: int
     missing: list[int] = field(default_factory=list)
     incomplete: list[int] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def read_part(run_dir: Path) -> Part:
@@ -163,6 +164,10 @@ def merged_manifest(
     shards' item and strata counts, spend, simulator counts, sessions and warnings joined,
     `merged` naming the parts and, for a partial merge, `partial`."""
     m = {k: v for k, v in parts[0].manifest.items() if k not in ("shard", "error")}
+    versions = sorted({str(p.manifest.get("tool_version")) for p in parts})
+    mixed: set[str] = set()
+    if len(versions) > 1:  # allowed (a long sweep may straddle an upgrade), but said
+        mixed = {f"the shards ran different tts-bench versions: {', '.join(versions)}"}
     strata: dict[str, dict[str, int]] = {}
     recognised: dict[str, dict[str, int]] = {}
     for p in parts:
@@ -190,7 +195,7 @@ def merged_manifest(
         strata_counts=strata,
         spent_usd=round(sum(float(p.manifest.get("spent_usd") or 0.0) for p in parts), 10),
         sessions=[{**s, "shard": p.shard["index"]} for p in parts for s in p.manifest["sessions"]],
-        warnings=sorted({w for p in parts for w in p.manifest.get("warnings") or []}),
+        warnings=sorted({w for p in parts for w in p.manifest.get("warnings") or []} | mixed),
         merged={
             "count": parts[0].shard["count"],
             "suite_fingerprint": parts[0].shard["suite_fingerprint"],
@@ -246,7 +251,8 @@ def merge(dirs: list[Path], out: Path, *, allow_partial: bool = False) -> MergeR
         write_manifest(out, manifest)
     finally:
         lock.release()
-    return MergeResult(out, manifest["status"], n, missing, incomplete)
+    new = [w for w in manifest["warnings"] if w.startswith("the shards ran different")]
+    return MergeResult(out, manifest["status"], n, missing, incomplete, new)
 
 
 def _write_rows(parts: list[Part], out: Path) -> int:
