@@ -135,6 +135,8 @@ def test_modes_per_transport():
     assert pool_mode(ModelSpec("groq/llama", **auto), "litellm") == "separate"  # not assumed
     assert pool_mode(ModelSpec("groq/llama", pool_request="n"), "litellm") == "n"
     assert pool_mode(ModelSpec("sim/small", pool_request="separate"), "sim") == "separate"
+    # a batch-mode call goes in a provider batch, one entry per sample
+    assert pool_mode(ModelSpec("openai/x", pool_request="n", batch=True), "direct") == "separate"
     for model in ("anthropic/claude-3-5-haiku-latest", "gemini/gemini-2.0-flash"):
         assert pool_mode(ModelSpec(model, pool_request="n"), "litellm") == "separate"
 
@@ -337,5 +339,7 @@ def test_other_mode_cost_is_what_the_other_run_cost(tmp_path: Path):
     claude = [{**r, "model": "anthropic/claude-x"} for r in separate]
     blocked = pool_costs(claude, {})["sc"]
     assert blocked["other_mode"] is None and "has no n" in pool_clause(blocked)
+    batched = [{**r, "info": {**r["info"], "batch": True}} for r in separate]
+    assert pool_costs(batched, {}) == {}  # priced at batch rates: not compared here
     unpriced = pool_costs([{**r, "model": "openai/no-such-model"} for r in separate], {})["sc"]
     assert unpriced["other_cost_usd"] is None and "unknown" in pool_clause(unpriced)

@@ -10,7 +10,8 @@ count as they were billed.
 - drawn as `n`: the first choice of a request carried the prompt; drawn separately, every
   other choice would pay the same prompt again;
 - drawn `separate`: every sample paid its prompt; as one request only the first would.
-Records without a pool (single calls, search trees) cost the same either way. A pool whose
+Records without a pool (single calls, search trees) cost the same either way; batch-mode
+records (priced at batch rates) are left out. A pool whose
 model's API has no `n` (Anthropic, Gemini, Bedrock) cannot be pooled: its other-mode cost is
 null, as is any figure whose price or cost is unknown.
 """
@@ -65,7 +66,9 @@ def pool_costs(records: list[dict[str, Any]], manifest: dict[str, Any]) -> dict[
     prices = _rates(manifest)
     by: dict[str, list[dict[str, Any]]] = {}
     for r in records:
-        if r is not None and (r.get("info") or {}).get("pool_request") in ("n", "separate"):
+        info = (r or {}).get("info") or {}
+        # a batch-mode record was priced at batch rates: not this comparison's
+        if info.get("pool_request") in ("n", "separate") and not info.get("batch"):
             by.setdefault(r["config"], []).append(r)
     out: dict[str, Any] = {}
     for config, recs in by.items():

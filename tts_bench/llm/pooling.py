@@ -60,7 +60,8 @@ def pool_mode(spec: ModelSpec, kind: str | None = None) -> str:
 
         kind = choose(spec)
     mode = spec.pool_request
-    if mode == "separate" or spec.model.startswith(NO_N):
+    # a batch-mode call travels in a provider batch (llm/transports/batch.py), one entry each
+    if mode == "separate" or spec.model.startswith(NO_N) or spec.batch:
         return "separate"
     if mode == "n" or kind in ("sim", "direct"):
         return "n"
