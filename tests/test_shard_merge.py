@@ -249,6 +249,8 @@ def test_missing_shard_refused_then_merged_with_allow_partial(shards3, tmp_path)
     assert "shard 2/3 missing" in (tmp_path / "m" / "summary.md").read_text()
     with pytest.raises(UserError, match="--allow-partial"):
         evaluate(tmp_path / "m", rules=[])
+    with pytest.raises(UserError, match="partial merge of shards cannot be resumed"):
+        run(tmp_path, "m")
 
 
 def test_unfinished_shard_is_named(shards3, tmp_path):

@@ -143,11 +143,17 @@ def select_shard(
 
     items: every item of the run (after `--limit`); shard: (i, n) or None; manifest: the
     existing run's, when resuming (its shard is kept when `shard` is None; another shard,
-    a shard of a plain run, or a shard of other items is refused); where: the run directory,
-    for messages."""
+    a shard of a plain run, a shard of other items, or a partial merge is refused); where:
+    the run directory, for messages."""
     from tts_bench.data.loader import fingerprint
 
     before = (manifest or {}).get("shard")
+    if isinstance((manifest or {}).get("partial"), dict):
+        # its manifest counts only the merged shards' items: finish those shards instead
+        raise UserError(
+            f"{where}: a partial merge of shards cannot be resumed; finish the missing or "
+            "unfinished shards (`run --shard i/n`, or --resume them) and merge again"
+        )
     if manifest and shard is not None and not before:
         raise UserError(f"{where}: this run is not a shard; resume it without --shard")
     if isinstance(before, dict):
