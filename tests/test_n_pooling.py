@@ -343,3 +343,32 @@ def test_other_mode_cost_is_what_the_other_run_cost(tmp_path: Path):
     assert pool_costs(batched, {}) == {}  # priced at batch rates: not compared here
     unpriced = pool_costs([{**r, "model": "openai/no-such-model"} for r in separate], {})["sc"]
     assert unpriced["other_cost_usd"] is None and "unknown" in pool_clause(unpriced)
+
+
+def test_a_server_that_ignores_n_gets_the_rest_one_by_one():
+    """A server answering one choice to an `n` request: that choice is kept, the missing
+    indices are drawn one request each, and the endpoint is never asked for `n` again."""
+    from tts_bench.llm.pooling import Pooler
+
+    sent: list[tuple[int, int]] = []
+
+    async def send(kind: str, spec: ModelSpec, messages: Any, first: int, n: int) -> list:
+        sent.append((first, n))
+        return [Completion(text=f"s{first}", finish_reason="stop", usage=Usage(10, 2),
+                           cost_usd=0.0, latency_s=0.1, model=spec.model)]  # fmt: skip
+
+    async def go() -> list[list[str]]:
+        pooler = Pooler(send, lambda spec, usage: 0.0)
+        spec = ModelSpec("openai/x", pool_request="n", params={"api_base": "http://h/v1"})
+        msgs = [{"role": "user", "content": "q"}]
+        texts = []
+        for _ in range(2):
+            got = await asyncio.gather(*(pooler.join("direct", spec, msgs, i) for i in range(4)))
+            texts.append([c.text for c in got])
+        return texts
+
+    texts = asyncio.run(go())
+    assert texts == [["s0", "s1", "s2", "s3"]] * 2
+    assert sent[0] == (0, 4)  # asked once for n
+    assert sorted(sent[1:4]) == [(1, 1), (2, 1), (3, 1)]
+    assert sorted(sent[4:]) == [(0, 1), (1, 1), (2, 1), (3, 1)]  # never n again

@@ -157,6 +157,7 @@ class Pooler:
         self._groups: dict[str, _Group] = {}
         self._tasks: set[asyncio.Task] = set()
         self.requests = 0  # requests sent by the pooler (each of n choices)
+        self.no_n: set[tuple[str, str, str]] = set()  # endpoints that answered fewer choices
 
     async def join(
         self, kind: str, spec: ModelSpec, messages: Messages, sample_index: int
@@ -208,13 +209,30 @@ class Pooler:
             w = next(w for w in pending if w.sample_index == i)
             pending.remove(w)
             waits.append(w)
-        self.requests += 1
-        done = await self._send(group.kind, group.spec, group.messages, run[0], len(run))
-        if len(run) > 1:
-            done = self._split(group, done)
+        target = _target(group.kind, group.spec)
+        if target in self.no_n:
+            done = await self._one_by_one(group, run)
+        else:
+            self.requests += 1
+            done = await self._send(group.kind, group.spec, group.messages, run[0], len(run))
+            if len(done) < len(run):
+                # A server that ignores `n` answers with fewer choices: keep what it sent,
+                # draw the rest one request each, and never ask this endpoint for `n` again.
+                self.no_n.add(target)
+                got = self._split(group, done) if len(done) > 1 else done
+                done = got + await self._one_by_one(group, run[len(done) :])
+            elif len(run) > 1:
+                done = self._split(group, done)
         for w, c in zip(waits, done, strict=True):
             if not w.future.done():
                 w.future.set_result(c)
+
+    async def _one_by_one(self, group: _Group, run: list[int]) -> list[Completion]:
+        self.requests += len(run)
+        sent = await asyncio.gather(
+            *(self._send(group.kind, group.spec, group.messages, i, 1) for i in run)
+        )
+        return [c for one in sent for c in one[:1]]
 
     def _split(self, group: _Group, done: list[Completion]) -> list[Completion]:
         """One `n` response's completions with the usage, cost and latency of each choice."""
@@ -238,3 +256,8 @@ class Pooler:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _target(kind: str, spec: ModelSpec) -> tuple[str, str, str]:
+    """The endpoint an `n` request goes to: transport, model and base URL."""
+    return (kind, spec.model, str(spec.params.get("api_base") or ""))
