@@ -240,7 +240,8 @@ def _knobs(data: RunData, config: str, n: int | None) -> dict[str, Any]:
     knobs = {
         k: v for k, v in spec.items() if k not in ("name", "strategy", "model") and v is not None
     }
-    knobs = {k: v for k, v in knobs.items() if v not in ({}, [])}
+    # empty settings and `batch: false` (the default run mode) say nothing to a service
+    knobs = {k: v for k, v in knobs.items() if v not in ({}, []) and (k, v) != ("batch", False)}
     if n is not None:
         knobs["n"] = n
     elif isinstance(knobs.get("n"), list) and knobs["n"]:
