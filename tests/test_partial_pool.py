@@ -220,6 +220,8 @@ def _suite(url: str) -> dict[str, Any]:
         "api_key_env": "TTS_PARTIAL_POOL_KEY",
         "temperature": 0.0,
         "max_tokens": 512,
+        # a failed `n` request fails its whole pool: partial pools need one request per sample
+        "pool_request": "separate",
     }
     data["limits"] = {"concurrency": 4, "retries": 0, "timeout_s": 20}
     data["gates"] = []

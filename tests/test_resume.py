@@ -28,7 +28,8 @@ def _suite() -> dict:
         {"name": "sc", "strategy": "self_consistency", "n": [1, 3], "temperature": 0.7},
     ]
     # the in-process simulator really waits 10% of its simulated latency, so a kill lands mid-run
-    data["defaults"] = {**data["defaults"], "sim_time_scale": 0.1}
+    # one request per sample, so a kill can leave a pool half drawn (and half cached)
+    data["defaults"] = {**data["defaults"], "sim_time_scale": 0.1, "pool_request": "separate"}
     data["limits"] = {"concurrency": 4}
     data["gates"] = []
     return data
