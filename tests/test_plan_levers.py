@@ -1,5 +1,5 @@
 """`plan` shows the cost levers side by side (plan/levers.py): on demand, a pool as one
-request of n, and batch (not estimated here); the headline is the way the run will go."""
+request of n, and in provider batches; the headline is the way the run will go."""
 
 from __future__ import annotations
 
@@ -48,8 +48,9 @@ def test_pooled_figures_pay_the_prompt_once_per_request():
     assert sc.pooled_cost_usd == sc.cost_usd < on_demand.cost_usd
     assert on_demand.pooled_cost_usd == sc.cost_usd  # the lever is shown either way
     assert sc.wall_s < on_demand.wall_s
-    assert sc.batch_cost_usd is None and sc.batch_wall_s is None  # not estimated: "—"
-    assert "n-pooled" in sc.notes[-1] and "batch —" in sc.notes[-1]
+    # the in-process simulator has no batch API: the batch price is unknown, never invented
+    assert sc.batch_cost_usd is None and sc.batch_wall_s is not None
+    assert "n-pooled" in sc.notes[-1] and "batch unknown" in sc.notes[-1]
     assert "n-pooled" not in single.notes[-1]  # no pool, no such lever
     assert "one request per sample" in on_demand.notes[-1]
 
@@ -75,3 +76,18 @@ def test_headline_is_within_25_percent_of_the_run(tmp_path, mode):
         recs = [r for r in res.records if r["config"] == c.config]
         assert c.cost_usd == pytest.approx(sum(r["cost_usd"] for r in recs), rel=0.25)
         assert c.input_tokens == pytest.approx(sum(r["input_tokens"] for r in recs), rel=0.05)
+
+
+def test_batch_figures_are_the_same_tokens_at_the_batch_price():
+    """A model with batch prices (the suite's batch_input / batch_output): the batch column
+    is the on-demand tokens at those rates, one round per kind of call."""
+    from tts_bench.plan.estimate import BATCH_TURNAROUND_S
+
+    price = {"input": 1e-6, "output": 2e-6, "batch_input": 0.5e-6, "batch_output": 1e-6}
+    priced = plan_suite(_suite("separate", pricing={"sim/small": price}))
+    single, sc = priced.configs
+    assert sc.batch_cost_usd == pytest.approx(sc.cost_usd / 2, rel=1e-9)
+    assert single.batch_cost_usd == pytest.approx(single.cost_usd / 2, rel=1e-9)
+    assert sc.batch_wall_s == single.batch_wall_s == BATCH_TURNAROUND_S  # one round each
+    no_batch = {"input": 1e-6, "output": 2e-6}  # a suite price without batch rates: unknown
+    assert plan_suite(_suite("separate", pricing={"sim/small": no_batch})).configs[1].batch_cost_usd is None

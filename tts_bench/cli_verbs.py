@@ -50,9 +50,18 @@ def sim_serve(
             help="Accept only the key in this environment variable (401 otherwise).",
         ),
     ] = None,
+    batch_delay: Annotated[
+        float,
+        typer.Option(
+            "--batch-delay",
+            min=0,
+            help="Seconds a submitted batch waits for its answers (the batch APIs).",
+        ),
+    ] = 1.0,
 ) -> None:
-    """Serve the simulator as an OpenAI-compatible API (/v1/chat/completions, /v1/models)
-    and Anthropic's Messages API (/v1/messages)."""
+    """Serve the simulator as an OpenAI-compatible API (/v1/chat/completions, /v1/models),
+    Anthropic's Messages API (/v1/messages) and both providers' batch APIs (/v1/files +
+    /v1/batches, /v1/messages/batches)."""
     import os
 
     from tts_bench.sim.server import run_server
@@ -88,6 +97,7 @@ def sim_serve(
         rpm=rpm,
         tpm=tpm,
         api_keys=keys,
+        batch_delay_s=batch_delay,
     )
 
 
@@ -328,7 +338,8 @@ def plan(
     from rich.table import Table
 
     t = Table(title=f"plan: {suite}")
-    for col in ("config", "calls", "input tok", "output tok", "reasoning tok", "cost", "wall"):
+    cols = ("config", "calls", "input tok", "output tok", "reasoning tok", "cost", "wall")
+    for col in (*cols, "n-pooled", "batch"):
         t.add_column(col, justify="left" if col == "config" else "right")
     for c in rep.configs:
         t.add_row(
@@ -339,12 +350,20 @@ def plan(
             f"{c.reasoning_tokens:,.0f}",
             _fmt(c.cost_usd, "usd"),
             f"{c.wall_s:,.0f}s",
+            "—" if c.pooled_requests is None else _fmt(c.pooled_cost_usd, "usd"),
+            "—" if c.batch_wall_s is None else _fmt(c.batch_cost_usd, "usd"),
         )
     _console().print(t)
     for c in rep.configs:
         typer.echo(f"{c.config}: price from {c.price_source}" + "".join(f"; {n}" for n in c.notes))
     total = "unknown" if rep.total_cost_usd is None else f"${rep.total_cost_usd:.4f}"
     typer.echo(f"total: {rep.total_calls:,.0f} calls, {total}, ~{rep.wall_s:,.0f}s wall time")
+    if rep.total_eval_cost_usd:
+        judged = sum(c.eval_calls for c in rep.configs)
+        typer.echo(
+            f"evaluation (judge): {judged:,.0f} calls, ${rep.total_eval_cost_usd:.4f}, "
+            "not in the total above"
+        )
     if rep.tokenizer_note:
         typer.echo(rep.tokenizer_note)
     for w in rep.warnings:

@@ -224,11 +224,38 @@ class Estimator:
         return total
 
 
+# A batch's turnaround is the provider's, not the model's: OpenAI and Anthropic promise
+# 24 hours and small batches usually finish well within one. An assumption, said in the
+# note; `sim serve` answers after its --batch-delay.
+BATCH_TURNAROUND_S = 3600.0
+
+
+def batch_rounds(uses: list[Use]) -> int:
+    """Batches an item waits for in turn: one per kind of call, the samples of a pool in
+    one round, other repeated calls (refinement, search steps) one round each."""
+    return sum(1 if u.pool else max(1, math.ceil(u.count)) for u in uses if u.count)
+
+
 def batch_figures(est: Estimator, uses: list[Use], on_demand: Tally) -> Tally | None:
-    """The same calls sent in provider batches (`batch: true`): their tally priced at batch
-    rates, `call_s` as the expected queue time; None while batch mode is not estimated here
-    (`plan` shows "—")."""
-    return None
+    """The same calls sent in provider batches (`batch: true`): the on-demand tokens priced
+    at each model's batch rate (`PriceTable.batch_rate`: the suite's `batch_input` /
+    `batch_output`, litellm's batch prices; unknown → cost None, never the interactive
+    price); `call_s` is the expected wall time: the rounds an item waits for in turn times
+    `BATCH_TURNAROUND_S` (items wait side by side)."""
+    from tts_bench.llm.pricing import PriceTable
+
+    prices = PriceTable(est.suite.pricing, est.suite.sim_profiles)
+    total = Tally()
+    for item in est.items:
+        for use in uses:
+            if use.count:
+                t = est.per_item(use, item)
+                rate = prices.batch_rate(use.model)
+                t.cost = call_cost(rate, t.inp, t.out, t.reasoning) if rate is not None else None
+                t.call_s = 0.0
+                total.add(t)
+    total.call_s = batch_rounds(uses) * BATCH_TURNAROUND_S
+    return total
 
 
 def call_cost(rate: Any, inp: int, out: int, reasoning: int) -> float | None:

@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from tts_bench.plan.calls import Use
-from tts_bench.plan.estimate import Estimator, Tally, batch_figures, wall_seconds
+from tts_bench.plan.estimate import (
+    BATCH_TURNAROUND_S,
+    Estimator,
+    Tally,
+    batch_figures,
+    wall_seconds,
+)
 
 
 @dataclass
@@ -55,6 +61,13 @@ def note(lv: Levers, limits: Any) -> str:
     def part(name: str, t: Tally | None) -> str:
         if t is None:
             return f"{name} —"
+        if t is lv.batch:  # its wall time is rounds of provider turnaround
+            rounds = round(t.call_s / BATCH_TURNAROUND_S)
+            plural = "" if rounds == 1 else "s"
+            return (
+                f"{name} {_money(t.cost)}, {t.sent:,.0f} requests, "
+                f"{rounds} round{plural} of provider turnaround (≤ 24 h each)"
+            )
         return f"{name} {_money(t.cost)}, {t.sent:,.0f} requests, ~{wall_seconds(t, limits):,.0f}s"
 
     if lv.on_demand is None:

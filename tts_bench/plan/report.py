@@ -242,7 +242,7 @@ def _add_levers(p: ConfigPlan, lv: Levers, suite: Suite) -> None:
         p.pooled_requests, p.pooled_cost_usd = lv.pooled.sent, lv.pooled.cost
         p.pooled_wall_s = wall_seconds(lv.pooled, suite.limits)
     if lv.batch is not None:
-        p.batch_cost_usd, p.batch_wall_s = lv.batch.cost, wall_seconds(lv.batch, suite.limits)
+        p.batch_cost_usd, p.batch_wall_s = lv.batch.cost, lv.batch.call_s  # rounds x turnaround
     p.notes.append(note(lv, suite.limits))
 
 
