@@ -71,12 +71,16 @@ def print_table(records: list[dict[str, Any]], configs: list[str], title: str) -
 
     from tts_bench.quicklook import table_rows
 
+    rows = table_rows(records, configs)
+    # a judged suite's evaluation cost per request, apart from the serving cost
+    judged = any(r["eval_cost_per_request"] != 0.0 for r in rows)
     t = Table(title=title)
-    for col in ("config", "items", "accuracy", "cost/request", "P50", "P95", "failures"):
+    cols = ("config", "items", "accuracy", "cost/request", "P50", "P95", "failures")
+    for col in (*cols, "eval/request") if judged else cols:
         t.add_column(col, justify="left" if col in ("config", "failures") else "right")
-    for r in table_rows(records, configs):
+    for r in rows:
         fails = ", ".join(f"{k} {v}" for k, v in r["failures"].items()) or "—"
-        t.add_row(
+        cells = [
             r["config"],
             str(r["n"]),
             _fmt(r["accuracy"], "pct"),
@@ -84,7 +88,8 @@ def print_table(records: list[dict[str, Any]], configs: list[str], title: str) -
             _fmt(r["p50_latency_s"], "s"),
             _fmt(r["p95_latency_s"], "s"),
             fails,
-        )
+        ]
+        t.add_row(*cells, *([_fmt(r["eval_cost_per_request"], "usd")] if judged else []))
     _console().print(t)
 
 
