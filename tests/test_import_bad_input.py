@@ -260,3 +260,11 @@ def test_lm_eval_results_file_of_the_wrong_shape_is_ignored(tmp_path):
     (tmp_path / "results_2.json").write_text("[" * 100_000)
     res = import_pools(src, fmt="lm-eval", out=tmp_path / "run", scorer="numeric")
     assert res.config == "t"
+
+
+def test_a_judged_suite_cannot_score_imported_samples(tmp_path):
+    src = jsonl(tmp_path / "p.jsonl", GOOD)
+    support = Path(__file__).resolve().parents[1] / "suites" / "support.yaml"
+    with pytest.raises(UserError, match="scorer type judge cannot score imported samples"):
+        import_pools(src, fmt="pool-jsonl", out=tmp_path / "run", suite=support)
+    assert not (tmp_path / "run").exists()

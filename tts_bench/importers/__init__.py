@@ -107,6 +107,12 @@ def import_pools(
     map_spec = load_spec(spec)
     the_suite = load_suite(suite) if suite is not None else None
     wanted = parse_scorer(scorer) if scorer else (the_suite.scorer if the_suite else None)
+    if wanted is not None and wanted.type == "judge":
+        # an imported pool has no judge calls: every record would be unscored
+        raise UserError(
+            f"{suite}: scorer type judge cannot score imported samples; pass --scorer "
+            "with a reference-based scorer (numeric, exact, choice, set_f1, regex:P)"
+        )
     if normalize is not None and wanted is not None:
         wanted = with_normalize(wanted, normalize)
 
