@@ -182,3 +182,16 @@ def test_a_judge_behind_uncached_samples_is_checked_too(tmp_path: Path, sim):
     runner = Runner(Suite.model_validate(suite_data([judged])), out_dir=out, run_id="b")
     assert runner.run().status == "complete"
     assert runner.preflight_calls == 2  # the samples' model and the judge
+
+
+def test_a_judge_scorer_with_a_bad_key_stops_the_run_before_anything_is_written(
+    tmp_path: Path, scripted
+):
+    judge = {"type": "judge", "model": "openai/gpt-badkey", "api_base": scripted.url,
+             "rubric": "The answer is correct."}  # fmt: skip
+    suite = Suite.model_validate(suite_data([{"name": "single", "strategy": "single"}], scorer=judge))
+    with pytest.raises(Exception) as info:
+        Runner(suite, out_dir=tmp_path / "out", run_id="r", where="s.yaml").run()
+    assert type(info.value).__name__ == "UserError"
+    assert "openai/gpt-badkey (direct) [scorer (judge)] — key rejected" in str(info.value)
+    assert not (tmp_path / "out" / "r").exists()

@@ -150,6 +150,13 @@ def targets(suite: Suite, where: str = "suite") -> list[Target]:
             add(fallback, f"{cfg.name} (fallback)", cfg.name)
         for role, name in _role_models(cfg.knobs):
             add(spec.with_(model=name), f"{cfg.name} ({role})", cfg.name)  # as strategies.roles
+    if suite.scorer.type == "judge":
+        from tts_bench.scoring.judge import Judge
+
+        # the judge scores every config's answers: a bad key there fails every record
+        for judge_spec, _ in Judge(suite.scorer).panel:
+            for cfg in suite.configs:
+                add(judge_spec, "scorer (judge)", cfg.name)
     return list(found.values())
 
 
