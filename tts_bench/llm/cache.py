@@ -82,7 +82,7 @@ class ResponseCache:
             return
         data = asdict(completion)
         # Per-call bookkeeping is not part of the response.
-        for name in ("retries", "cache_hit", "error", "status"):
+        for name in ("retries", "cache_hit", "error", "status", "endpoint"):
             data.pop(name, None)
         value = json.dumps(data, ensure_ascii=False)
         with self._lock:
