@@ -251,9 +251,9 @@ def render_markdown(summary: dict[str, Any], manifest: dict[str, Any] | None = N
         f"{f['n_items'] if f['n_items'] is not None else '—'} items",
         f"spend {f['spend_text']}",
     ]
-    if f["fingerprint"]:
     if f.get("eval_cost_text"):
         tail.append(f"evaluation cost {f['eval_cost_text']}")
+    if f["fingerprint"]:
         tail.append(f"dataset `{f['fingerprint']}`")
     lines += [("_" + " · ".join(tail) + "_")]
     if ps:

@@ -273,8 +273,8 @@ def facts(manifest: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
         "versions": ", ".join(f"{k} {v}" for k, v in versions if v) or None,
         "spend": spend,
         "spend_text": spend_text,
-        "unknown_cost": meta.get("records_unknown_cost"),
         "eval_cost_text": eval_cost_text(summary),  # the judge's, apart from serving cost
+        "unknown_cost": meta.get("records_unknown_cost"),
         "simulated": simulated,
         "baseline": meta.get("baseline") or manifest.get("baseline") or suite.get("baseline"),
         "resamples": meta.get("resamples"),
