@@ -148,10 +148,11 @@ def _drop_spare(bitgen: np.random.BitGenerator) -> None:
     bitgen.state = state
 
 
-def _row_blocks(w: np.ndarray) -> list[slice]:
-    """Slices of resamples so that a block widened to 32 bits stays near `_BLOCK_CELLS`."""
+def _row_blocks(w: np.ndarray, cells: int | None = None) -> list[slice]:
+    """Slices of resamples so that a block widened to 32 bits stays near `_BLOCK_CELLS`
+    (cells: another size)."""
     rows, cols = w.shape
-    step = max(1, min(rows, _BLOCK_CELLS // max(cols, 1)))
+    step = max(1, min(rows, (cells or _BLOCK_CELLS) // max(cols, 1)))
     return [slice(r, min(r + step, rows)) for r in range(0, rows, step)]
 
 
@@ -182,7 +183,10 @@ def weighted_quantiles(
         acc = np.dtype(np.uint16)  # a group of 64 counts of at most 255 fits
     else:
         acc = np.dtype(np.int64 if w.dtype.kind in "iu" else np.float64)
-    for rows in _row_blocks(w):
+    # blocks of uint8 (not widened) four times the products' cells: the sorted gather reads
+    # a run of each item's counts per block, so longer runs mean fewer scattered reads (at
+    # 100,000 items a third of the time); integer sums, so the block size changes nothing
+    for rows in _row_blocks(w, 4 * _BLOCK_CELLS):
         part = w[rows].T[padded]  # (items, resamples of the block), one row per item
         part[m:] = 0
         groups = part.reshape(n_groups, _GROUP, -1).sum(axis=1, dtype=acc)
