@@ -13,6 +13,7 @@ discordant cells), as in Connor's (1987) sample-size formula for McNemar's test.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -44,12 +45,28 @@ def exact_power(n: int, p10: float, p01: float, alpha: float = 0.05) -> float:
     """Power of the two-sided exact McNemar test at level alpha with n paired items, when an
     item is right only under the config with probability p10 and only under the baseline with
     probability p01. The sum over D is truncated where its binomial mass is below 1e-16."""
-    from scipy.special import bdtr, bdtrc, gammaln
+    from scipy.special import bdtr, bdtrc
 
     psi = p10 + p01
     if n <= 0 or psi <= 0:
         return 0.0
     psi = min(psi, 1.0)
+    m, pmf, k = _discordant(n, psi, alpha)
+    share = p10 / psi
+    ok = k >= 0
+    low_tail = np.where(ok, bdtr(np.maximum(k, 0), m, share), 0.0)
+    # P(X >= m - k) = P(X > m - k - 1)
+    high_tail = np.where(ok, bdtrc(np.maximum(m - k - 1, 0), m, share), 0.0)
+    return float(min(1.0, np.sum(pmf * (low_tail + high_tail))))
+
+
+@functools.lru_cache(maxsize=256)
+def _discordant(n: int, psi: float, alpha: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The discordant counts m worth summing over, their binomial masses and the test's
+    critical values: the same for every delta at one (n, psi), so `mde`'s bisection and
+    `items_needed`'s search compute them once."""
+    from scipy.special import gammaln
+
     sd = math.sqrt(n * psi * (1 - psi))
     lo = max(0, int(n * psi - 9 * sd) - 1)
     hi = min(n, int(n * psi + 9 * sd) + 2)
@@ -66,12 +83,9 @@ def exact_power(n: int, p10: float, p01: float, alpha: float = 0.05) -> float:
     else:
         pmf = (m == n).astype(float)
     k = _critical(m, alpha)
-    share = p10 / psi
-    ok = k >= 0
-    low_tail = np.where(ok, bdtr(np.maximum(k, 0), m, share), 0.0)
-    # P(X >= m - k) = P(X > m - k - 1)
-    high_tail = np.where(ok, bdtrc(np.maximum(m - k - 1, 0), m, share), 0.0)
-    return float(min(1.0, np.sum(pmf * (low_tail + high_tail))))
+    for a in (m, pmf, k):
+        a.setflags(write=False)  # shared by every caller of the cache
+    return m, pmf, k
 
 
 def _power_at(n: int, psi: float, delta: float, alpha: float) -> float:
