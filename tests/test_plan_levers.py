@@ -90,4 +90,7 @@ def test_batch_figures_are_the_same_tokens_at_the_batch_price():
     assert single.batch_cost_usd == pytest.approx(single.cost_usd / 2, rel=1e-9)
     assert sc.batch_wall_s == single.batch_wall_s == BATCH_TURNAROUND_S  # one round each
     no_batch = {"input": 1e-6, "output": 2e-6}  # a suite price without batch rates: unknown
-    assert plan_suite(_suite("separate", pricing={"sim/small": no_batch})).configs[1].batch_cost_usd is None
+    assert (
+        plan_suite(_suite("separate", pricing={"sim/small": no_batch})).configs[1].batch_cost_usd
+        is None
+    )

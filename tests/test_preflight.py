@@ -189,7 +189,9 @@ def test_a_judge_scorer_with_a_bad_key_stops_the_run_before_anything_is_written(
 ):
     judge = {"type": "judge", "model": "openai/gpt-badkey", "api_base": scripted.url,
              "rubric": "The answer is correct."}  # fmt: skip
-    suite = Suite.model_validate(suite_data([{"name": "single", "strategy": "single"}], scorer=judge))
+    suite = Suite.model_validate(
+        suite_data([{"name": "single", "strategy": "single"}], scorer=judge)
+    )
     with pytest.raises(Exception) as info:
         Runner(suite, out_dir=tmp_path / "out", run_id="r", where="s.yaml").run()
     assert type(info.value).__name__ == "UserError"

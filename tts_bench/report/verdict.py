@@ -51,9 +51,11 @@ def config_sentence(
                 head += f" (p{p})" if p.startswith("<") else f" (p={p})"
         head += ")"
     cost = f"{fmt.ratio(c['cost_ratio'])} cost" if fmt.ok(c["cost_ratio"]) else "cost not measured"
-    return f"{head} at {cost}, P95 {fmt.ratio(c['p95_ratio'])}{miss}" + saturation_clause(
-        c.get("saturation")
-    ) + pool_clause(c.get("pool_cost"))
+    return (
+        f"{head} at {cost}, P95 {fmt.ratio(c['p95_ratio'])}{miss}"
+        + saturation_clause(c.get("saturation"))
+        + pool_clause(c.get("pool_cost"))
+    )
 
 
 def pool_clause(p: dict[str, Any] | None) -> str:
