@@ -23,12 +23,12 @@ from typing import Any
 from tts_bench import sim_coverage
 from tts_bench.errors import UserError
 from tts_bench.fsutil import LOCK, RunLock
-from tts_bench.llm.types import CallRecord
 from tts_bench.preflight import preflight, static_checks
 from tts_bench.records import build_record
 from tts_bench.resolve import ResolvedSuite
-from tts_bench.run.executors import Admit, Executor, Job, LocalExecutor, make_executor
-from tts_bench.run.schedule import item_order, pairs, select_shard
+from tts_bench.run.executors import Executor, Job, LocalExecutor, make_executor
+from tts_bench.run.schedule import item_order, limit_items, pairs, select_shard
+from tts_bench.run.session import Session
 from tts_bench.run_open import check_not_foreign, open_run
 from tts_bench.run_state import Budget, ConfigHealth, Progress, settle
 from tts_bench.store import (
@@ -60,64 +60,6 @@ class RunResult:
 
 
 _order = item_order  # the seeded item order (tts_bench/run/schedule.py)
-
-
-def _stratified_subset(items: list[Any], limit: int, seed: int) -> list[Any]:
-    """A quick look at `limit` items that keeps every stratum's share (`run --limit`)."""
-    from tts_bench.data import stratified_sample
-
-    if limit < 1:
-        raise UserError(f"--limit must be at least 1, got {limit}")
-    if limit >= len(items):
-        return items
-    cols = sorted({c for it in items for c in it.strata})
-    rows = [it.strata for it in items]
-    keep = stratified_sample(rows, by=cols, size=limit, seed=seed, where="--limit")
-    return [items[i] for i in keep]
-
-
-class _Session:
-    """The runner's side of the executor seam for one session (`executors.Sink`): which
-    pairs may start (config health, the budget) and the one writer of those that finish."""
-
-    def __init__(
-        self,
-        runner: Runner,
-        writer: RunWriter,
-        budget: Budget,
-        progress: Progress,
-        health: ConfigHealth,
-    ) -> None:
-        self.runner, self.writer, self.budget = runner, writer, budget
-        self.progress, self.health = progress, health
-        self.stop = asyncio.Event()
-
-    def admit(self, config: str) -> Admit:
-        if config in self.health.stopped:  # a fatal error: its other pairs would fail alike
-            self.progress.drop(self.budget.spent())
-            return Admit.SKIP
-        if self.budget.must_wait(config):
-            return Admit.WAIT
-        if self.budget.would_exceed(config):
-            self.runner._ended = "budget_exceeded"
-            self.stop.set()
-            return Admit.STOP
-        self.budget.inflight += 1
-        return Admit.RUN
-
-    def release(self, config: str) -> None:
-        self.budget.inflight -= 1
-
-    def accept(self, calls: list[CallRecord], record: dict[str, Any]) -> None:
-        config = record["config"]
-        warning = self.budget.learn(config, calls)
-        if warning:
-            self.runner.warnings.add(warning)
-        ok = record["status"] == "ok"
-        self.health.observe(config, calls, ok)
-        self.writer.write_pair(calls, record)
-        self.runner._flush_spend(self.budget)
-        self.progress.advance(ok, self.budget.spent())
 
 
 class Runner:
@@ -165,7 +107,7 @@ class Runner:
         self.resolved = ResolvedSuite(suite, where)
         self.items, self.fingerprint = load_items(suite.dataset, where=f"{where}: dataset")
         if limit is not None:
-            self.items = _stratified_subset(self.items, limit, suite.seed)
+            self.items = limit_items(self.items, limit, suite.seed)
         self.limit = limit
         self.scorer = make_scorer(suite.scorer)
         self.scorer.check_targets(self.items, where=f"{where}: dataset")
@@ -342,7 +284,7 @@ class Runner:
             {n: (self.resolved.specs[n], self.resolved.fallbacks[n]) for n in configs},
             scored={c for _, c in done},
         )
-        session = _Session(self, writer, budget, progress, health)
+        session = Session(self, writer, budget, progress, health)
         job = Job(
             self._new_client,
             self._run_pair,

@@ -178,3 +178,17 @@ def select_shard(
             f"--shard {index}/{count}: this shard has no items ({len(items)} items, {count} shards)"
         )
     return chosen, shard_field(index, count, split, seed, len(chosen), strata_order(items))
+
+
+def limit_items(items: list[Any], limit: int, seed: int) -> list[Any]:
+    """A quick look at `limit` items that keeps every stratum's share (`run --limit`)."""
+    from tts_bench.data import stratified_sample
+
+    if limit < 1:
+        raise UserError(f"--limit must be at least 1, got {limit}")
+    if limit >= len(items):
+        return items
+    cols = sorted({c for it in items for c in it.strata})
+    rows = [it.strata for it in items]
+    keep = stratified_sample(rows, by=cols, size=limit, seed=seed, where="--limit")
+    return [items[i] for i in keep]
