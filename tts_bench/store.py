@@ -12,18 +12,28 @@ import json
 import re
 import secrets
 import time
-from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from tts_bench.errors import UserError
 from tts_bench.fsutil import atomic_write_text
-from tts_bench.inputcheck import MAX_JSON_DEPTH, check_number, decode_line, parse_json, short
+from tts_bench.inputcheck import check_number, parse_json
+from tts_bench.jsonl import _fast_object, iter_jsonl, iter_jsonl_lines  # noqa: F401 (re-exported)
 from tts_bench.llm.types import CallRecord
+from tts_bench.store_checks import (  # noqa: F401 (re-exported: tests check the fast paths)
+    _CALL_TYPES,
+    _COUNTS,
+    _FIGURES,
+    _RECORD_TYPES,
+    _SAMPLE_TYPES,
+    _check_fields,
+    _check_figures,
+    _check_record,
+    _fields_ok,
+    _figures_ok,
+)
 
 MANIFEST = "manifest.json"
 CALLS = "calls.jsonl"
@@ -54,81 +64,6 @@ def check_run_id(run_id: str) -> str:
             "(no '/', not '.' or '..')"
         )
     return run_id
-
-
-# The stdlib's C scanner, called directly: `json.loads` around it costs as much again per line
-# of a 100,000-record file. Anything it does not take plainly goes through `parse_json`.
-_SCAN = json.JSONDecoder().scan_once
-_JSON_WS = " \t\n\r"
-# orjson parses a line 3-4x faster than the stdlib, giving the same objects, except that it
-# reads an integer past 64 bits as a float: a line with a run of 19 digits skips it (found
-# by mapping digits to NUL, which is not valid JSON text itself: faster than a regex).
-_DIGITS_TO_NUL = bytes(0 if 48 <= b <= 57 else b for b in range(256))
-_LONG_DIGITS = b"\0" * 19
-
-
-def _fast_object(raw: bytes) -> dict[str, Any] | None:
-    """The object on a line that is plainly one (UTF-8, starts with `{`, few brackets, parses
-    to the end), else None: the caller then takes the checked path, which says why."""
-    if (
-        raw[:1] == b"{"
-        and raw.count(b"[") + raw.count(b"{") <= MAX_JSON_DEPTH
-        and _LONG_DIGITS not in raw.translate(_DIGITS_TO_NUL)
-    ):
-        try:  # what orjson refuses (NaN, lone surrogates, ...) the stdlib decides below
-            obj = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            pass
-        else:
-            if type(obj) is dict:
-                return obj
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    # below MAX_JSON_DEPTH brackets in all, the depth limit cannot be reached
-    if text[:1] != "{" or text.count("[") + text.count("{") > MAX_JSON_DEPTH:
-        return None
-    try:
-        obj, end = _SCAN(text, 0)
-    except (StopIteration, ValueError, RecursionError):
-        return None
-    if type(obj) is not dict or (end != len(text) and text[end:].strip(_JSON_WS)):
-        return None
-    return obj
-
-
-def iter_jsonl_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield `(line number, object)` for the JSON objects of a JSONL file. A torn last line
-    (no newline: a crash mid-write) is skipped; any other line that is not UTF-8, not JSON
-    (nested at most `MAX_JSON_DEPTH` deep) or not an object is a UserError naming `file:line`."""
-    if not path.exists():
-        return
-    with path.open("rb") as fh:
-        for n, raw in enumerate(fh, 1):
-            obj = _fast_object(raw)
-            if obj is not None:
-                yield n, obj
-                continue
-            where = f"{path}:{n}"
-            try:
-                text = decode_line(raw, where)
-                if not text.strip():
-                    continue
-                obj = parse_json(text, where)
-                if not isinstance(obj, dict):
-                    raise UserError(f"{where}: expected a JSON object, got {type(obj).__name__}")
-            except UserError:
-                if not raw.endswith(b"\n"):
-                    return  # a half-written last line from a crash: never fatal
-                raise
-            yield n, obj
-
-
-def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    """The objects of `iter_jsonl_lines` without their line numbers."""
-    for _, obj in iter_jsonl_lines(path):
-        yield obj
 
 
 # What readers rely on in a manifest (each key optional, null allowed); `_check_manifest`
@@ -228,172 +163,6 @@ def read_manifest(run_dir: Path | str) -> dict[str, Any]:
 def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:
     """Atomic replace, so a crash never leaves a half manifest."""
     atomic_write_text(run_dir / MANIFEST, json.dumps(manifest, indent=2, default=str) + "\n")
-
-
-# Field types every reader relies on (design.md's record contract); a record file edited by
-# hand or written by another tool is checked here once, not crashed on later.
-_NUMBER = (int, float)
-_RECORD_TYPES: dict[str, tuple[type, ...]] = {
-    "correct": (bool,),
-    "score": _NUMBER,
-    "cost_usd": _NUMBER,
-    "eval_cost_usd": _NUMBER,  # a judged suite's evaluation cost; absent elsewhere (= 0)
-    "latency_s": _NUMBER,
-    "strata": (dict,),
-    "samples": (list,),
-    "info": (dict,),
-    "metrics": (dict,),
-    "status": (str,),
-    "failure": (str,),
-    "answer": (str,),
-    "model": (str,),
-    "strategy": (str,),
-    "cluster": (str, int),
-}
-_SAMPLE_TYPES: dict[str, tuple[type, ...]] = {
-    "answer": (str,),
-    "correct": (bool,),
-    "value": _NUMBER,
-    "score": _NUMBER,
-    "status": (str,),
-    "finish_reason": (str,),
-}
-_CALL_TYPES: dict[str, tuple[type, ...]] = {
-    "role": (str,),
-    "model": (str,),
-    "status": (str,),
-    "text": (str,),
-    "error": (str,),
-    "sample_index": (int,),
-    "cache_hit": (bool,),
-}
-# Figures that are sums, durations or counts: finite and non-negative (null = unknown).
-_AMOUNTS = (
-    "cost_usd",
-    "eval_cost_usd",
-    "latency_s",
-    "wall_s",
-    "ttft_s",
-    "output_tps",
-    "started_s",
-    "score",
-    "value",
-    "confidence",
-)
-_COUNTS = (
-    "input_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-    "cached_tokens",
-    "cache_write_tokens",
-    "n_calls",
-    "eval_calls",
-    "eval_input_tokens",
-    "eval_output_tokens",
-)
-
-
-_FIGURES = (*_AMOUNTS, *_COUNTS)
-_INF = float("inf")
-
-
-def _figures_ok(obj: dict[str, Any], skip: str | None) -> bool:
-    """The common case of `_check_figures`, fast: every figure null, a non-negative int, or a
-    finite non-negative float (whole for counts). Reading 100,000 samples back goes through
-    here, so the message-building rule runs only when this says no."""
-    for key in _FIGURES:
-        v = obj.get(key)
-        if v is None or key == skip:
-            continue
-        t = type(v)
-        if t is int:
-            if v < 0:
-                return False
-        elif t is float:
-            if not 0.0 <= v < _INF or (key in _COUNTS and not v.is_integer()):
-                return False  # NaN fails the comparison too
-        else:
-            return False
-    c = obj.get("confidence")
-    return c is None or skip == "confidence" or c <= 1
-
-
-def _check_figures(obj: dict[str, Any], where: str, skip: str | None = None) -> None:
-    """Figures finite and non-negative (counts whole), confidence at most 1; `skip` names a
-    key that is not a figure here (a sample's selector `score` may be a log-probability)."""
-    if _figures_ok(obj, skip):
-        return
-    for key in _FIGURES:
-        if key == skip:
-            continue
-        problem = check_number(obj.get(key), integer=key in _COUNTS)
-        if problem:
-            raise UserError(f"{where}: `{key}` {problem}")
-    if (obj.get("confidence") or 0) > 1:
-        raise UserError(f"{where}: `confidence` must be at most 1, got {obj['confidence']!r}")
-
-
-def _fields_ok(obj: dict[str, Any], types: dict[str, tuple[type, ...]]) -> bool:
-    """`_check_fields` would pass (the common case: exactly the type JSON gives)."""
-    get = obj.get
-    for key, allowed in types.items():
-        value = get(key)
-        if value is not None and type(value) not in allowed:
-            return False  # the full rule decides (and names the problem)
-    return True
-
-
-def _check_fields(obj: dict[str, Any], types: dict[str, tuple[type, ...]], where: str) -> None:
-    if _fields_ok(obj, types):
-        return
-    for key, allowed in types.items():
-        value = obj.get(key)
-        if value is None or type(value) in allowed:
-            continue  # the common case: exactly the type JSON gives (bool is never an int here)
-        if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
-            raise UserError(
-                f"{where}: `{key}` must be "
-                f"{' or '.join(t.__name__ for t in allowed)} or null, got {type(value).__name__}"
-            )
-
-
-def _record_ok(rec: dict[str, Any], known: set[str] | None) -> bool:
-    """`_check_record` would pass, found without building a message (the common case)."""
-    if not (_fields_ok(rec, _RECORD_TYPES) and _figures_ok(rec, None)):
-        return False
-    strata = rec.get("strata")
-    if strata and any(type(v) in (dict, list) for v in strata.values()):
-        return False
-    if known is not None and str(rec["config"]) not in known:
-        return False
-    for sample in rec.get("samples") or ():
-        if type(sample) is not dict:
-            return False
-        if not (_fields_ok(sample, _SAMPLE_TYPES) and _figures_ok(sample, "score")):
-            return False
-    return True
-
-
-def _check_record(rec: dict[str, Any], where: str, known: set[str] | None) -> None:
-    if _record_ok(rec, known):
-        return
-    where = f"{where}: record {short(rec['item_id'])}/{short(rec['config'])}"
-    _check_fields(rec, _RECORD_TYPES, where)
-    _check_figures(rec, where)
-    for col, value in (rec.get("strata") or {}).items():
-        if isinstance(value, (dict, list)):
-            raise UserError(f"{where}: `strata.{col}` must be a label, got {type(value).__name__}")
-    if known is not None and str(rec["config"]) not in known:
-        raise UserError(
-            f"{where}: config {short(rec['config'])} is not in the manifest "
-            f"({', '.join(sorted(known)) or 'none'})"
-        )
-    for j, sample in enumerate(rec.get("samples") or []):
-        if not isinstance(sample, dict):
-            raise UserError(f"{where}: `samples` must hold objects")
-        _check_fields(sample, _SAMPLE_TYPES, f"{where}: samples[{j}]")
-        # a sample's `score` is a selector's (a log-probability may be negative)
-        _check_figures(sample, f"{where}: samples[{j}]", skip="score")
 
 
 def _known_configs(run_dir: Path) -> set[str] | None:
