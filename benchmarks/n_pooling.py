@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import subprocess
 import sys
 import tempfile
@@ -31,22 +30,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tts_bench import runner  # noqa: E402
+from tts_bench.sim.spawn import spawn_sim_serve  # noqa: E402
 from tts_bench.suite import parse, read_yaml  # noqa: E402
 
 
 def start_server(time_scale: float) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tts_bench.cli", "sim", "serve", "--port", "0",
-         "--time-scale", str(time_scale)],
-        stdout=subprocess.PIPE, text=True, cwd=ROOT,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    found = re.search(r"(http://\S+/v1)", line)
-    if not found:
-        proc.kill()
-        raise SystemExit(f"sim serve did not start: {line!r}")
-    return proc, found.group(1)
+    return spawn_sim_serve("--time-scale", str(time_scale))
 
 
 def requests_seen(base: str) -> int:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from tts_bench import runner  # noqa: E402
 from tts_bench.llm.prompt_cache import PrefixMarks  # noqa: E402
+from tts_bench.sim.spawn import spawn_sim_serve  # noqa: E402
 from tts_bench.suite import parse, read_yaml  # noqa: E402
 
 RATES = {"input": 3.0, "cached_input": 0.3, "cache_write": 3.75, "output": 15.0}
@@ -38,18 +38,8 @@ RULE = ("Read the problem twice, name every quantity, keep units, check each ste
 
 
 def start_server() -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tts_bench.cli", "sim", "serve", "--port", "0",
-         "--time-scale", "0"],
-        stdout=subprocess.PIPE, text=True, cwd=ROOT,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    found = re.search(r"(http://\S+)/v1", line)
-    if not found:
-        proc.kill()
-        raise SystemExit(f"sim serve did not start: {line!r}")
-    return proc, found.group(1)
+    proc, url = spawn_sim_serve("--time-scale", "0")
+    return proc, url.removesuffix("/v1")  # Anthropic's base URL has no /v1
 
 
 def suite(base: str, args: argparse.Namespace) -> dict[str, Any]:

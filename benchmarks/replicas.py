@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import statistics
 import subprocess
 import sys
@@ -30,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from tts_bench.llm import Client  # noqa: E402
 from tts_bench.llm.types import ModelSpec  # noqa: E402
+from tts_bench.sim.spawn import spawn_sim_serve  # noqa: E402
 from tts_bench.suite import Limits  # noqa: E402
 
 MESSAGES = [
@@ -40,18 +40,7 @@ MESSAGES = [
 
 
 def start_server(rpm: int, time_scale: float) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tts_bench.cli", "sim", "serve", "--port", "0",
-         "--rpm", str(rpm), "--time-scale", str(time_scale)],
-        stdout=subprocess.PIPE, text=True, cwd=ROOT,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    found = re.search(r"(http://\S+/v1)", line)
-    if not found:
-        proc.kill()
-        raise SystemExit(f"sim serve did not start: {line!r}")
-    return proc, found.group(1)
+    return spawn_sim_serve("--rpm", str(rpm), "--time-scale", str(time_scale))
 
 
 async def measure(urls: list[str], calls: int, concurrency: int) -> tuple[float, list]:

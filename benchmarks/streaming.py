@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import statistics
 import subprocess
 import sys
@@ -36,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 from tts_bench import sim  # noqa: E402
 from tts_bench.llm import Client  # noqa: E402
 from tts_bench.llm.types import ModelSpec  # noqa: E402
+from tts_bench.sim.spawn import spawn_sim_serve  # noqa: E402
 from tts_bench.suite import Limits  # noqa: E402
 
 MESSAGES = [
@@ -47,18 +47,7 @@ TEMPERATURE = 0.8
 
 
 def start_server(time_scale: float) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tts_bench.cli", "sim", "serve", "--port", "0",
-         "--time-scale", str(time_scale)],
-        stdout=subprocess.PIPE, text=True, cwd=ROOT,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    found = re.search(r"(http://\S+/v1)", line)
-    if not found:
-        proc.kill()
-        raise SystemExit(f"sim serve did not start: {line!r}")
-    return proc, found.group(1)
+    return spawn_sim_serve("--time-scale", str(time_scale))
 
 
 async def calls(base: str, transport: str, stream: bool, n: int, concurrency: int) -> list:

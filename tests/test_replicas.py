@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -23,6 +22,7 @@ from tts_bench.llm import Client
 from tts_bench.llm.backends.base import CallError, Reply
 from tts_bench.llm.replicas import Replicas, cache_params, public_url
 from tts_bench.llm.types import ModelSpec, Usage
+from tts_bench.sim.spawn import spawn_sim_serve
 from tts_bench.suite import Limits, Price, parse
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -303,18 +303,7 @@ def test_a_replica_list_resolves_into_the_model_spec():
 
 
 def _serve(time_scale: float) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tts_bench.cli", "sim", "serve", "--port", "0",
-         "--time-scale", str(time_scale)],
-        stdout=subprocess.PIPE, text=True, cwd=ROOT,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    found = re.search(r"(http://\S+/v1)", line)
-    if not found:
-        proc.kill()
-        raise AssertionError(f"sim serve did not start: {line!r}")
-    return proc, found.group(1)
+    return spawn_sim_serve("--time-scale", str(time_scale))
 
 
 def _served(calls_path: Path) -> Counter:
