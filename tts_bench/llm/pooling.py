@@ -35,7 +35,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from tts_bench.llm.types import Completion, ModelSpec, Usage
@@ -154,7 +154,7 @@ class Pooler:
     def __init__(self, send: Send, price: Callable[[ModelSpec, Usage], float | None]) -> None:
         self._send = send
         self._price = price
-        self._groups: dict[str, _Group] = {}
+        self._groups: dict[tuple, _Group] = {}
         self._tasks: set[asyncio.Task] = set()
         self.requests = 0  # requests sent by the pooler (each of n choices)
         self.no_n: set[tuple[str, str, str]] = set()  # endpoints that answered fewer choices
@@ -164,7 +164,7 @@ class Pooler:
     ) -> Completion:
         """The completion of `sample_index`, drawn in one request with the other indices of
         the same spec and messages that arrive within `TURNS` loop turns."""
-        key = json.dumps([kind, asdict(spec), messages], sort_keys=True, default=str)
+        key = _group_key(kind, spec, messages)
         group = self._groups.get(key)
         if group is None:
             group = self._groups[key] = _Group(kind, spec, messages)
@@ -173,7 +173,7 @@ class Pooler:
         group.waits.append(_Wait(sample_index, future))
         return await future
 
-    def _later(self, key: str, turns: int) -> None:
+    def _later(self, key: tuple, turns: int) -> None:
         if turns > 0:
             asyncio.get_running_loop().call_soon(self._later, key, turns - 1)
             return
@@ -261,3 +261,14 @@ class Pooler:
 def _target(kind: str, spec: ModelSpec) -> tuple[str, str, str]:
     """The endpoint an `n` request goes to: transport, model and base URL."""
     return (kind, spec.model, str(spec.params.get("api_base") or ""))
+
+
+_SCALARS = tuple(f.name for f in fields(ModelSpec) if f.name != "params")
+
+
+def _group_key(kind: str, spec: ModelSpec, messages: Messages) -> tuple:
+    """Calls that may share one request: the same transport, spec and messages. Every call
+    to a pooled model passes here, so the spec's scalar fields are taken as they are and only
+    its params and the messages are serialised (a quarter of `asdict` + one dump's cost)."""
+    text = json.dumps([spec.params, messages], sort_keys=True, default=str)
+    return (kind, *(getattr(spec, name) for name in _SCALARS), text)
