@@ -96,12 +96,16 @@ class Estimator:
         self.sources: dict[str, str] = {}
         self._prices: Any = None  # a PriceTable, built on first use (imports litellm lazily)
 
-    def rate(self, model: str) -> Any:
+    def prices(self) -> Any:
+        """The suite's PriceTable, built on first use."""
         if self._prices is None:
             from tts_bench.llm.pricing import PriceTable
 
             self._prices = PriceTable(self.suite.pricing, self.suite.sim_profiles)
-        rate, self.sources[model] = self._prices.rate_and_source(model)
+        return self._prices
+
+    def rate(self, model: str) -> Any:
+        rate, self.sources[model] = self.prices().rate_and_source(model)
         if rate is None:
             self.unpriced.add(model)
         return rate
@@ -242,9 +246,7 @@ def batch_figures(est: Estimator, uses: list[Use], on_demand: Tally) -> Tally | 
     `batch_output`, litellm's batch prices; unknown → cost None, never the interactive
     price); `call_s` is the expected wall time: the rounds an item waits for in turn times
     `BATCH_TURNAROUND_S` (items wait side by side)."""
-    from tts_bench.llm.pricing import PriceTable
-
-    prices = PriceTable(est.suite.pricing, est.suite.sim_profiles)
+    prices = est.prices()
     total = Tally()
     for item in est.items:
         for use in uses:
