@@ -263,19 +263,49 @@ class MeanBatch:
     def run(self) -> np.ndarray:
         """(resamples, added) resampled ratios (NaN where a denominator is 0)."""
         if self._out is None:
-            if not self._num:
-                self._out = np.zeros((self.w.shape[0], 0))
-            else:
-                k = len(self._num)
-                # float32 unless the weights are wider floats (counts are exact either way)
-                dt = self.w.dtype if self.w.dtype.kind == "f" else np.dtype(np.float32)
-                cols = np.column_stack(self._num + self._den).astype(dt)
-                prod = np.empty((self.w.shape[0], cols.shape[1]))
-                for rows in _row_blocks(self.w):
-                    prod[rows] = self.w[rows].astype(dt, copy=False) @ cols
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    self._out = prod[:, :k] / prod[:, k:][:, self._den_of]
+            type(self).solve([self])
+        assert self._out is not None
         return self._out
+
+    @classmethod
+    def solve(cls, batches: Sequence[MeanBatch]) -> None:
+        """Resolve batches that share one counts matrix with one product per block of
+        resamples, their columns side by side: the counts are widened once for all of them
+        (a product's float32 sums round by its set of columns, within float32 rounding)."""
+        todo = [b for b in batches if b._out is None]
+        if not todo:
+            return
+        w = todo[0].w
+        assert all(b.w is w for b in todo), "batches of one product share their counts"
+        nums: list[np.ndarray] = []
+        dens: list[np.ndarray] = []
+        den_at: dict[bytes, int] = {}
+        where: list[tuple[list[int], list[int]]] = []
+        for b in todo:
+            at = list(range(len(nums), len(nums) + len(b._num)))
+            nums.extend(b._num)
+            own: list[int] = []
+            for d in b._den:
+                key = d.tobytes()
+                if key not in den_at:
+                    den_at[key] = len(dens)
+                    dens.append(d)
+                own.append(den_at[key])
+            where.append((at, [own[k] for k in b._den_of]))
+        if not nums:
+            for b in todo:
+                b._out = np.zeros((w.shape[0], 0))
+            return
+        # float32 unless the weights are wider floats (counts are exact either way)
+        dt = w.dtype if w.dtype.kind == "f" else np.dtype(np.float32)
+        cols = np.column_stack(nums + dens).astype(dt)
+        prod = np.empty((w.shape[0], cols.shape[1]))
+        for rows in _row_blocks(w):
+            prod[rows] = w[rows].astype(dt, copy=False) @ cols
+        k = len(nums)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            for b, (at, den) in zip(todo, where, strict=True):
+                b._out = prod[:, at] / prod[:, [k + d for d in den]]
 
 
 def studentized_ci(

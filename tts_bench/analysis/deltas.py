@@ -21,6 +21,7 @@ from tts_bench.analysis.bootstrap import (
 from tts_bench.analysis.figures import fnum, groups
 from tts_bench.analysis.load import RunData
 from tts_bench.analysis.stats import holm, mcnemar_exact, paired_interval, power, quantile
+from tts_bench.analysis.steps import Step, drive, results
 
 
 def _test(data: RunData, d: np.ndarray, a: np.ndarray, b: np.ndarray) -> dict[str, Any]:
@@ -47,6 +48,13 @@ def paired_deltas(
 ) -> dict[str, dict[str, Any]]:
     """{config: {"overall": delta, "strata": {col: {value: delta}}}} for every non-baseline
     config. Items count only when scored under both configs (cost: known under both)."""
+    return drive(paired_deltas_steps(data, w, confidence, alpha=alpha))
+
+
+def paired_deltas_steps(
+    data: RunData, w: np.ndarray, confidence: float, *, alpha: float = 0.05
+) -> Step[dict[str, dict[str, Any]]]:
+    """`paired_deltas` as a step (analysis/steps.py)."""
     b = data.index(data.baseline)
     others = [c for c in range(len(data.configs)) if c != b]
     grp = groups(data)
@@ -64,7 +72,7 @@ def paired_deltas(
                 & (data.scored[c] & gm).any()  # no scored record: no cost ratio from failures
             )
             cost_col[(c, g)] = add_ratio(batch, data.cost[c], data.cost[b], known)
-    res = batch.run()
+    res = yield from results(batch)
     clusters = np.asarray(data.clusters, dtype=object) if data.clusters else None
     out: dict[str, dict[str, Any]] = {}
     base_q: dict[bytes, Any] = {}

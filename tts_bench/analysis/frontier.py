@@ -20,6 +20,7 @@ from tts_bench.analysis.curves import N_IS_POOL_SIZE, Pools
 from tts_bench.analysis.figures import fnum
 from tts_bench.analysis.load import RunData
 from tts_bench.analysis.stats import quantile
+from tts_bench.analysis.steps import Step, drive, results, together
 
 
 @dataclass
@@ -102,6 +103,11 @@ def pareto(pts: list[Point], **kw: Any) -> list[dict[str, Any]]:
     cheap and strictly more accurate (or cheaper and as accurate). Unknown cost: never on it.
     Each frontier point but the cheapest gets `marginal` (see `marginal`, which takes kw)
     against the next cheaper frontier point; every other row has `marginal` None."""
+    return drive(pareto_steps(pts, **kw))
+
+
+def pareto_steps(pts: list[Point], **kw: Any) -> Step[list[dict[str, Any]]]:
+    """`pareto` as a step (analysis/steps.py)."""
     rows = []
     for p in pts:
         s = p.stats()
@@ -113,7 +119,7 @@ def pareto(pts: list[Point], **kw: Any) -> list[dict[str, Any]]:
         if r["accuracy"] > best + 1e-12:
             r["on_frontier"] = True
             best = r["accuracy"]
-    gains = marginals(pts, rows, **kw)
+    gains = yield from marginals_steps(pts, rows, **kw)
     for r in rows:
         r["marginal"] = gains.get(r["label"])
     return rows
@@ -143,6 +149,24 @@ def marginal(
     confidence) / 2 of the resampled cost differences are ≤ 0 the confidence set is unbounded
     (as Fieller's would be), so `lo`/`hi` are None and `ci_unbounded` is true rather than a
     finite interval that would under-cover."""
+    return drive(
+        marginal_steps(
+            lo, hi, resamples=resamples, seed=seed, confidence=confidence, strata=strata, w=w
+        )
+    )
+
+
+def marginal_steps(
+    lo: Point,
+    hi: Point,
+    *,
+    resamples: int = MARGINAL_RESAMPLES,
+    seed: int = 0,
+    confidence: float = 0.95,
+    strata: list[object] | None = None,
+    w: np.ndarray | None = None,
+) -> Step[dict[str, Any]]:
+    """`marginal` as a step (analysis/steps.py)."""
     from tts_bench.analysis.bootstrap import MeanBatch, counts_matrix, percentile_ci
 
     both = lo.scored & hi.scored & ~np.isnan(lo.cost) & ~np.isnan(hi.cost)
@@ -181,7 +205,7 @@ def marginal(
     batch = MeanBatch(w)
     j_ratio = batch.add(100 * dv[idx], dc[idx])
     j_cost = batch.add(dc[idx], both[idx].astype(float))
-    res = batch.run()
+    res = yield from results(batch)
     if np.mean(res[:, j_cost] <= 0) > (1 - confidence) / 2:
         out["ci_unbounded"] = True
         return out
@@ -193,6 +217,13 @@ def marginal(
 def marginals(pts: list[Point], rows: list[dict[str, Any]], **kw: Any) -> dict[str, dict[str, Any]]:
     """{label: marginal(previous frontier point, this one)} for every frontier row but the
     cheapest (rows as `pareto` gives them; kw as `marginal`)."""
+    return drive(marginals_steps(pts, rows, **kw))
+
+
+def marginals_steps(
+    pts: list[Point], rows: list[dict[str, Any]], **kw: Any
+) -> Step[dict[str, dict[str, Any]]]:
+    """`marginals` as a step (analysis/steps.py): every step's interval in one round."""
     by_label = {p.label: p for p in pts}
     front = sorted(
         (r for r in rows if r["on_frontier"]), key=lambda r: (r["cost_usd"], -r["accuracy"])
@@ -213,7 +244,7 @@ def marginals(pts: list[Point], rows: list[dict[str, Any]], **kw: Any) -> dict[s
             seed=kw.get("seed", 0),
             strata=kw.get("strata"),
         )
-    return {
-        b["label"]: marginal(by_label[a["label"]], by_label[b["label"]], w=w, **kw)
-        for a, b in steps
-    }
+    found = yield from together(
+        *[marginal_steps(by_label[a["label"]], by_label[b["label"]], w=w, **kw) for a, b in steps]
+    )
+    return {b["label"]: got for (_, b), got in zip(steps, found, strict=True)}

@@ -21,6 +21,7 @@ import numpy as np
 from scipy.stats import t as t_dist
 
 from tts_bench.analysis.bootstrap import MeanBatch, percentile_ci
+from tts_bench.analysis.steps import Step, drive, results
 
 # a half's choice from its per-item rows (items of the half, K): 1-based (a, b), the per-item
 # value then read on the other half is y[b] - y[a]
@@ -77,6 +78,17 @@ def crossfit(
     1-based (a, b); confidence: of the interval. Returns None when a half is empty,
     else {"value", "ci", "choices": [[a, b] of half 0, [a, b] of half 1]} (value and ci in
     y's units)."""
+    return drive(crossfit_steps(y, halves, w, choose, confidence))
+
+
+def crossfit_steps(
+    y: np.ndarray,
+    halves: np.ndarray,
+    w: np.ndarray,
+    choose: Chooser,
+    confidence: float,
+) -> Step[dict[str, Any] | None]:
+    """`crossfit` as a step (analysis/steps.py)."""
     masks = [halves == h for h in (0, 1)]
     if not all(m.any() for m in masks):
         return None
@@ -90,7 +102,7 @@ def crossfit(
         parts.append(batch.add(d, m))
         value += 0.5 * float(d[m].mean())
         var += 0.25 * float(d[m].var(ddof=1)) / m.sum() if m.sum() > 1 else np.nan
-    res = batch.run()
+    res = yield from results(batch)
     lo, hi = percentile_ci(0.5 * (res[:, parts[0]] + res[:, parts[1]]), confidence)
     # the wider of the bootstrap (which follows strata and clusters) and the t interval on
     # the held-out per-item values (the percentile bootstrap is too narrow at small n)

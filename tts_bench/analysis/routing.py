@@ -28,6 +28,7 @@ from tts_bench.analysis.figures import fnum
 from tts_bench.analysis.frontier import Point
 from tts_bench.analysis.load import RunData
 from tts_bench.analysis.stats import quantile, wilson
+from tts_bench.analysis.steps import Step, drive, results, together
 
 MIN_STRATUM_ITEMS = 20  # below this a stratum's choice is flagged as thin
 NO_STRATA = "the dataset has no strata column to route by"
@@ -68,7 +69,7 @@ def _widen(est: float | None, ci: tuple[Any, Any], factor: float) -> list[Any]:
 
 def _intervals(
     o: Outcomes, figs: dict[str, Any], w: np.ndarray, confidence: float, factor: float
-) -> None:
+) -> Step[None]:
     """Adds accuracy_ci and cost_usd_ci in place, for cross-fitted outcomes whose variance is
     `factor` x that of independent items: accuracy, Wilson at the effective size
     n / factor (0/1 values), else the widened bootstrap; cost, the widened bootstrap."""
@@ -77,7 +78,7 @@ def _intervals(
     ja = batch.add(o.value * o.scored, o.scored)
     known = o.present & ~np.isnan(o.cost)
     jc = batch.add(np.where(known, o.cost, 0.0), known)
-    res = batch.run()
+    res = yield from results(batch)
     acc = figs["accuracy"]
     if v.size and np.isin(v, (0.0, 1.0)).all():
         n_eff = v.size / factor
@@ -99,7 +100,7 @@ def _versus(
     w: np.ndarray,
     confidence: float,
     factor: float = 1.0,
-) -> dict[str, Any]:
+) -> Step[dict[str, Any]]:
     """Paired routed - single on the items both score, with its bootstrap CI (each arm
     stretched by sqrt(factor), the variance factor of cross-fitted outcomes)."""
     pair = a.scored & b.scored
@@ -107,10 +108,11 @@ def _versus(
     batch = MeanBatch(w)
     batch.add(d * pair, pair)
     value = fnum(100 * d[pair].mean()) if pair.any() else None
+    res = yield from results(batch)
     return {
         "accuracy_points": {
             "value": value,
-            "ci": _widen(value, percentile_ci(100 * batch.run()[:, 0], confidence), factor),
+            "ci": _widen(value, percentile_ci(100 * res[:, 0], confidence), factor),
         },
         "n_paired": int(pair.sum()),
         "cost_ratio": fnum(fa["cost_usd"] / fb["cost_usd"])
@@ -131,13 +133,28 @@ def route(
 ) -> dict[str, Any]:
     """The routing table, and out-of-sample (cross-fitted) figures of the routed policy and of
     the best single point. folds: k of the cross-fitting; seed: its fold assignment."""
+    return drive(route_steps(data, pts, w, epsilon, confidence, folds=folds, seed=seed))
+
+
+def route_steps(
+    data: RunData,
+    pts: list[Point],
+    w: np.ndarray,
+    epsilon: float,
+    confidence: float,
+    *,
+    folds: int = FOLDS,
+    seed: int = 0,
+) -> Step[dict[str, Any]]:
+    """`route` as a step (analysis/steps.py)."""
     a = data.analysis
     col = next(iter(data.strata), None)
     n = len(data.items)
     labels = np.asarray(data.strata[col]) if col else np.array([""] * n)
     values = list(data.strata_values[col]) if col else [""]
-    return route_points(
-        pts,
+    return (
+        yield from route_points_steps(
+            pts,
         labels,
         values,
         by=col,
@@ -146,8 +163,9 @@ def route(
         max_p95=a.max_p95_latency_s,
         w=w,
         confidence=confidence,
-        folds=folds,
-        seed=seed,
+            folds=folds,
+            seed=seed,
+        )
     )
 
 
@@ -168,6 +186,38 @@ def route_points(
     """`route` on plain arrays: labels (items,) stratum value per item, `values` in display
     order, `by` the column's name (None: no strata, so no routes), budgets in USD and
     seconds, w the (resamples, items) bootstrap weights."""
+    return drive(
+        route_points_steps(
+            pts,
+            labels,
+            values,
+            by=by,
+            epsilon=epsilon,
+            max_cost=max_cost,
+            max_p95=max_p95,
+            w=w,
+            confidence=confidence,
+            folds=folds,
+            seed=seed,
+        )
+    )
+
+
+def route_points_steps(
+    pts: list[Point],
+    labels: np.ndarray,
+    values: list[str],
+    *,
+    by: str | None,
+    epsilon: float,
+    max_cost: float | None,
+    max_p95: float | None,
+    w: np.ndarray,
+    confidence: float,
+    folds: int = FOLDS,
+    seed: int = 0,
+) -> Step[dict[str, Any]]:
+    """`route_points` as a step (analysis/steps.py): every interval in one round."""
     n = labels.size
     eps = epsilon / 100
     share = {v: float((labels == v).mean()) for v in values}
@@ -198,10 +248,11 @@ def route_points(
     single_is.take(sp, np.ones(n, dtype=bool))
     head = {"label": sp.label, "config": sp.config, "n": sp.n}
     out["best_single"] = {**head, **_blend(single_cf, labels, values, share)}
-    _intervals(single_cf, out["best_single"], w, confidence, factor)
+    steps = [_intervals(single_cf, out["best_single"], w, confidence, factor)]
     in_sample: dict[str, Any] = {"best_single": _blend(single_is, labels, values, share)}
     out["in_sample"] = in_sample
     if not by or len(full.routes) != len(values):
+        yield from together(*steps)
         return out
     routed_is = Outcomes.empty(n)
     assign({v: pv[0] for v, pv in full.routes.items()}, labels, np.ones(n, bool), routed_is)
@@ -224,14 +275,13 @@ def route_points(
             "in_sample": {"accuracy": st["accuracy"], "cost_usd": st["cost_usd"]},
         }
     out["routed"] = _blend(routed_cf, labels, values, share)
-    _intervals(routed_cf, out["routed"], w, confidence, factor)
-    out["routed_vs_single"] = _versus(
-        routed_cf, single_cf, out["routed"], out["best_single"], w, confidence, factor
-    )
     in_sample["routed"] = _blend(routed_is, labels, values, share)
-    in_sample["routed_vs_single"] = _versus(
-        routed_is, single_is, in_sample["routed"], in_sample["best_single"], w, confidence
-    )
+    steps += [
+        _intervals(routed_cf, out["routed"], w, confidence, factor),
+        _versus(routed_cf, single_cf, out["routed"], out["best_single"], w, confidence, factor),
+        _versus(routed_is, single_is, in_sample["routed"], in_sample["best_single"], w, confidence),
+    ]
+    *_, out["routed_vs_single"], in_sample["routed_vs_single"] = yield from together(*steps)
     return out
 
 

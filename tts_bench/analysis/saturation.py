@@ -30,10 +30,11 @@ from scipy.stats import t as t_dist
 from tts_bench.analysis.bootstrap import MeanBatch, percentile_ci
 from tts_bench.analysis.curves import Pools
 from tts_bench.analysis.figures import fnum, groups
-from tts_bench.analysis.halves import crossfit, split_halves
+from tts_bench.analysis.halves import crossfit_steps, split_halves
 from tts_bench.analysis.load import RunData
 from tts_bench.analysis.setvote import MAX_SUBSETS
 from tts_bench.analysis.stats import quantile
+from tts_bench.analysis.steps import Step, drive, results, together
 
 
 def _lst(x: np.ndarray) -> list[float | None]:
@@ -121,12 +122,28 @@ def curve_verdict(
     curve y (items, K; fractions). epsilon in points; halves from `split_halves`;
     span_ci(a, b) -> (gain points, [lo, hi]) on all items for a span fixed in advance (used
     when a half finds no saturation point inside the pool)."""
+    return drive(curve_verdict_steps(y, halves, w, epsilon, confidence, span_ci))
+
+
+def curve_verdict_steps(
+    y: np.ndarray,
+    halves: np.ndarray,
+    w: np.ndarray,
+    epsilon: float,
+    confidence: float,
+    span_ci: Any,
+) -> Step[dict[str, Any]]:
+    """`curve_verdict` as a step (analysis/steps.py)."""
     k = y.shape[1]
     # a half picks where the whole set's bound would be within epsilon if the other half
     # looked the same: a half's standard error is sqrt(2) times the whole set's
     z = float(norm.ppf(0.5 + confidence / 2)) / np.sqrt(2)
-    rem = crossfit(y, halves, w, lambda r: (confident_point(r, epsilon / 100, z), k), confidence)
-    fall = crossfit(y, halves, w, fall_pick, confidence)
+    rem, fall = yield from together(
+        crossfit_steps(
+            y, halves, w, lambda r: (confident_point(r, epsilon / 100, z), k), confidence
+        ),
+        crossfit_steps(y, halves, w, fall_pick, confidence),
+    )
     fall_value, fall_ci = _scaled(fall)
     out: dict[str, Any] = {
         "fall": {
@@ -183,6 +200,14 @@ def saturation_block(
     """The curves (mean and CI per k), the cross-fitted saturation point and verdict, the
     same-items figures, the doubling gains, falls, and per-stratum curves. Accuracy in [0, 1],
     gains in points."""
+    return drive(saturation_block_steps(data, pools, w, epsilon, confidence))
+
+
+def saturation_block_steps(
+    data: RunData, pools: Pools, w: np.ndarray, epsilon: float, confidence: float
+) -> Step[dict[str, Any]]:
+    """`saturation_block` as a step (analysis/steps.py): its curves, verdict and per-stratum
+    falls in one round."""
     k = pools.k
     m = pools.mask
     kinds = {"majority": pools.majority, "pass_at_k": pools.pass_at_k}
@@ -193,7 +218,21 @@ def saturation_block(
     selector = pools.selector if pools.selector in kinds else "majority"
     batch = MeanBatch(w)
     cols = {name: [batch.add(y[:, j] * m, m) for j in range(k)] for name, y in kinds.items()}
-    res = batch.run()
+    sel_y = kinds[selector]
+
+    def span(a: int, b: int) -> tuple[float | None, list[Any]]:
+        return span_interval(sel_y, m, batch.run()[:, cols[selector]], a, b, confidence)
+
+    halves = _halves(data, m)
+    strata = [(col, val, m & gm) for col, val, gm in groups(data)[1:] if (m & gm).any()]
+    res, v, *falls = yield from together(
+        results(batch),
+        curve_verdict_steps(sel_y, halves, w, epsilon, confidence, span),
+        *[
+            crossfit_steps(sel_y, np.where(sm, halves, -1), w, fall_pick, confidence)
+            for _, _, sm in strata
+        ],
+    )
     curves: dict[str, Any] = {}
     for name, y in kinds.items():
         r = res[:, cols[name]]
@@ -228,7 +267,6 @@ def saturation_block(
             else "per-element vote, exact over all k-subsets"
         )
 
-    sel_y = kinds[selector]
     y = np.nanmean(sel_y[m], axis=0)
     r = res[:, cols[selector]]
     sat_in = saturation_point(y, epsilon / 100)
@@ -242,25 +280,16 @@ def saturation_block(
             "ci": [lo, hi],
         }
 
-    def span(a: int, b: int) -> tuple[float | None, list[Any]]:
-        return span_interval(sel_y, m, r, a, b, confidence)
-
     doubling = []
     n = 1
     while 2 * n <= k:
         doubling.append(gain(n, 2 * n))
         n *= 2
     first_small = next((g["from"] for g in doubling if g["gain_points"] < epsilon), None)
-    halves = _halves(data, m)
-    v = curve_verdict(sel_y, halves, w, epsilon, confidence, span)
     drop = 100 * max_drop(y)
     by_stratum: dict[str, dict[str, Any]] = {}
-    for col, val, gm in groups(data)[1:]:
-        sm = m & gm
-        if not sm.any():
-            continue
+    for (col, val, sm), fall in zip(strata, falls, strict=True):
         ys = {name: np.nanmean(vals[sm], axis=0) for name, vals in kinds.items()}
-        fall = crossfit(sel_y, np.where(sm, halves, -1), w, fall_pick, confidence)
         lo = None if fall is None else fall["ci"][0]
         by_stratum.setdefault(col, {})[val] = {
             "n_items": int(sm.sum()),

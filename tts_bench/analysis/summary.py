@@ -13,13 +13,14 @@ import numpy as np
 from tts_bench.analysis.adaptive import replay
 from tts_bench.analysis.bootstrap import counts_matrix
 from tts_bench.analysis.curves import build_pools, withheld
-from tts_bench.analysis.deltas import paired_deltas
+from tts_bench.analysis.deltas import paired_deltas_steps
 from tts_bench.analysis.figures import config_figures
-from tts_bench.analysis.frontier import pareto, points
+from tts_bench.analysis.frontier import pareto_steps, points
 from tts_bench.analysis.load import RunData, load_run
 from tts_bench.analysis.ppi import judged_section
-from tts_bench.analysis.routing import policy, route, write_policy
-from tts_bench.analysis.saturation import saturation_block
+from tts_bench.analysis.routing import policy, route_steps, write_policy
+from tts_bench.analysis.saturation import saturation_block_steps
+from tts_bench.analysis.steps import drive, together
 from tts_bench.errors import UserError
 
 # 2: score intervals (Wilson, Tango), cross-fitted routing and curve verdicts; a summary.json
@@ -103,14 +104,23 @@ def _summary(
         len(data.items), resamples=resamples, seed=seed, strata=labels, clusters=data.clusters
     )
     figs = config_figures(data, w, confidence)
-    deltas = paired_deltas(data, w, confidence)
     pools = {}
     for c, name in enumerate(data.configs):
         p = build_pools(data, c)
         if p is not None:
             pools[name] = p
     pts = points(data, pools)
-    routing = route(data, pts, w, epsilon, confidence, seed=seed)
+    # every bootstrap product of the analysis in one pass over the counts (analysis/steps.py)
+    deltas, routing, frontier, *curves = drive(
+        together(
+            paired_deltas_steps(data, w, confidence),
+            route_steps(data, pts, w, epsilon, confidence, seed=seed),
+            # the frontier's steps resample as every other interval of the run (strata, clusters)
+            pareto_steps(pts, w=w, seed=seed, confidence=confidence),
+            *[saturation_block_steps(data, p, w, epsilon, confidence) for p in pools.values()],
+        )
+    )
+    saturation = dict(zip(pools, curves, strict=True))
     configs = []
     for name in data.configs:
         spec = data.config_specs.get(name, {})
@@ -135,9 +145,7 @@ def _summary(
                     }
                     for col, vals in f["strata"].items()
                 },
-                "saturation": None
-                if p is None
-                else saturation_block(data, p, w, epsilon, confidence),
+                "saturation": saturation.get(name),
                 "adaptive": None if p is None else replay(p, seed=seed, confidence=confidence),
                 # why saturation and adaptive are null although the records keep pools
                 "note": withheld(data, data.index(name)),
@@ -198,8 +206,7 @@ def _summary(
     out = {
         "meta": meta,
         "configs": configs,
-        # the frontier's steps resample as every other interval of the run (strata, clusters)
-        "frontier": pareto(pts, w=w, seed=seed, confidence=confidence),
+        "frontier": frontier,
         "routing": routing,
         # judge vs human review, corrected accuracy (analysis/ppi.py); null without labels
         "judged": judged_section(data, confidence=confidence, seed=seed),

@@ -1,0 +1,73 @@
+"""Analysis steps that share their bootstrap products.
+
+Every bootstrap figure is read off products of the counts matrix W with columns of
+per-item values (`bootstrap.MeanBatch`), and each product has to widen W's uint8 counts to
+float32 block by block: fifteen small products cost fifteen passes over W. A *step* is an
+analysis written as a generator that yields the batches it needs (a `MeanBatch` or a list)
+and resumes once they are resolved; `together(*steps)` advances several steps in rounds,
+yielding all their batches at once, and `drive(step)` resolves each round's batches with one
+product per counts matrix (`MeanBatch.solve`). The report's analysis is one round: one pass.
+
+A step is an ordinary function's body with `res = yield from results(batch)` where it used to
+call `batch.run()`; the function itself stays as `drive(<its step>)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any, TypeVar
+
+from tts_bench.analysis.bootstrap import MeanBatch
+
+T = TypeVar("T")
+Batches = MeanBatch | list[MeanBatch]
+Step = Generator[Batches, None, T]
+
+
+def results(batch: MeanBatch) -> Step[Any]:
+    """The step of one batch: yields it, returns its resolved ratios (`MeanBatch.run()`)."""
+    yield batch
+    return batch.run()
+
+
+def together(*steps: Step[Any]) -> Step[list[Any]]:
+    """Steps advanced in rounds: each round yields the batches of every step still running;
+    returns their return values, in order."""
+    out: list[Any] = [None] * len(steps)
+    live: dict[int, Batches] = {}
+    for i, step in enumerate(steps):
+        try:
+            live[i] = next(step)
+        except StopIteration as stop:
+            out[i] = stop.value
+    while live:
+        yield [b for got in live.values() for b in (got if isinstance(got, list) else [got])]
+        after: dict[int, Batches] = {}
+        for i in live:
+            try:
+                after[i] = steps[i].send(None)
+            except StopIteration as stop:
+                out[i] = stop.value
+        live = after
+    return out
+
+
+def drive(step: Step[T]) -> T:
+    """Run a step to its end, resolving each round's batches with one product per counts
+    matrix they share."""
+    try:
+        got = next(step)
+        while True:
+            solve(got if isinstance(got, list) else [got])
+            got = step.send(None)
+    except StopIteration as stop:
+        return stop.value
+
+
+def solve(batches: list[MeanBatch]) -> None:
+    """Resolve batches: one product per (batch class, counts matrix)."""
+    groups: dict[tuple[type, int], list[MeanBatch]] = {}
+    for b in batches:
+        groups.setdefault((type(b), id(b.w)), []).append(b)
+    for (cls, _), group in groups.items():
+        cls.solve(group)
