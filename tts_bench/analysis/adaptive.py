@@ -19,6 +19,7 @@ stored order alone (`orders: 0`).
 
 from __future__ import annotations
 
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -44,30 +45,60 @@ CHUNK_ROWS = 20000  # pools replayed per vectorised pass (memory: rows x K x cla
 
 
 def _encode(pools: Pools) -> tuple[np.ndarray, np.ndarray]:
-    """Class ids (items, K), -1 = no answer, and class values (items, classes)."""
+    """Class ids (items, K), -1 = no answer, numbered per item in first-seen order, and class
+    values (items, classes): the value of the class's last sample."""
     idx = np.flatnonzero(pools.mask)
     k = pools.k
-    ids = np.full((idx.size, k), -1)
+    rows = [pools.answers[i][:k] for i in idx]
+    flat = list(chain.from_iterable(r if len(r) == k else r + [None] * (k - len(r)) for r in rows))
+    # one run-wide number per distinct answer (dict equality, as a per-item dict would see it)
+    number = {a: g for g, a in enumerate(dict.fromkeys(flat))}
+    number[None] = -1
+    gid = np.fromiter(map(number.__getitem__, flat), dtype=np.int64, count=len(flat))
+    gid = gid.reshape(idx.size, k)
+    ids = np.empty((idx.size, k), dtype=_id_dtype(k))
     vals = np.zeros((idx.size, k))
-    for row, i in enumerate(idx):
-        seen: dict[Any, int] = {}
-        for j, a in enumerate(pools.answers[i][:k]):
-            if a is None:
-                continue
-            cid = seen.setdefault(a, len(seen))
-            ids[row, j] = cid
-            vals[row, cid] = pools.values[i, j]
+    step = np.arange(k)
+    chunk = max(1, (1 << 22) // max(k * k, 1))  # bounds the (rows, K, K) comparison
+    for lo in range(0, idx.size, chunk):
+        g = gid[lo : lo + chunk]
+        answered = g >= 0
+        same = g[:, :, None] == g[:, None, :]
+        first = same.argmax(axis=2)  # each sample's first sample of the same answer
+        new = (first == step) & answered
+        cid = np.where(answered, np.take_along_axis(np.cumsum(new, axis=1) - 1, first, 1), -1)
+        ids[lo : lo + chunk] = cid
+        # a class's value is written by its last sample (as a per-sample loop would)
+        last = (k - 1) - same[:, :, ::-1].argmax(axis=2)
+        r, j = np.nonzero((last == step) & answered)
+        vals[lo + r, cid[r, j]] = pools.values[idx[lo + r], j]
     return ids, vals
 
 
-def _credit(tl: Tally, cls_val: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """(items,) expected credit of a random tie-break among the leading answers after
-    at[i] + 1 samples of item i."""
-    rows = np.arange(at.size)
-    counts = tl.counts[rows, at]  # (items, classes)
-    v1 = tl.v1[rows, at][:, None]
-    tied = (counts == v1) & (v1 > 0)
-    return (tied * cls_val[:, : counts.shape[1]]).sum(axis=1) / np.maximum(tied.sum(axis=1), 1)
+def _id_dtype(k: int) -> type[np.signedinteger]:
+    """The narrowest integer type holding class ids below k and -1: less memory to permute
+    and compare."""
+    return np.int8 if k < 128 else np.int16 if k < 1 << 15 else np.int64
+
+
+def _credit_table(tl: Tally, cls_val: np.ndarray) -> np.ndarray:
+    """(items, t) expected credit of a random tie-break among the leading answers after each
+    prefix: every rule's stop reads it, so it is computed once per tally."""
+    counts = tl.counts  # (items, t, classes)
+    classes = counts.shape[2]
+    if classes >= 8:  # numpy sums 8 or more terms pairwise: keep its order
+        v1 = tl.v1[:, :, None]
+        tied = (counts == v1) & (v1 > 0)
+        won = (tied * cls_val[:, None, :classes]).sum(axis=2)
+        return won / np.maximum(tied.sum(axis=2), 1)
+    # fewer terms numpy sums left to right from 0.0: the same sum, one class at a time
+    won = np.zeros(tl.v1.shape)
+    n_tied = np.zeros(tl.v1.shape, dtype=np.int64)
+    for c in range(classes):
+        tied = (counts[:, :, c] == tl.v1) & tl.voted
+        won += tied * cls_val[:, c, None]
+        n_tied += tied
+    return won / np.maximum(n_tied, 1)
 
 
 def _knobs(k: int) -> list[tuple[str, str, float]]:
@@ -78,10 +109,14 @@ def _knobs(k: int) -> list[tuple[str, str, float]]:
 
 def _one_order(
     ids: np.ndarray, credit: np.ndarray | None, cls_val: np.ndarray, knobs: list
-) -> tuple[np.ndarray, np.ndarray]:
-    """(knobs, items) samples read and credit at the stop, for one order of every pool."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(knobs, items) samples read and credit at the stop, for one order of every pool, and
+    the (items, t) credit after each prefix (`credit` when given)."""
     tl = tally(ids)
     n = ids.shape[0]
+    if credit is None:
+        credit = _credit_table(tl, cls_val)
+    rows = np.arange(n)
     used = np.empty((len(knobs), n))
     got = np.empty((len(knobs), n))
     for j, (rule, _, value) in enumerate(knobs):
@@ -89,8 +124,8 @@ def _one_order(
         stop[:, -1] = True
         at = stop.argmax(axis=1)
         used[j] = at + 1
-        got[j] = _credit(tl, cls_val, at) if credit is None else credit[np.arange(n), at]
-    return used, got
+        got[j] = credit[rows, at]
+    return used, got, credit
 
 
 def replay(
@@ -118,12 +153,8 @@ def replay(
     if pools.prefix is not None:  # set_vote: the per-element vote of the samples read so far
         stored_credit = pools.prefix[pools.mask][:, :k]
         orders = 0
-    used0, got0 = _one_order(ids, stored_credit, cls_val, knobs)
-    full = (
-        stored_credit[:, -1]
-        if stored_credit is not None
-        else _credit(tally(ids), cls_val, np.full(n, k - 1))
-    )
+    used0, got0, credit0 = _one_order(ids, stored_credit, cls_val, knobs)
+    full = credit0[:, -1]  # the vote of the whole pool
     if orders > 0:
         orders = min(orders, max(MIN_ORDERS, ORDER_BUDGET // n))
         rng = np.random.default_rng(seed)
@@ -134,7 +165,7 @@ def replay(
             c = min(chunk, orders - start)
             perm = np.argsort(rng.random((c * n, k)), axis=1)
             stacked = np.take_along_axis(np.tile(ids, (c, 1)), perm, axis=1)
-            u, g = _one_order(stacked, None, np.tile(cls_val, (c, 1)), knobs)
+            u, g, _ = _one_order(stacked, None, np.tile(cls_val, (c, 1)), knobs)
             used += u.reshape(len(knobs), c, n).sum(axis=1)
             got += g.reshape(len(knobs), c, n).sum(axis=1)
         used /= orders

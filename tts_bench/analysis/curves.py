@@ -26,11 +26,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from math import isnan
 from typing import Any
 
 import numpy as np
 
-from tts_bench.analysis.estimators import NoneMode, majority_at_k, max_weights
+from tts_bench.analysis.estimators import NoneMode, majority_of_classes, max_weights
 from tts_bench.analysis.load import RunData
 
 # strategies whose `n` knob is the pool size, so a pool read at N is that strategy at n: N
@@ -80,15 +81,6 @@ def _key_fn(data: RunData) -> Callable[[Any], Any]:
         return lambda a: tuple(a) if isinstance(a, list) else a
 
 
-def _sample_value(s: dict[str, Any], metric: str) -> float:
-    if s.get("status", "ok") != "ok" or s.get("answer") is None:
-        return 0.0
-    v = s.get("value") if metric == "f1" else s.get("correct")
-    if v is None:
-        v = s.get("correct")
-    return float(v) if v is not None else 0.0
-
-
 def _best_of_k_rows(scores: np.ndarray, values: np.ndarray, wmax: np.ndarray) -> np.ndarray:
     """best_of_k for many pools at once: (items, K) scores (-inf = unscored) and values.
     Values are averaged within each row's tie groups (random tie-break), then weighted by
@@ -108,9 +100,8 @@ def _best_of_k_rows(scores: np.ndarray, values: np.ndarray, wmax: np.ndarray) ->
 
 def _pooled(data: RunData, c: int) -> list[int]:
     """Item indices whose record under config c is scored and keeps a sample pool."""
-    return [
-        i for i, r in enumerate(data.records[c]) if r and r.get("samples") and data.scored[c, i]
-    ]
+    scored = data.scored[c].tolist()  # plain bools: no numpy scalar per item
+    return [i for i, r in enumerate(data.records[c]) if r and r.get("samples") and scored[i]]
 
 
 def withheld(data: RunData, c: int) -> str | None:
@@ -148,6 +139,85 @@ def withheld(data: RunData, c: int) -> str | None:
     return None
 
 
+_NOTHING = object()  # the class of all non-answers under none="vote"; a missing memo entry
+_NAN = float("nan")
+
+
+def _memo_key(key: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`key` remembered per text answer in a plain dict: pools repeat a handful of answers
+    many times, and a dict lookup is far cheaper than the call."""
+    known: dict[str, Any] = {}
+
+    def key_of(a: Any) -> Any:
+        if a.__class__ is not str:  # set answers (lists) are not hashable
+            return key(a)
+        got = known.get(a, _NOTHING)
+        if got is _NOTHING:
+            got = known[a] = key(a)
+        return got
+
+    return key_of
+
+
+def _votes(
+    head: list[dict[str, Any]], key_of: Callable[[Any], Any], value_field: str, none: NoneMode
+) -> tuple[list[Any], list[float], np.ndarray]:
+    """Vote keys (None: no answer), values and the exact majority curve of one pool's first K
+    samples. value_field: the sample's value field (`correct` falls in when it is missing);
+    none: how non-answers vote (see estimators)."""
+    keys: list[Any] = []
+    vals: list[float] = []
+    counts: dict[Any, int] = {}
+    sums: dict[Any, float] = {}
+    abstain = 0
+    for s in head:
+        a = s.get("answer")
+        if a is None or s.get("status", "ok") != "ok":
+            kk, v = None, 0.0
+            keys.append(None)
+        else:
+            kk = key_of(a)
+            x = s.get(value_field)
+            if x is None:
+                x = s.get("correct")
+            v = float(x) if x is not None else 0.0
+            keys.append(kk)
+        vals.append(v)
+        if kk is None:  # no answer, or one without a key
+            if none == "abstain":
+                abstain += 1
+                continue
+            kk, v = _NOTHING, 0.0
+        # the voting classes in first-seen order, values summed left to right
+        counts[kk] = counts.get(kk, 0) + 1
+        sums[kk] = sums.get(kk, 0.0) + v
+    means = tuple([sums[a] / counts[a] for a in counts])
+    return keys, vals, majority_of_classes(len(head), tuple(counts.values()), means, abstain)
+
+
+def _latency_and_cost(
+    r: dict[str, Any], full: list[dict[str, Any]], k_max: int, judged: bool
+) -> tuple[list[float], float, float, float]:
+    """One pooled record's sample latencies (first k_max, NaN when unknown), fixed latency,
+    mean sample cost and fixed cost (NaN when unknown). judged: a judge call is paid per
+    sample, so the record's whole cost scales with k."""
+    s_lat = [_NAN if x is None else float(x) for x in [s.get("latency_s") for s in full]]
+    rec_lat = r.get("latency_s")
+    # unknown latency (e.g. an imported pool without timings) stays NaN, never 0: the
+    # slowest is NaN when any sample's latency is unknown
+    slowest = _NAN if any(map(isnan, s_lat)) else max(s_lat)
+    fixed_lat = _NAN if rec_lat is None else max(0.0, float(rec_lat) - slowest)
+    rec_cost = r.get("cost_usd")
+    if rec_cost is not None and judged:
+        return s_lat[:k_max], fixed_lat, float(rec_cost) / len(full), 0.0
+    s_cost = [s.get("cost_usd") for s in full]
+    if rec_cost is not None and None not in s_cost:
+        # Python's left-to-right sums, as the costs were always added
+        mean_cost = float(sum(s_cost[:k_max])) / k_max
+        return s_lat[:k_max], fixed_lat, mean_cost, max(0.0, float(rec_cost) - float(sum(s_cost)))
+    return s_lat[:k_max], fixed_lat, _NAN, _NAN
+
+
 def build_pools(data: RunData, c: int, none: NoneMode = "abstain") -> Pools | None:
     """Per-item exact curves for config index c, or None when it kept no scored pools or its
     curves are `withheld`. Pools are read up to K, the smallest pool among scored records."""
@@ -161,22 +231,13 @@ def build_pools(data: RunData, c: int, none: NoneMode = "abstain") -> Pools | No
         spec.get("weighted") == "judge"
     )
     recs = data.records[c]
-    sizes = [len(recs[i]["samples"]) for i in _pooled(data, c)]  # type: ignore[index]
+    used = _pooled(data, c)
+    sizes = [len(recs[i]["samples"]) for i in used]  # type: ignore[index]
     if not sizes:
         return None
     k_max = min(sizes)
     n = len(data.items)
     key = _key_fn(data)
-    values = np.zeros((n, k_max))
-    scores = np.full((n, k_max), -np.inf)
-    lat = np.zeros((n, k_max))
-    fixed_lat = np.zeros(n)
-    mean_cost = np.full(n, np.nan)
-    fixed_cost = np.full(n, np.nan)
-    maj = np.full((n, k_max), np.nan)
-    mask = np.zeros(n, dtype=bool)
-    answers: list[list[Any]] = [[] for _ in range(n)]
-    has_scores = False
     voter = None
     sv = np.full((n, k_max), np.nan)  # set_vote only: the per-element vote curve
     prefix = np.full((n, k_max), np.nan)  # and its value after the first t samples
@@ -186,45 +247,49 @@ def build_pools(data: RunData, c: int, none: NoneMode = "abstain") -> Pools | No
         from tts_bench.scoring import make_scorer
 
         voter = SetVoter(make_scorer(data.scorer), spec)
-    metric = data.metric
-    for i, r in enumerate(recs):
-        if not r or not r.get("samples") or not data.scored[c, i]:
-            continue
-        full = r["samples"]
-        mask[i] = True
-        keys: list[Any] = []
-        raw: list[Any] = []
-        s_lat = []
-        for j, s in enumerate(full):
-            x = s.get("latency_s")
-            s_lat.append(np.nan if x is None else float(x))
-            if j >= k_max:
-                continue
-            ok = s.get("status", "ok") == "ok" and s.get("answer") is not None
-            keys.append(key(s["answer"]) if ok else None)
-            raw.append(s["answer"] if ok else None)
-            values[i, j] = _sample_value(s, metric) if ok else 0.0
-            if s.get("score") is not None:
-                scores[i, j] = float(s["score"])
-                has_scores = True
-        answers[i] = keys
-        maj[i] = majority_at_k(keys, values[i], none=none)
+    # a sample's value is its F1 `value` under the F1 metric, else (or when missing) `correct`
+    value_field = "value" if data.metric == "f1" else "correct"
+    key_of = _memo_key(key)
+    answers: list[list[Any]] = [[] for _ in range(n)]
+    # per pooled item, in the order of `used`: filled row by row, assigned to arrays once
+    value_rows: list[list[float]] = []
+    maj_rows: list[np.ndarray] = []
+    score_rows: list[tuple[int, list[float]]] = []
+    sample_parts: list[tuple[list[float], float, float, float]] = []
+    for row, i in enumerate(used):
+        r = recs[i]
+        full = r["samples"]  # type: ignore[index]
+        head = full[:k_max]
+        answers[i], vals, curve = _votes(head, key_of, value_field, none)
+        value_rows.append(vals)
+        maj_rows.append(curve)
+        raw_scores = [s.get("score") for s in head]
+        if raw_scores.count(None) < k_max:
+            score_rows.append((row, [-np.inf if x is None else float(x) for x in raw_scores]))
         if voter is not None:
+            raw = [s.get("answer") if s.get("status", "ok") == "ok" else None for s in head]
             sv[i], prefix[i], got = voter.curves(raw, r.get("target"), data.items[i])
             sampled.update(got)
-        lat[i] = s_lat[:k_max]
-        rec_lat = r.get("latency_s")
-        # unknown latency (e.g. an imported pool without timings) stays NaN, never 0:
-        # np.max is NaN when any sample's latency is unknown
-        slowest = float(np.max(s_lat))
-        fixed_lat[i] = np.nan if rec_lat is None else max(0.0, float(rec_lat) - slowest)
-        s_cost = [s.get("cost_usd") for s in full]
-        if r.get("cost_usd") is not None and judged:
-            fixed_cost[i] = 0.0
-            mean_cost[i] = float(r["cost_usd"]) / len(full)
-        elif r.get("cost_usd") is not None and all(x is not None for x in s_cost):
-            fixed_cost[i] = max(0.0, float(r["cost_usd"]) - float(sum(s_cost)))
-            mean_cost[i] = float(sum(s_cost[:k_max])) / k_max
+        sample_parts.append(_latency_and_cost(r, full, k_max, judged))  # type: ignore[arg-type]
+    mask = np.zeros(n, dtype=bool)
+    mask[used] = True
+    values = np.zeros((n, k_max))
+    values[used] = value_rows
+    has_scores = bool(score_rows)
+    scores = np.full((n, k_max), -np.inf)
+    if has_scores:
+        scores[[used[row] for row, _ in score_rows]] = [got for _, got in score_rows]
+    maj = np.full((n, k_max), np.nan)
+    maj[used] = maj_rows
+    lat_rows, fixed_lat_of, mean_cost_of, fixed_cost_of = zip(*sample_parts, strict=True)
+    lat = np.zeros((n, k_max))
+    lat[used] = lat_rows
+    fixed_lat = np.zeros(n)
+    fixed_lat[used] = fixed_lat_of
+    mean_cost = np.full(n, np.nan)
+    mean_cost[used] = mean_cost_of
+    fixed_cost = np.full(n, np.nan)
+    fixed_cost[used] = fixed_cost_of
     wmax = max_weights(k_max)
     nan_rows = np.where(mask[:, None], 0.0, np.nan)
     ks = np.arange(1, k_max + 1)

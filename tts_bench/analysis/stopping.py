@@ -18,7 +18,7 @@ the model cannot answer would otherwise draw the whole budget.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
 import numpy as np
@@ -54,6 +54,7 @@ class Tally:
     answered: np.ndarray  # samples with an answer
     abstain_run: np.ndarray  # abstaining samples in a row ending at this step
     counts: np.ndarray  # (items, t, classes) votes per class
+    _silent: dict[int, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     # read by every threshold of a rule: computed once per tally
     @cached_property
@@ -70,26 +71,53 @@ class Tally:
         share = np.where(self.answered > 0, self.v1 / np.maximum(self.answered, 1), 0.0)
         return np.where(read >= MIN_SHARE_SAMPLES, share, 0.0)
 
+    @cached_property
+    def voted(self) -> np.ndarray:
+        """Some answer has a vote."""
+        return self.v1 > 0
+
+    @cached_property
+    def leading(self) -> np.ndarray:
+        """`lead` is counted (MIN_SHARE_SAMPLES read, some answer given)."""
+        return self.lead > 0
+
+    def silent(self, window: int) -> np.ndarray:
+        """The last `window` samples all abstained (every threshold of a rule asks)."""
+        got = self._silent.get(window)
+        if got is None:
+            got = self._silent[window] = self.abstain_run >= window
+        return got
+
 
 def tally(ids: np.ndarray) -> Tally:
-    """Running vote counts of (items, t) class ids (-1 = abstains)."""
-    ids = np.asarray(ids, dtype=np.int64)
+    """Running vote counts of (items, t) class ids (-1 = abstains), any integer type."""
+    ids = np.asarray(ids)
+    if ids.dtype.kind != "i":
+        ids = ids.astype(np.int64)
     n, t = ids.shape
     classes = max(int(ids.max(initial=-1)) + 1, 1)
-    # int32 counts (a pool never holds 2**31 samples): half the memory traffic of int64
-    onehot = ids[:, :, None] == np.arange(classes, dtype=np.int64)[None, None, :]
-    counts = np.cumsum(onehot, axis=1, dtype=np.int32)
-    if classes > 1:  # the two largest counts; a partial sort is enough
-        top2 = np.partition(counts, classes - 2, axis=2)[:, :, -2:]
-        v1, v2 = top2[:, :, 1], top2[:, :, 0]
-    else:
-        v1 = counts[:, :, 0]
-        v2 = np.zeros_like(v1)
-    run = np.zeros((n, t), dtype=np.int64)
-    prev = np.zeros(n, dtype=np.int64)
-    for j in range(t):  # t is a pool size: a short loop
-        prev = np.where(ids[:, j] < 0, prev + 1, 0)
-        run[:, j] = prev
+    # counts never exceed t: the narrowest type that holds t halves and quarters the memory
+    # traffic of every pass below
+    count_type = np.int8 if t < 128 else np.int16 if t < 1 << 15 else np.int32
+    # accumulated over a leading step axis (whole contiguous planes per step), read through
+    # an (items, t, classes) view
+    steps = np.ascontiguousarray(ids.T)
+    onehot = steps[:, :, None] == np.arange(classes, dtype=ids.dtype)[None, None, :]
+    planes = onehot.view(np.int8) if count_type is np.int8 else onehot.astype(count_type)
+    for j in range(1, t):  # t is a pool size: a short loop of whole-plane adds
+        np.add(planes[j - 1], planes[j], out=planes[j])
+    counts = planes.transpose(1, 0, 2)
+    # the two largest counts, one class at a time (a handful of classes: cheaper than a
+    # partition along a short last axis)
+    v1 = counts[:, :, 0].copy()
+    v2 = np.zeros_like(v1)
+    for c in range(1, classes):
+        x = counts[:, :, c]
+        np.maximum(v2, np.minimum(v1, x), out=v2)
+        np.maximum(v1, x, out=v1)
+    # abstentions in a row: steps since the last answered sample (0 when this one answered)
+    step = np.arange(1, t + 1)
+    run = step - np.maximum.accumulate(np.where(ids >= 0, step, 0), axis=1)
     return Tally(ids, v1, v2, (ids >= 0).cumsum(axis=1), run, counts)
 
 
@@ -103,12 +131,15 @@ def stops(rule: str, knob: float, tl: Tally, window: int) -> np.ndarray:
     if rule == "esc":
         w = int(knob)
         for end in range(w, t + 1, w):
-            win = tl.ids[:, end - w : end]
-            out[:, end - 1] = (win == win[:, :1]).all(axis=1)
+            first = tl.ids[:, end - w]
+            agree = tl.ids[:, end - 1] == first
+            for j in range(end - w + 1, end - 1):  # a short window: column by column
+                agree &= tl.ids[:, j] == first
+            out[:, end - 1] = agree
         return out
-    silent = tl.abstain_run >= window
+    silent = tl.silent(window)
     if rule == "beta":
-        return ((tl.prob >= knob) & (tl.v1 > 0)) | silent
+        return ((tl.prob >= knob) & tl.voted) | silent
     if rule == "share":  # lead is 0 before MIN_SHARE_SAMPLES and with no answer
-        return ((tl.lead >= knob) & (tl.lead > 0)) | silent
+        return ((tl.lead >= knob) & tl.leading) | silent
     raise ValueError(f"rule must be one of {', '.join(RULES)}, got {rule!r}")
