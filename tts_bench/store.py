@@ -14,13 +14,19 @@ import secrets
 import time
 from dataclasses import asdict
 from datetime import UTC, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 from tts_bench.errors import UserError
 from tts_bench.fsutil import atomic_write_text
 from tts_bench.inputcheck import check_number, parse_json
-from tts_bench.jsonl import _fast_object, iter_jsonl, iter_jsonl_lines  # noqa: F401 (re-exported)
+from tts_bench.jsonl import (  # noqa: F401 (re-exported)
+    _fast_object,
+    iter_jsonl,
+    iter_jsonl_lines,
+    read_jsonl_lines,
+)
 from tts_bench.llm.types import CallRecord
 from tts_bench.store_checks import (  # noqa: F401 (re-exported: tests check the fast paths)
     _CALL_TYPES,
@@ -33,6 +39,8 @@ from tts_bench.store_checks import (  # noqa: F401 (re-exported: tests check the
     _check_record,
     _fields_ok,
     _figures_ok,
+    objects_ok,
+    records_ok,
 )
 
 MANIFEST = "manifest.json"
@@ -185,31 +193,59 @@ def _key(rec: dict[str, Any], where: str) -> tuple[str, str]:
     return str(rec["item_id"]), str(rec["config"])
 
 
+def _records_ok_but_config(recs: list[dict[str, Any]]) -> bool:
+    """`records_ok` short of the manifest's configs (checked once the winning lines are
+    known, `_configs_known`)."""
+    return records_ok(recs, None)
+
+
+def _configs_known(records: list[dict[str, Any]], known: set[str] | None) -> bool:
+    """Every record's config is one the manifest knows (or there is no list to check)."""
+    return known is None or {str(c) for c in set(map(itemgetter("config"), records))} <= known
+
+
+def _calls_ok(calls: list[dict[str, Any]]) -> bool:
+    """Every call passes `_fields_ok` with `_CALL_TYPES` and `_figures_ok`."""
+    return objects_ok(calls, _CALL_TYPES, None) is not None
+
+
 def load_records(run_dir: Path | str) -> list[dict[str, Any]]:
     """Records as dicts; for a repeated (item, config) the last line wins. The winning lines
     are checked (`_check_record`: types, finite non-negative figures, a config the manifest
     knows); UserError naming `file:line` otherwise."""
     rd = Path(run_dir)
     path = rd / RECORDS
+    read = read_jsonl_lines(path, _records_ok_but_config)
     latest: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
-    for n, rec in iter_jsonl_lines(path):
-        latest[_key(rec, f"{path}:{n}")] = (n, rec)
+    for n, rec in zip(read.numbers, read.objects, strict=True):
+        item, config = rec.get("item_id"), rec.get("config")
+        if type(item) is str and type(config) is str and item and config:
+            latest[item, config] = (n, rec)  # the common case of `_key`, without a call
+        else:
+            latest[_key(rec, f"{path}:{n}")] = (n, rec)
+    if read.error is not None:
+        raise read.error
     known = _known_configs(rd) if latest else None
-    for n, rec in latest.values():
-        _check_record(rec, f"{path}:{n}", known)
-    return [rec for _, rec in latest.values()]
+    records = [rec for _, rec in latest.values()]
+    if not (read.passed and _configs_known(records, known)):  # one fails: find it line by line
+        for n, rec in latest.values():
+            _check_record(rec, f"{path}:{n}", known)
+    return records
 
 
 def load_calls(run_dir: Path | str) -> list[dict[str, Any]]:
     """calls.jsonl as dicts, figures checked like a record's (UserError naming `file:line`)."""
     path = Path(run_dir) / CALLS
-    out = []
-    for n, call in iter_jsonl_lines(path):
-        if not (_fields_ok(call, _CALL_TYPES) and _figures_ok(call, None)):
-            _check_fields(call, _CALL_TYPES, f"{path}:{n}")
-            _check_figures(call, f"{path}:{n}")
-        out.append(call)
-    return out
+    read = read_jsonl_lines(path, _calls_ok)
+    calls = read.objects
+    if not read.passed:  # one of them fails: find it line by line
+        for n, call in zip(read.numbers, calls, strict=True):
+            if not (_fields_ok(call, _CALL_TYPES) and _figures_ok(call, None)):
+                _check_fields(call, _CALL_TYPES, f"{path}:{n}")
+                _check_figures(call, f"{path}:{n}")
+    if read.error is not None:  # only after the lines before it passed, as when streaming
+        raise read.error
+    return calls
 
 
 def read_records(run_dir: Path | str):  # -> pandas.DataFrame (pandas imported lazily)

@@ -5,6 +5,8 @@ building a message; the full rules name the problem in one line."""
 
 from __future__ import annotations
 
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 from tts_bench.errors import UserError
@@ -174,3 +176,113 @@ def _check_record(rec: dict[str, Any], where: str, known: set[str] | None) -> No
         _check_fields(sample, _SAMPLE_TYPES, f"{where}: samples[{j}]")
         # a sample's `score` is a selector's (a log-probability may be negative)
         _check_figures(sample, f"{where}: samples[{j}]", skip="score")
+
+
+# Batch checks: `objects_ok` / `records_ok` say whether every object of a list passes the fast
+# path above, column by column (one pass per field, not a Python loop per object). They may
+# say no where the per-object check says yes (an integer past float range), never the other
+# way: a no sends the caller to the per-object path, which finds the line and its message.
+_NONE = type(None)
+_FIGURE_TYPES = frozenset((_NONE, int, float))
+_COUNT_KEYS = frozenset(_COUNTS)
+
+
+def _figure_column_ok(column: tuple[Any, ...], kinds: set[type], key: str) -> bool:
+    """Every value of a figure column null or non-negative and finite (whole for a count),
+    and at most 1 for `confidence`; `kinds` is the set of the values' types."""
+    import numpy as np  # here, not at import: most commands never read a run file
+
+    if not kinds <= _FIGURE_TYPES:
+        return False
+    values = [v for v in column if v is not None] if _NONE in kinds else column
+    if not values:
+        return True
+    if float not in kinds:  # ints only: exact at any size
+        return min(values) >= 0 and (key != "confidence" or max(values) <= 1)
+    try:
+        arr = np.array(values, dtype=np.float64)
+    except OverflowError:  # an int past float range: the per-object check decides
+        return False
+    low, high = arr.min(), arr.max()  # NaN carries through both and fails below
+    if not (low >= 0 and high < _INF):
+        return False
+    if key in _COUNT_KEYS and not (np.floor(arr) == arr).all():
+        return False
+    return key != "confidence" or high <= 1
+
+
+def _column_groups(
+    objs: list[dict[str, Any]], wanted: set[str]
+) -> list[dict[str, tuple[Any, ...]]]:
+    """The columns of the `wanted` fields, one dict per set of keys the objects have (a
+    file's objects mostly share one: then as many keys as the first, all of the first's, is
+    the same set, proven without building a tuple of keys per object)."""
+    keys = tuple(objs[0])
+    if len(keys) > 1 and list(map(len, objs)).count(len(keys)) == len(objs):
+        try:
+            rows = list(map(itemgetter(*keys), objs))
+        except KeyError:
+            pass
+        else:
+            return [
+                {
+                    k: col
+                    for k, col in zip(keys, zip(*rows, strict=True), strict=True)
+                    if k in wanted
+                }
+            ]
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for obj in objs:
+        groups.setdefault(tuple(obj), []).append(obj)
+    out = []
+    for keys, group in groups.items():
+        present = [k for k in keys if k in wanted]
+        out.append({k: tuple(map(itemgetter(k), group)) for k in present})
+    return out
+
+
+def objects_ok(
+    objs: list[dict[str, Any]],
+    types: dict[str, tuple[type, ...]],
+    skip: str | None,
+    extra: tuple[str, ...] = (),
+) -> dict[str, list[tuple[Any, ...]]] | None:
+    """The columns of the `extra` fields (one tuple per key set) when every object passes
+    `_fields_ok(obj, types)` and `_figures_ok(obj, skip)`, else None. `skip` names a key that
+    is no figure here."""
+    out: dict[str, list[tuple[Any, ...]]] = {key: [] for key in extra}
+    if not objs:
+        return out
+    wanted = {*types, *_FIGURES, *extra} - ({skip} - set(types))
+    for columns in _column_groups(objs, wanted):
+        for key, column in columns.items():
+            kinds = set(map(type, column))
+            allowed = types.get(key)
+            if allowed is not None and not kinds <= {_NONE, *allowed}:
+                return None
+            if key in _FIGURES and key != skip and not _figure_column_ok(column, kinds, key):
+                return None
+        for key in extra:
+            out[key].append(columns.get(key, ()))
+    return out
+
+
+def records_ok(recs: list[dict[str, Any]], known: set[str] | None) -> bool:
+    """`_record_ok` for every record of `recs` (each has its `config`), column by column."""
+    columns = objects_ok(recs, _RECORD_TYPES, None, ("strata", "config", "samples"))
+    if columns is None:
+        return False
+    labels = chain.from_iterable(
+        map(dict.values, filter(None, chain.from_iterable(columns["strata"])))
+    )
+    if not {dict, list}.isdisjoint(map(type, labels)):
+        return False
+    if (
+        known is not None
+        and not {str(c) for c in set(chain.from_iterable(columns["config"]))} <= known
+    ):
+        return False
+    samples = list(chain.from_iterable(filter(None, chain.from_iterable(columns["samples"]))))
+    if not set(map(type, samples)) <= {dict}:
+        return False
+    return objects_ok(samples, _SAMPLE_TYPES, "score") is not None
