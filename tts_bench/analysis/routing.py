@@ -155,14 +155,14 @@ def route_steps(
     return (
         yield from route_points_steps(
             pts,
-        labels,
-        values,
-        by=col,
-        epsilon=epsilon,
-        max_cost=a.max_cost_per_request,
-        max_p95=a.max_p95_latency_s,
-        w=w,
-        confidence=confidence,
+            labels,
+            values,
+            by=col,
+            epsilon=epsilon,
+            max_cost=a.max_cost_per_request,
+            max_p95=a.max_p95_latency_s,
+            w=w,
+            confidence=confidence,
             folds=folds,
             seed=seed,
         )
