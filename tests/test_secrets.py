@@ -101,3 +101,45 @@ def test_key_echoed_by_the_endpoint_is_masked_everywhere(tmp_path: Path, transpo
             assert ECHOED[:12].encode() not in p.read_bytes(), p
     assert ECHOED not in proc.stdout + proc.stderr
     assert ECHOED[:12] not in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("where", "url"),
+    [
+        ("config", "http://user:sk-secret@localhost:8000/v1"),
+        ("config", "https://example.test/v1?key=sk-secret"),
+        ("params", "http://:sk-secret@localhost:8000/v1"),
+        ("defaults", "https://example.test/v1?api_key=sk-secret"),
+        ("replicas", ["http://localhost:8001/v1", "http://u:sk-secret@localhost:8002/v1"]),
+        ("scorer", "http://user:sk-secret@localhost:8000/v1"),
+    ],
+)
+def test_a_url_with_credentials_is_refused_before_anything_is_written(
+    tmp_path: Path, where: str, url: object
+) -> None:
+    """api_base is stored in the manifest as written: a key inside it would land in a file."""
+    data = demo_suite()
+    cfg = data["configs"][0]
+    if where == "config":
+        cfg["api_base"] = url
+    elif where == "params":
+        cfg["params"] = {"api_base": url}
+    elif where == "defaults":
+        data.setdefault("defaults", {})["api_base"] = url
+    elif where == "replicas":
+        cfg["api_base"] = url
+    else:
+        data["scorer"] = {"type": "judge", "model": "sim/judge", "rubric": "r", "api_base": url}
+    suite = write_suite(tmp_path / "suite.yaml", data)
+    proc = cli("run", str(suite), "--out", str(tmp_path / "out"))
+    assert proc.returncode == 2, proc.stderr
+    assert "credentials in a URL" in proc.stderr and "Traceback" not in proc.stderr
+    assert "sk-secret" not in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_plain_url_and_a_harmless_query_are_accepted() -> None:
+    from tts_bench.suite import _check_api_base
+
+    _check_api_base("http://localhost:8000/v1")
+    _check_api_base(["http://localhost:8001/v1?api-version=2024-06-01", "http://h:8002/v1"])

@@ -45,9 +45,33 @@ def _refuse_secrets(params: dict[str, Any]) -> None:
             raise ValueError("do not write credentials in extra_headers: use `api_key_env: NAME`")
 
 
+# query parameters that carry a credential (e.g. Gemini's `?key=`)
+_SECRET_QUERY = ("key", "api_key", "apikey", "api-key", "token", "access_token", "password")
+
+
+def _refuse_url_secrets(url: str, where: str) -> None:
+    """A URL goes into the run's manifest as written: no user:password@ and no key in its
+    query string."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    try:
+        parts = urlsplit(url)
+        userinfo = parts.username is not None or parts.password is not None
+    except ValueError:  # a malformed URL: the call that uses it says so
+        return
+    if userinfo or any(k.lower() in _SECRET_QUERY for k, _ in parse_qsl(parts.query)):
+        raise ValueError(
+            f"{where}: do not write credentials in a URL (they would be stored with the run): "
+            "use `api_key_env: NAME`"
+        )
+
+
 def _check_api_base(value: Any) -> None:
     """`api_base` as a list names replicas of one model (llm/replicas.py): at least one,
-    each an http(s) URL, none twice. A single URL is checked by the call that uses it."""
+    each an http(s) URL, none twice. A single URL is checked by the call that uses it. No
+    URL carries credentials."""
+    if isinstance(value, str):
+        _refuse_url_secrets(value, "api_base")
     if not isinstance(value, list):
         return
     if not value:
@@ -57,6 +81,7 @@ def _check_api_base(value: Any) -> None:
             raise ValueError(f"api_base[{i}]: {url!r} is not an http:// or https:// URL")
         if url in value[:i]:
             raise ValueError(f"api_base[{i}]: the same URL is listed twice")
+        _refuse_url_secrets(url, f"api_base[{i}]")
 
 
 class Strict(BaseModel):
@@ -140,6 +165,7 @@ class ScorerSpec(Strict):
         from tts_bench.scoring.judge import check_spec
 
         check_spec(self)
+        _check_api_base(self.api_base)
         return self
 
     @field_validator("normalize", mode="before")
