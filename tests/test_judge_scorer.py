@@ -362,3 +362,10 @@ def test_plan_prices_the_judge_apart() -> None:
     unjudged = plan_suite(parse(plain))
     assert unjudged.total_eval_cost_usd == 0.0
     assert [c.cost_usd for c in unjudged.configs] == [c.cost_usd for c in judged.configs]
+
+
+def test_a_mistyped_reference_field_fails_before_any_call(tmp_path: Path) -> None:
+    data = suite_data(reference="answr")
+    with pytest.raises(UserError, match=r"scorer.reference: item .* has no field 'answr'"):
+        run(tmp_path, data)
+    assert not (tmp_path / "runs").exists()  # refused before the run directory was made

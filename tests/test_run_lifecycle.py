@@ -474,3 +474,24 @@ def test_the_key_variable_named_is_the_one_read():
     assert key_variable(ModelSpec("anthropic/claude-x", api_key_env="K")) == "K"
     local = ModelSpec("openai/qwen", params={"api_base": "http://127.0.0.1:1/v1"})
     assert key_variable(local).startswith("none")  # the direct transport reads only api_key_env
+
+
+def test_a_fatal_judge_call_names_the_scorers_key_variable():
+    from tts_bench.llm.types import CallRecord, ModelSpec
+    from tts_bench.run_state import ConfigHealth
+    from tts_bench.scoring.judge import judge_specs
+    from tts_bench.suite import ScorerSpec
+
+    scorer = ScorerSpec(type="judge", model="openai/gpt-judge", rubric="r", api_key_env="JUDGE_KEY")
+    specs = {"a": (ModelSpec("openai/gpt-4o-mini", api_key_env="SERVE_KEY"), None)}
+    health = ConfigHealth(specs, judges=judge_specs(scorer))
+    judge_call = CallRecord(
+        "i", "a", "eval_judge", 0, "openai/gpt-judge", 0, 0, 0, 0, 0.0, 0.0, "auth_error", 0,
+        False, None, "HTTP 401: bad key",
+    )  # fmt: skip
+    health.observe("a", [judge_call], ok=False)
+    assert health.why("a") == (
+        "config a (judge model openai/gpt-judge, key variable JUDGE_KEY): auth_error: "
+        "HTTP 401: bad key"
+    )
+    assert judge_specs(ScorerSpec(type="exact")) == []

@@ -123,9 +123,11 @@ class ConfigHealth:
     with a fatal status (`FATAL_STATUSES`: missing or rejected key, unknown model) or after
     `SAME_400` bad_request failures with one error text while it has no scored record.
     scored: configs with a scored record from earlier sessions; specs: each config's model
-    spec and fallback, to name the key variable."""
+    spec and fallback, to name the key variable; judges: the judge scorer's model specs (a
+    fatal judge call names the scorer's key variable)."""
 
     specs: dict[str, tuple[ModelSpec, ModelSpec | None]]
+    judges: list[ModelSpec] = field(default_factory=list)
     scored: set[str] = field(default_factory=set)
     stopped: dict[str, CallRecord] = field(default_factory=dict)
     first_error: dict[str, CallRecord] = field(default_factory=dict)
@@ -150,11 +152,13 @@ class ConfigHealth:
     def why(self, config: str) -> str:
         """One line: the config, its model, the key variable, the error."""
         call = self.stopped[config]
-        known = [s for s in self.specs.get(config, ()) if s is not None]
+        judge = call.role == "eval_judge"
+        known = self.judges if judge else [s for s in self.specs.get(config, ()) if s is not None]
         spec = next((s for s in known if s.model == call.model), ModelSpec(model=call.model))
         key = key_variable(spec)
+        what = "judge model" if judge else "model"
         return (
-            f"config {config} (model {call.model}, key variable {key}): "
+            f"config {config} ({what} {call.model}, key variable {key}): "
             f"{call.status}: {call.error or 'no detail'}"
         )
 

@@ -31,6 +31,7 @@ from tts_bench.run.schedule import item_order, limit_items, pairs, select_shard
 from tts_bench.run.session import Session
 from tts_bench.run_open import check_not_foreign, open_run
 from tts_bench.run_state import Budget, ConfigHealth, Progress, settle
+from tts_bench.scoring.judge import check_references, judge_specs
 from tts_bench.store import (
     CALLS,
     MANIFEST,
@@ -111,6 +112,7 @@ class Runner:
         self.limit = limit
         self.scorer = make_scorer(suite.scorer)
         self.scorer.check_targets(self.items, where=f"{where}: dataset")
+        check_references(suite.scorer, self.items, suite.dataset.fields.target, where)
         first = self.items[0]
         self.resolved.render(Item(id=first.id, inputs=first.inputs, strata=first.strata))
         self.max_cost = max_cost if max_cost is not None else suite.limits.max_cost_usd
@@ -282,6 +284,7 @@ class Runner:
         configs = [c.name for c in self.suite.configs]
         health = ConfigHealth(
             {n: (self.resolved.specs[n], self.resolved.fallbacks[n]) for n in configs},
+            judges=judge_specs(self.suite.scorer),
             scored={c for _, c in done},
         )
         session = Session(self, writer, budget, progress, health)

@@ -270,6 +270,14 @@ def eval_cost(calls: list[Any]) -> dict[str, Any]:
     }
 
 
+def judge_specs(spec: Any) -> list[Any]:
+    """The model specs of a judge scorer's panel (`llm.types.ModelSpec`); [] for any other
+    scorer."""
+    if getattr(spec, "type", None) != "judge":
+        return []
+    return [model for model, _ in Judge(spec).panel]
+
+
 def check_key(spec: Any) -> None:
     """UserError when the judge's `api_key_env` names an unset variable (a configuration
     mistake: every judge call would fail alike)."""
@@ -296,6 +304,20 @@ def reference_of(spec: Any, loaded: Any, target_field: str) -> str | None:
 
         raise UserError(f"scorer.reference: item {loaded.id!r} has no field {ref!r}")
     return None if value is None else str(value)
+
+
+def check_references(spec: Any, items: list[Any], target_field: str, where: str) -> None:
+    """A judge scorer's `reference` field is in every item, found before the first call
+    (UserError naming the first item without it); nothing for another scorer or no reference."""
+    from tts_bench.errors import UserError
+
+    if getattr(spec, "type", None) != "judge" or spec.reference is None:
+        return
+    for loaded in items:
+        try:
+            reference_of(spec, loaded, target_field)
+        except UserError as exc:
+            raise UserError(f"{where}: {exc}") from None
 
 
 async def judge_record(
