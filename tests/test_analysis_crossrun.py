@@ -261,3 +261,34 @@ def test_gate_and_compare_read_the_same_implementation() -> None:
     assert v == pytest.approx(out["delta"] / 100)
     assert ci is not None and ci[0] < v < ci[1]
     assert paired_bootstrap(np.array([]), np.array([])) == (None, None)
+
+
+def test_configs_of_two_runs_share_one_counts_draw(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A shared `counts` cache draws the matrix once per set of common items and gives the
+    figures of a fresh draw per config."""
+    from tts_bench.analysis import crossrun
+
+    rng = np.random.default_rng(4)
+    ids = [f"i{k:03d}" for k in range(80)]
+
+    def recs(p: float) -> dict[str, dict]:
+        return {
+            i: {"correct": bool(rng.random() < p), "cost_usd": float(rng.uniform(1, 2)),
+                "latency_s": float(rng.uniform(0.1, 1))}
+            for i in ids
+        }  # fmt: skip
+
+    runs = [(recs(0.5), recs(0.6)), (recs(0.7), recs(0.65))]
+    strata = {i: "ab"[k % 2] for k, i in enumerate(ids)}
+    fresh = [paired_delta(a, b, strata=strata, resamples=500, seed=3) for a, b in runs]
+    drawn = []
+    real = crossrun.counts_matrix
+    monkeypatch.setattr(crossrun, "counts_matrix", lambda *a, **k: drawn.append(1) or real(*a, **k))
+    cache: dict = {}
+    shared = [
+        paired_delta(a, b, strata=strata, resamples=500, seed=3, counts=cache) for a, b in runs
+    ]
+    assert shared == fresh and len(drawn) == 1 and len(cache) == 1
+    fewer = {i: r for i, r in runs[0][0].items() if i != "i000"}
+    paired_delta(fewer, runs[0][1], strata=strata, resamples=500, seed=3, counts=cache)
+    assert len(drawn) == 2 and len(cache) == 1  # other items: a new draw, the old one dropped

@@ -230,6 +230,7 @@ class Pairing:
         fa, fb = (d.manifest.get("dataset_fingerprint") for d in (self.a, self.b))
         self.fingerprint_note = "" if fa == fb else "the runs' datasets differ (fingerprints); "
         self._deltas: dict[str, tuple[dict[str, Any], str]] = {}  # rules share a config's pairing
+        self._counts: dict[Any, Any] = {}  # configs share the bootstrap counts of their items
 
     def _pair(self, config: str) -> tuple[dict[str, Any], str]:
         from tts_bench.analysis.crossrun import paired_delta
@@ -260,6 +261,7 @@ class Pairing:
             resamples=an.resamples,
             seed=an.seed,
             confidence=an.confidence,
+            counts=self._counts,
         )
         return d, note
 

@@ -109,9 +109,12 @@ def paired_delta(
     resamples: int = 10_000,
     seed: int = 0,
     confidence: float = 0.95,
+    counts: dict[Any, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """New vs reference for one config, records keyed by item id, paired on the common ids.
-    `strata`: a label per item id (None: no stratification; see `strata_labels`).
+    `strata`: a label per item id (None: no stratification; see `strata_labels`); `counts`: a
+    cache of bootstrap counts, shared by the configs of two runs (the same common items, seed
+    and strata draw the same matrix: it is drawn once and kept there, the last one only).
 
     Returns n_common; n_paired (scored in both), acc_a / acc_b (reference / new mean value),
     delta (points), delta_lo, delta_hi, test, p_value; n_cost (cost known in both),
@@ -120,6 +123,14 @@ def paired_delta(
     p95_ratio_hi. Figures that cannot be computed are None."""
     ids = sorted(set(ref) & set(new))
     ra, rb = [ref[i] for i in ids], [new[i] for i in ids]
+    labels = None if strata is None else [strata[i] for i in ids]
+    w = None
+    if counts is not None and ids:
+        key = (tuple(ids), resamples, seed, None if labels is None else tuple(labels))
+        if key not in counts:
+            counts.clear()  # one matrix at a time: configs of two runs share their items
+            counts[key] = counts_matrix(len(ids), resamples=resamples, seed=seed, strata=labels)
+        w = counts[key]
 
     def col(rows: list[Record], get: Any) -> np.ndarray:
         return np.array([get(r) for r in rows], dtype=float)
@@ -128,10 +139,11 @@ def paired_delta(
         (col(ra, scorer_value), col(rb, scorer_value)),
         (col(ra, lambda r: _num(r.get("cost_usd"))), col(rb, lambda r: _num(r.get("cost_usd")))),
         (col(ra, lambda r: _num(r.get("latency_s"))), col(rb, lambda r: _num(r.get("latency_s")))),
-        strata=None if strata is None else [strata[i] for i in ids],
+        strata=labels,
         resamples=resamples,
         seed=seed,
         confidence=confidence,
+        w=w,
     )
     return {"n_common": len(ids), **out}
 
@@ -145,10 +157,12 @@ def paired_arrays(
     resamples: int = 10_000,
     seed: int = 0,
     confidence: float = 0.95,
+    w: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """`paired_delta` on aligned arrays, each a (reference, new) pair over the same items
-    (NaN: unscored / unknown). One weight matrix for every CI; a mean over the items in a
-    mask is read off it as a ratio of resampled sums."""
+    (NaN: unscored / unknown). One weight matrix for every CI (`w`: the counts already drawn
+    for these items, resamples, seed and strata; None draws them); a mean over the items in
+    a mask is read off it as a ratio of resampled sums."""
     va, vb = (np.asarray(x, dtype=float) for x in value)
     ca, cb = (np.asarray(x, dtype=float) for x in cost)
     la, lb = (np.asarray(x, dtype=float) for x in latency)
@@ -157,7 +171,8 @@ def paired_arrays(
     out["n_latency_unknown"] = int((np.isnan(la) | np.isnan(lb)).sum())
     if va.size == 0:
         return out
-    w = counts_matrix(va.size, resamples=resamples, seed=seed, strata=strata)
+    if w is None:
+        w = counts_matrix(va.size, resamples=resamples, seed=seed, strata=strata)
     pair = ~np.isnan(va) & ~np.isnan(vb)
     known = ~np.isnan(ca) & ~np.isnan(cb)
     batch = MeanBatch(w)
