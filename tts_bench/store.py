@@ -12,11 +12,12 @@ import json
 import re
 import secrets
 import time
+from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 from tts_bench.errors import UserError
 from tts_bench.fsutil import atomic_write_text
@@ -233,19 +234,55 @@ def load_records(run_dir: Path | str) -> list[dict[str, Any]]:
     return records
 
 
-def load_calls(run_dir: Path | str) -> list[dict[str, Any]]:
-    """calls.jsonl as dicts, figures checked like a record's (UserError naming `file:line`)."""
+# Calls checked at a time by `iter_calls`: the batch check's speed, a bounded memory.
+_CALL_BATCH = 2048
+
+
+def iter_calls(run_dir: Path | str) -> Iterator[dict[str, Any]]:
+    """calls.jsonl's calls one at a time, each checked as `load_calls` checks it (figures like
+    a record's; UserError naming `file:line`, raised after the calls before that line), read
+    line by line and checked `_CALL_BATCH` at a time: a reader that consumes them once never
+    holds them all."""
     path = Path(run_dir) / CALLS
-    read = read_jsonl_lines(path, _calls_ok)
-    calls = read.objects
-    if not read.passed:  # one of them fails: find it line by line
-        for n, call in zip(read.numbers, calls, strict=True):
-            if not (_fields_ok(call, _CALL_TYPES) and _figures_ok(call, None)):
-                _check_fields(call, _CALL_TYPES, f"{path}:{n}")
-                _check_figures(call, f"{path}:{n}")
-    if read.error is not None:  # only after the lines before it passed, as when streaming
-        raise read.error
-    return calls
+    lines = iter_jsonl_lines(path)
+    while True:
+        numbers: list[int] = []
+        calls: list[dict[str, Any]] = []
+        error: UserError | None = None
+        more = False
+        try:
+            for n, call in lines:
+                numbers.append(n)
+                calls.append(call)
+                if len(calls) == _CALL_BATCH:
+                    more = True
+                    break
+        except UserError as exc:  # a damaged line: raised once the lines before it pass
+            error = exc
+        if not _calls_ok(calls):  # one of them fails: find it line by line
+            for n, call in zip(numbers, calls, strict=True):
+                if not (_fields_ok(call, _CALL_TYPES) and _figures_ok(call, None)):
+                    _check_fields(call, _CALL_TYPES, f"{path}:{n}")
+                    _check_figures(call, f"{path}:{n}")
+        yield from calls
+        if error is not None:
+            raise error
+        if not more:
+            return
+
+
+@overload
+def load_calls(run_dir: Path | str, *, stream: Literal[False] = False) -> list[dict[str, Any]]: ...
+@overload
+def load_calls(run_dir: Path | str, *, stream: Literal[True]) -> Iterator[dict[str, Any]]: ...
+def load_calls(
+    run_dir: Path | str, *, stream: bool = False
+) -> list[dict[str, Any]] | Iterator[dict[str, Any]]:
+    """calls.jsonl as dicts, figures checked like a record's (UserError naming `file:line`):
+    `iter_calls`' calls in a list. stream: the generator itself, for a reader that consumes
+    the calls once (the report's item explorer); a bad line is then raised while reading."""
+    calls = iter_calls(run_dir)
+    return calls if stream else list(calls)
 
 
 def read_records(run_dir: Path | str):  # -> pandas.DataFrame (pandas imported lazily)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import gc
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -121,9 +121,10 @@ def explorer_pages(
     summary: dict[str, Any],
     manifest: dict[str, Any],
     records: list[dict[str, Any]],
-    calls: list[dict[str, Any]],
+    calls: Iterable[dict[str, Any]],
 ) -> Pages:
-    """The item explorer's pages, configs and strata in the summary's order."""
+    """The item explorer's pages, configs and strata in the summary's order; calls are read
+    once (a generator will do)."""
     vm = build(summary, manifest)
     names = [c["name"] for c in vm["configs"]]
     strata_order = [f"{g['column']}={g['value']}" for g in vm["strata"]]
@@ -134,7 +135,7 @@ def render_html(
     summary: dict[str, Any],
     manifest: dict[str, Any],
     records: list[dict[str, Any]],
-    calls: list[dict[str, Any]],
+    calls: Iterable[dict[str, Any]],
     *,
     pages: Pages | None = None,
 ) -> str:
@@ -261,8 +262,10 @@ def write_all(run_dir: Path | str, **knobs: Any) -> Path:
         manifest = store.read_manifest(rd)
         records = store.load_records(rd)
         summary, policy = _summarize(rd, manifest, records, **knobs)
-        # calls only after the analysis has freed its bootstrap counts: the two never coexist
-        calls = store.load_calls(rd)
+        # calls only after the analysis has freed its bootstrap counts: the two never coexist.
+        # Streamed: the explorer keeps a compact row of each, never the whole file as dicts
+        # (a bad line is raised while the pages are built, before anything is written)
+        calls = store.load_calls(rd, stream=True)
         rendered = _render((summary, manifest, records, calls))
         write_files(rd, summary, policy)
         return _write(rd, *rendered)

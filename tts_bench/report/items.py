@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import orjson
@@ -69,44 +69,62 @@ def _s(x: Any) -> str:
     return x if type(x) is str else str(x)
 
 
-def _call_rows(calls: Any, roles: _Table, models: _Table, texts: _Table) -> list[list[Any]]:
-    """The explorer's row of each call (see the module doc). The hot loop of a large report:
-    the tables' look-ups and `_num`'s common case (a finite float) are inlined."""
+# A call as the explorer keeps it: exactly the fields it shows, figures already rounded,
+# (config, role, sample_index, model, input_tokens, output_tokens, reasoning_tokens, cost,
+#  latency, status, cache_hit 0/1, text). A tuple, not the call's dict: a tenth of the memory.
+CallRow = tuple[Any, ...]
+
+
+def _compact(c: dict[str, Any], shared: dict[str, str]) -> CallRow:
+    """The explorer's `CallRow` of call `c`. shared: each distinct short string (config, role,
+    model, status) once, so a run's calls hold references to a handful of strings. The hot
+    loop of a large report: `_s` and `_num`'s common case (a finite float) are inlined."""
+    g = c.get
+    config = g("config")
+    config = config if type(config) is str else str(config)
+    role = g("role") or ""
+    role = role if type(role) is str else str(role)
+    model = g("model") or ""
+    model = model if type(model) is str else str(model)
+    status = g("status")
+    if type(status) is str:
+        status = shared.setdefault(status, status)
+    cost, lat = g("cost_usd"), g("latency_s")
+    return (
+        shared.setdefault(config, config),
+        shared.setdefault(role, role),
+        g("sample_index"),
+        shared.setdefault(model, model),
+        g("input_tokens"),
+        g("output_tokens"),
+        g("reasoning_tokens"),
+        # x - x == 0: finite (NaN and inf give NaN)
+        round(cost, 8) if type(cost) is float and cost - cost == 0 else _num(cost, 8),
+        round(lat, 3) if type(lat) is float and lat - lat == 0 else _num(lat, 3),
+        status,
+        1 if g("cache_hit") else 0,
+        g("text"),
+    )
+
+
+def _call_rows(
+    rows: list[CallRow], roles: _Table, models: _Table, texts: _Table
+) -> list[list[Any]]:
+    """The explorer's row of each call (see the module doc), its strings numbered in the
+    page's tables (look-ups inlined: once per call of the page)."""
     out = []
     role_get, model_get, text_get = roles.index.get, models.index.get, texts.index.get
-    for c in calls:
-        g = c.get
-        role = g("role") or ""
-        role = role if type(role) is str else str(role)
+    for _config, role, sample, model, tin, tout, treason, cost, lat, status, hit, text in rows:
         ri = role_get(role)
         if ri is None:
             ri = roles.add(role)
-        model = g("model") or ""
-        model = model if type(model) is str else str(model)
         mi = model_get(model)
         if mi is None:
             mi = models.add(model)
-        text = g("text")
         ti = -1 if text is None else text_get(text)
         if ti is None:
             ti = texts.add(text)
-        cost, lat = g("cost_usd"), g("latency_s")
-        out.append(
-            [
-                ri,
-                g("sample_index"),
-                mi,
-                g("input_tokens"),
-                g("output_tokens"),
-                g("reasoning_tokens"),
-                # x - x == 0: finite (NaN and inf give NaN)
-                round(cost, 8) if type(cost) is float and cost - cost == 0 else _num(cost, 8),
-                round(lat, 3) if type(lat) is float and lat - lat == 0 else _num(lat, 3),
-                g("status"),
-                1 if g("cache_hit") else 0,
-                ti,
-            ]
-        )
+        out.append([ri, sample, mi, tin, tout, treason, cost, lat, status, hit, ti])
     return out
 
 
@@ -133,7 +151,7 @@ def _cap(texts: list[str], max_text: int, budget: int) -> list[str]:
 
 def item_blob(
     records: list[dict[str, Any]],
-    calls: list[dict[str, Any]],
+    calls: Iterable[dict[str, Any]],
     configs: list[str],
     baseline: str | None,
     *,
@@ -145,14 +163,40 @@ def item_blob(
     """The explorer's data (see the module doc for the layout). strata_order: the stratum
     filter's "column=value" entries in summary.json's order (others follow as found);
     labels: failure labels to number first (the same numbers on every page)."""
+    shared: dict[str, str] = {}
+    by_pair: dict[tuple[str, str], list[CallRow]] = {}
+    for c in calls:
+        row = _compact(c, shared)
+        by_pair.setdefault((_s(c.get("item_id")), row[0]), []).append(row)
+    return _blob(
+        records,
+        by_pair,
+        configs,
+        baseline,
+        max_text=max_text,
+        text_budget=text_budget,
+        strata_order=strata_order,
+        labels=labels,
+    )
+
+
+def _blob(
+    records: list[dict[str, Any]],
+    by_pair: dict[tuple[str, str], list[CallRow]],
+    configs: list[str],
+    baseline: str | None,
+    *,
+    max_text: int,
+    text_budget: int,
+    strata_order: list[str] | None,
+    labels: list[str] | None,
+) -> dict[str, Any]:
+    """`item_blob` of calls already compact, grouped by (item id, config) in file order."""
     names = list(configs) + sorted({str(r["config"]) for r in records} - set(configs))
     cpos = {n: i for i, n in enumerate(names)}
     texts, label_t, roles, models = _Table(), _Table(), _Table(), _Table()
     for lab in labels or []:
         label_t.add(lab)
-    by_pair: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for c in calls:
-        by_pair.setdefault((_s(c.get("item_id")), _s(c.get("config"))), []).append(c)
     strata_cols: list[str] = []
     items: dict[str, list[Any]] = {}
     for r in records:
@@ -201,13 +245,15 @@ def item_blob(
 
 class Pages:
     """The explorer's data cut into pages of whole items (sorted ids), built one page at a
-    time. records / calls are grouped by item once (references, no copies); configs and
-    baseline as for `item_blob`; page_cells: cells per page (None: `PAGE_CELLS`)."""
+    time. records are grouped by item once (references, no copies); calls are read once, in
+    order (a generator will do), and only their `CallRow`s are kept, those of items with a
+    record; configs and baseline as for `item_blob`; page_cells: cells per page (None:
+    `PAGE_CELLS`)."""
 
     def __init__(
         self,
         records: list[dict[str, Any]],
-        calls: list[dict[str, Any]],
+        calls: Iterable[dict[str, Any]],
         configs: list[str],
         baseline: str | None,
         *,
@@ -224,9 +270,15 @@ class Pages:
             if r.get("failure"):
                 labels.add(r["failure"])
         self.labels = labels.values
-        self._calls: dict[str, list[dict[str, Any]]] = {}
+        # an item's rows in file order; an item without a record is never shown
+        self._calls: dict[str, list[CallRow]] = {i: [] for i in self._recs}
+        shared: dict[str, str] = {}
+        rows_of = self._calls.get
         for c in calls:
-            self._calls.setdefault(str(c.get("item_id")), []).append(c)
+            iid = c.get("item_id")
+            rows = rows_of(iid if type(iid) is str else str(iid))
+            if rows is not None:
+                rows.append(_compact(c, shared))
         self.ids = sorted(self._recs)
         cells = PAGE_CELLS if page_cells is None else page_cells
         self.size = max(1, cells // max(1, len(self.configs)))
@@ -244,12 +296,17 @@ class Pages:
         """Page `page` (0-based) in `item_blob`'s layout, with the "pages" block."""
         ids = self.ids[page * self.size : (page + 1) * self.size]
         recs = [r for i in ids for r in self._recs[i]]
-        calls = [c for i in ids for c in self._calls.get(i, [])]
-        out = item_blob(
+        by_pair: dict[tuple[str, str], list[CallRow]] = {}
+        for i in ids:
+            for row in self._calls[i]:
+                by_pair.setdefault((i, row[0]), []).append(row)
+        out = _blob(
             recs,
-            calls,
+            by_pair,
             self.configs,
             self.baseline,
+            max_text=MAX_TEXT,
+            text_budget=TEXT_BUDGET,
             strata_order=self.strata_order,
             labels=self.labels,
         )
