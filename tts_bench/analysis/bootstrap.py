@@ -238,8 +238,10 @@ def percentile_ci(
 
 class MeanBatch:
     """Collects ratios of resampled sums, sum_i w_i num_i / sum_i w_i den_i, and resolves them
-    all with one matrix product per block of resamples (w: counts or float weights). A mean over a mask is (x * mask, mask); a ratio of two means
-    over the same items is (a * mask, b * mask). Repeated denominators are multiplied once."""
+    all with one matrix product per block of resamples (w: counts or float weights). A mean
+    over a mask is (x * mask, mask); a ratio of two means over the same items is
+    (a * mask, b * mask). Repeated denominators are multiplied once. Once resolved, a batch
+    keeps its ratios only (its columns are freed) and takes no more columns."""
 
     def __init__(self, w: np.ndarray) -> None:
         self.w = w
@@ -250,6 +252,8 @@ class MeanBatch:
         self._out: np.ndarray | None = None
 
     def add(self, num: np.ndarray, den: np.ndarray) -> int:
+        if self._out is not None:
+            raise RuntimeError("a resolved MeanBatch takes no more columns")
         self._num.append(np.nan_to_num(np.asarray(num, dtype=float)))
         d = np.nan_to_num(np.asarray(den, dtype=float))
         key = d.tobytes()
@@ -257,7 +261,6 @@ class MeanBatch:
             self._dens[key] = len(self._den)
             self._den.append(d)
         self._den_of.append(self._dens[key])
-        self._out = None
         return len(self._num) - 1
 
     def run(self) -> np.ndarray:
@@ -298,7 +301,10 @@ class MeanBatch:
             return
         # float32 unless the weights are wider floats (counts are exact either way)
         dt = w.dtype if w.dtype.kind == "f" else np.dtype(np.float32)
-        cols = np.column_stack(nums + dens).astype(dt)
+        # filled column by column: no (items, columns) float64 copy beside it
+        cols = np.empty((w.shape[1], len(nums) + len(dens)), dtype=dt)
+        for j, c in enumerate(nums + dens):
+            cols[:, j] = c
         prod = np.empty((w.shape[0], cols.shape[1]))
         for rows in _row_blocks(w):
             prod[rows] = w[rows].astype(dt, copy=False) @ cols
@@ -306,6 +312,8 @@ class MeanBatch:
         with np.errstate(invalid="ignore", divide="ignore"):
             for b, (at, den) in zip(todo, where, strict=True):
                 b._out = prod[:, at] / prod[:, [k + d for d in den]]
+        for b in todo:  # the columns are no longer needed (a run holds ~100 of them)
+            b._num, b._den, b._dens = [], [], {}
 
 
 def studentized_ci(
