@@ -20,7 +20,7 @@ import pytest
 
 from tts_bench import store
 from tts_bench.errors import UserError
-from tts_bench.jsonl import iter_jsonl_lines, read_jsonl_lines
+from tts_bench.jsonl import iter_jsonl_blocks, iter_jsonl_lines, read_jsonl_lines
 from tts_bench.store_checks import (
     _CALL_TYPES,
     _COUNTS,
@@ -249,7 +249,17 @@ def test_block_reader_gives_the_streamed_objects_and_first_error(tmp_path: Path)
             assert (got.numbers, got.objects, error) == want
             assert json.dumps(got.objects) == json.dumps(want[1])  # NaN and -0.0 too
             assert got.passed is _no_key_b(want[1])  # every object went through the check
+            # a block at a time: the same objects and error, each block's check its own
+            numbers, objects, errors, passed = [], [], [], []
+            for part in iter_jsonl_blocks(path, _no_key_b, block_size=block_size, batch=batch):
+                numbers += part.numbers
+                objects += part.objects
+                errors.append(None if part.error is None else str(part.error))
+                passed.append(part.passed is _no_key_b(part.objects))
+            assert (numbers, objects, errors[-1] if errors else None) == want
+            assert all(passed) and all(e is None for e in errors[:-1])
     assert read_jsonl_lines(tmp_path / "missing.jsonl").objects == []
+    assert list(iter_jsonl_blocks(tmp_path / "missing.jsonl")) == []
 
 
 # ---- load_calls / load_records against the per-object path

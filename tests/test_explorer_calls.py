@@ -197,7 +197,7 @@ def _outcome(run: Path, read: Any) -> tuple[int, str]:
 def test_iter_calls_yields_the_calls_before_a_bad_line_then_load_calls_message(
     tmp_path: Path, bad: str
 ) -> None:
-    count = store._CALL_BATCH + 10  # past one batch, so the first batch is yielded before
+    count = 2058  # a few thousand calls before the bad line
     lines = [_call_line(n) for n in range(count)] + [bad, _call_line(count)]
     (tmp_path / store.CALLS).write_text("".join(lines))
     seen, message = _outcome(tmp_path, store.iter_calls)
@@ -205,15 +205,15 @@ def test_iter_calls_yields_the_calls_before_a_bad_line_then_load_calls_message(
         store.load_calls(tmp_path)
     assert message == str(loaded.value)
     assert message.startswith(f"{tmp_path / store.CALLS}:{count + 1}")
-    # a bad figure is found by its batch's check; a damaged line only once it is reached
-    assert seen == (count if bad.startswith("{not") else store._CALL_BATCH)
+    # a bad figure is found by its block's check before the block is handed out; a damaged
+    # line ends the reading once the calls before it are out
+    assert seen == (count if bad.startswith("{not") else 0)
 
 
 def test_load_calls_is_the_stream_as_a_list(tmp_path: Path) -> None:
-    lines = [_call_line(n, text=f"t{n}") for n in range(store._CALL_BATCH * 2 + 3)]
+    lines = [_call_line(n, text=f"t{n}") for n in range(4099)]
     (tmp_path / store.CALLS).write_text("".join(lines) + '{"item_id": "torn"')
     assert store.load_calls(tmp_path) == list(store.iter_calls(tmp_path))
-    assert list(store.load_calls(tmp_path, stream=True)) == store.load_calls(tmp_path)
     assert len(store.load_calls(tmp_path)) == len(lines)  # the torn last line: skipped
     assert store.load_calls(tmp_path / "nowhere") == []
 

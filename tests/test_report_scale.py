@@ -30,7 +30,8 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _count_reads(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     reads = {"records": 0, "calls": 0}
-    for name, key in (("load_records", "records"), ("load_calls", "calls")):
+    # every reader of calls.jsonl goes through `iter_calls` (`load_calls` is its list)
+    for name, key in (("load_records", "records"), ("iter_calls", "calls")):
         real = getattr(store, name)
 
         def counted(*a, _real=real, _key=key, **k):  # type: ignore[no-untyped-def]

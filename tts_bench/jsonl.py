@@ -180,9 +180,34 @@ def read_jsonl_lines(
     objects `batch` at a time as they are parsed; `passed` says whether all passed."""
     out = JsonlLines(passed=batch_ok is not None)
     if path.exists():
-        _read_blocks(path, out, batch_ok, block_size, batch)
+        for _ in _read_blocks(path, out, batch_ok, block_size, batch):
+            pass
     out.check(batch_ok)
     return out
+
+
+def iter_jsonl_blocks(
+    path: Path,
+    batch_ok: Callable[[list[dict[str, Any]]], bool] | None = None,
+    block_size: int = _BLOCK,
+    batch: int = _BATCH,
+) -> Iterator[JsonlLines]:
+    """`read_jsonl_lines` a block at a time, for a reader that consumes each object once and
+    holds none: each yielded `JsonlLines` has one block's objects, `passed` for them alone, and
+    `error` on the last one yielded when a damaged line ended the file's reading. The same
+    `JsonlLines` is refilled for the next block: take what you need before asking for it."""
+    out = JsonlLines(passed=batch_ok is not None)
+    if path.exists():
+        for _ in _read_blocks(path, out, batch_ok, block_size, batch):
+            out.check(batch_ok)
+            yield out
+            out.numbers.clear()
+            out.objects.clear()
+            out._checked = 0
+            out.passed = batch_ok is not None
+    out.check(batch_ok)
+    if out.objects or out.error is not None:
+        yield out
 
 
 def _read_blocks(
@@ -191,8 +216,9 @@ def _read_blocks(
     batch_ok: Callable[[list[dict[str, Any]]], bool] | None,
     block_size: int,
     batch: int,
-) -> None:
-    """Fill `out` from `path` (see `read_jsonl_lines`); returns at the first damaged line."""
+) -> Iterator[None]:
+    """Fill `out` from `path` (see `read_jsonl_lines`), pausing after each block read whole;
+    returns at the first damaged line (and after a torn last line)."""
     numbers, objects = out.numbers, out.objects
     loads = orjson.loads
     n = 0
@@ -230,6 +256,7 @@ def _read_blocks(
                 else:
                     numbers.extend(range(n + 1, n + len(lines) + 1))
                     n += len(lines)
+                    yield
                     continue
             for i, raw in enumerate(lines):
                 n += 1
@@ -253,3 +280,4 @@ def _read_blocks(
                 numbers.append(n)
                 objects.append(obj)
             out.check(batch_ok)
+            yield

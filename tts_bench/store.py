@@ -17,7 +17,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, Literal, overload
+from typing import Any
 
 from tts_bench.errors import UserError
 from tts_bench.fsutil import atomic_write_text
@@ -25,6 +25,7 @@ from tts_bench.inputcheck import check_number, parse_json
 from tts_bench.jsonl import (  # noqa: F401 (re-exported)
     _fast_object,
     iter_jsonl,
+    iter_jsonl_blocks,
     iter_jsonl_lines,
     read_jsonl_lines,
 )
@@ -234,55 +235,27 @@ def load_records(run_dir: Path | str) -> list[dict[str, Any]]:
     return records
 
 
-# Calls checked at a time by `iter_calls`: the batch check's speed, a bounded memory.
-_CALL_BATCH = 2048
-
-
 def iter_calls(run_dir: Path | str) -> Iterator[dict[str, Any]]:
     """calls.jsonl's calls one at a time, each checked as `load_calls` checks it (figures like
-    a record's; UserError naming `file:line`, raised after the calls before that line), read
-    line by line and checked `_CALL_BATCH` at a time: a reader that consumes them once never
-    holds them all."""
+    a record's; UserError naming `file:line`, raised after the calls of the blocks before
+    that line), read and batch-checked a block at a time (`jsonl.iter_jsonl_blocks`): a
+    reader that consumes them once never holds them all."""
     path = Path(run_dir) / CALLS
-    lines = iter_jsonl_lines(path)
-    while True:
-        numbers: list[int] = []
-        calls: list[dict[str, Any]] = []
-        error: UserError | None = None
-        more = False
-        try:
-            for n, call in lines:
-                numbers.append(n)
-                calls.append(call)
-                if len(calls) == _CALL_BATCH:
-                    more = True
-                    break
-        except UserError as exc:  # a damaged line: raised once the lines before it pass
-            error = exc
-        if not _calls_ok(calls):  # one of them fails: find it line by line
-            for n, call in zip(numbers, calls, strict=True):
+    for part in iter_jsonl_blocks(path, _calls_ok):
+        if not part.passed:  # one of them fails: find it line by line
+            for n, call in zip(part.numbers, part.objects, strict=True):
                 if not (_fields_ok(call, _CALL_TYPES) and _figures_ok(call, None)):
                     _check_fields(call, _CALL_TYPES, f"{path}:{n}")
                     _check_figures(call, f"{path}:{n}")
-        yield from calls
-        if error is not None:
-            raise error
-        if not more:
-            return
+        yield from part.objects
+        if part.error is not None:
+            raise part.error
 
 
-@overload
-def load_calls(run_dir: Path | str, *, stream: Literal[False] = False) -> list[dict[str, Any]]: ...
-@overload
-def load_calls(run_dir: Path | str, *, stream: Literal[True]) -> Iterator[dict[str, Any]]: ...
-def load_calls(
-    run_dir: Path | str, *, stream: bool = False
-) -> list[dict[str, Any]] | Iterator[dict[str, Any]]:
+def load_calls(run_dir: Path | str) -> list[dict[str, Any]]:
     """calls.jsonl as dicts, figures checked like a record's (UserError naming `file:line`):
-    `iter_calls`' calls in a list. stream: the generator itself, for a reader that consumes
-    the calls once (the report's item explorer); a bad line is then raised while reading."""
-    calls = iter_calls(run_dir)
-    return calls if stream else list(calls)
+    `iter_calls`' calls in a list."""
+    return list(iter_calls(run_dir))
 
 
 def read_records(run_dir: Path | str):  # -> pandas.DataFrame (pandas imported lazily)

@@ -265,7 +265,7 @@ def write_all(run_dir: Path | str, **knobs: Any) -> Path:
         # calls only after the analysis has freed its bootstrap counts: the two never coexist.
         # Streamed: the explorer keeps a compact row of each, never the whole file as dicts
         # (a bad line is raised while the pages are built, before anything is written)
-        calls = store.load_calls(rd, stream=True)
+        calls = store.iter_calls(rd)
         rendered = _render((summary, manifest, records, calls))
         write_files(rd, summary, policy)
         return _write(rd, *rendered)
