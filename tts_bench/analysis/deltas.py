@@ -21,7 +21,7 @@ from tts_bench.analysis.bootstrap import (
 from tts_bench.analysis.figures import fnum, groups
 from tts_bench.analysis.load import RunData
 from tts_bench.analysis.stats import holm, mcnemar_exact, paired_interval, power, quantile
-from tts_bench.analysis.steps import Step, drive, results
+from tts_bench.analysis.steps import Step, driven, results
 
 
 def _test(data: RunData, d: np.ndarray, a: np.ndarray, b: np.ndarray) -> dict[str, Any]:
@@ -43,18 +43,11 @@ def _test(data: RunData, d: np.ndarray, a: np.ndarray, b: np.ndarray) -> dict[st
     return {"test": "wilcoxon", "p_value": float(wilcoxon(nz).pvalue), "discordant": None}
 
 
-def paired_deltas(
-    data: RunData, w: np.ndarray, confidence: float, *, alpha: float = 0.05
-) -> dict[str, dict[str, Any]]:
-    """{config: {"overall": delta, "strata": {col: {value: delta}}}} for every non-baseline
-    config. Items count only when scored under both configs (cost: known under both)."""
-    return drive(paired_deltas_steps(data, w, confidence, alpha=alpha))
-
-
 def paired_deltas_steps(
     data: RunData, w: np.ndarray, confidence: float, *, alpha: float = 0.05
 ) -> Step[dict[str, dict[str, Any]]]:
-    """`paired_deltas` as a step (analysis/steps.py)."""
+    """{config: {"overall": delta, "strata": {col: {value: delta}}}} for every non-baseline
+    config. Items count only when scored under both configs (cost: known under both)."""
     b = data.index(data.baseline)
     others = [c for c in range(len(data.configs)) if c != b]
     grp = groups(data)
@@ -117,6 +110,9 @@ def paired_deltas_steps(
         out[data.configs[c]] = entry
     _holm(out, alpha)
     return out
+
+
+paired_deltas = driven(paired_deltas_steps)
 
 
 def _latency_ratios(

@@ -20,7 +20,7 @@ from tts_bench.analysis.curves import N_IS_POOL_SIZE, Pools
 from tts_bench.analysis.figures import fnum
 from tts_bench.analysis.load import RunData
 from tts_bench.analysis.stats import quantile
-from tts_bench.analysis.steps import Step, drive, results, together
+from tts_bench.analysis.steps import Step, driven, results, together
 
 
 @dataclass
@@ -98,16 +98,11 @@ def points(data: RunData, pools: dict[str, Pools]) -> list[Point]:
     return out
 
 
-def pareto(pts: list[Point], **kw: Any) -> list[dict[str, Any]]:
+def pareto_steps(pts: list[Point], **kw: Any) -> Step[list[dict[str, Any]]]:
     """Every point with its overall figures and `on_frontier`: no other point is at least as
     cheap and strictly more accurate (or cheaper and as accurate). Unknown cost: never on it.
     Each frontier point but the cheapest gets `marginal` (see `marginal`, which takes kw)
     against the next cheaper frontier point; every other row has `marginal` None."""
-    return drive(pareto_steps(pts, **kw))
-
-
-def pareto_steps(pts: list[Point], **kw: Any) -> Step[list[dict[str, Any]]]:
-    """`pareto` as a step (analysis/steps.py)."""
     rows = []
     for p in pts:
         s = p.stats()
@@ -125,35 +120,10 @@ def pareto_steps(pts: list[Point], **kw: Any) -> Step[list[dict[str, Any]]]:
     return rows
 
 
+pareto = driven(pareto_steps)
+
+
 MARGINAL_RESAMPLES = 1_000  # the frontier's few ratios need no more for a 95% interval
-
-
-def marginal(
-    lo: Point,
-    hi: Point,
-    *,
-    resamples: int = MARGINAL_RESAMPLES,
-    seed: int = 0,
-    confidence: float = 0.95,
-    strata: list[object] | None = None,
-    w: np.ndarray | None = None,
-) -> dict[str, Any]:
-    """Accuracy points gained per extra dollar per request going from frontier point `lo` to
-    the next dearer frontier point `hi`, paired on the items both scored with known costs:
-    100 · mean(value_hi − value_lo) / mean(cost_hi − cost_lo), with a paired (stratified)
-    percentile bootstrap interval. Knobs: `resamples`, `seed`, `confidence`, `strata` (one
-    label per item, resampled within), `w` (a bootstrap counts matrix over all items, shared by
-    the frontier's steps; None draws one over the paired items).
-
-    The statistic is a ratio whose denominator can come near 0: when more than (1 −
-    confidence) / 2 of the resampled cost differences are ≤ 0 the confidence set is unbounded
-    (as Fieller's would be), so `lo`/`hi` are None and `ci_unbounded` is true rather than a
-    finite interval that would under-cover."""
-    return drive(
-        marginal_steps(
-            lo, hi, resamples=resamples, seed=seed, confidence=confidence, strata=strata, w=w
-        )
-    )
 
 
 def marginal_steps(
@@ -166,7 +136,17 @@ def marginal_steps(
     strata: list[object] | None = None,
     w: np.ndarray | None = None,
 ) -> Step[dict[str, Any]]:
-    """`marginal` as a step (analysis/steps.py)."""
+    """Accuracy points gained per extra dollar per request going from frontier point `lo` to
+    the next dearer frontier point `hi`, paired on the items both scored with known costs:
+    100 · mean(value_hi − value_lo) / mean(cost_hi − cost_lo), with a paired (stratified)
+    percentile bootstrap interval. Knobs: `resamples`, `seed`, `confidence`, `strata` (one
+    label per item, resampled within), `w` (a bootstrap counts matrix over all items, shared by
+    the frontier's steps; None draws one over the paired items).
+
+    The statistic is a ratio whose denominator can come near 0: when more than (1 −
+    confidence) / 2 of the resampled cost differences are ≤ 0 the confidence set is unbounded
+    (as Fieller's would be), so `lo`/`hi` are None and `ci_unbounded` is true rather than a
+    finite interval that would under-cover."""
     from tts_bench.analysis.bootstrap import MeanBatch, counts_matrix, percentile_ci
 
     both = lo.scored & hi.scored & ~np.isnan(lo.cost) & ~np.isnan(hi.cost)
@@ -214,16 +194,14 @@ def marginal_steps(
     return out
 
 
-def marginals(pts: list[Point], rows: list[dict[str, Any]], **kw: Any) -> dict[str, dict[str, Any]]:
-    """{label: marginal(previous frontier point, this one)} for every frontier row but the
-    cheapest (rows as `pareto` gives them; kw as `marginal`)."""
-    return drive(marginals_steps(pts, rows, **kw))
+marginal = driven(marginal_steps)
 
 
 def marginals_steps(
     pts: list[Point], rows: list[dict[str, Any]], **kw: Any
 ) -> Step[dict[str, dict[str, Any]]]:
-    """`marginals` as a step (analysis/steps.py): every step's interval in one round."""
+    """{label: marginal(previous frontier point, this one)} for every frontier row but the
+    cheapest (rows as `pareto` gives them; kw as `marginal`). A step: every step's interval in one round."""
     by_label = {p.label: p for p in pts}
     front = sorted(
         (r for r in rows if r["on_frontier"]), key=lambda r: (r["cost_usd"], -r["accuracy"])
@@ -248,3 +226,6 @@ def marginals_steps(
         *[marginal_steps(by_label[a["label"]], by_label[b["label"]], w=w, **kw) for a, b in steps]
     )
     return {b["label"]: got for (_, b), got in zip(steps, found, strict=True)}
+
+
+marginals = driven(marginals_steps)

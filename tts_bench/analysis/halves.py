@@ -21,7 +21,7 @@ import numpy as np
 from scipy.stats import t as t_dist
 
 from tts_bench.analysis.bootstrap import MeanBatch, percentile_ci
-from tts_bench.analysis.steps import Step, drive, results
+from tts_bench.analysis.steps import Step, driven, results
 
 # a half's choice from its per-item rows (items of the half, K): 1-based (a, b), the per-item
 # value then read on the other half is y[b] - y[a]
@@ -64,23 +64,6 @@ def split_halves(
     return out
 
 
-def crossfit(
-    y: np.ndarray,
-    halves: np.ndarray,
-    w: np.ndarray,
-    choose: Chooser,
-    confidence: float,
-) -> dict[str, Any] | None:
-    """Cross-fitted mean of y[:, b] - y[:, a] with (a, b) chosen on the other half.
-
-    y: (items, K) per-item curve (rows outside both halves are ignored); halves: from
-    `split_halves`; w: (resamples, items) bootstrap counts; choose: maps a half's rows to
-    1-based (a, b); confidence: of the interval. Returns None when a half is empty,
-    else {"value", "ci", "choices": [[a, b] of half 0, [a, b] of half 1]} (value and ci in
-    y's units)."""
-    return drive(crossfit_steps(y, halves, w, choose, confidence))
-
-
 def crossfit_steps(
     y: np.ndarray,
     halves: np.ndarray,
@@ -88,7 +71,13 @@ def crossfit_steps(
     choose: Chooser,
     confidence: float,
 ) -> Step[dict[str, Any] | None]:
-    """`crossfit` as a step (analysis/steps.py)."""
+    """Cross-fitted mean of y[:, b] - y[:, a] with (a, b) chosen on the other half.
+
+    y: (items, K) per-item curve (rows outside both halves are ignored); halves: from
+    `split_halves`; w: (resamples, items) bootstrap counts; choose: maps a half's rows to
+    1-based (a, b); confidence: of the interval. Returns None when a half is empty,
+    else {"value", "ci", "choices": [[a, b] of half 0, [a, b] of half 1]} (value and ci in
+    y's units)."""
     masks = [halves == h for h in (0, 1)]
     if not all(m.any() for m in masks):
         return None
@@ -111,3 +100,6 @@ def crossfit_steps(
         half = float(t_dist.ppf(0.5 + confidence / 2, n - 2)) * float(np.sqrt(var))
         lo, hi = min(lo, value - half), max(hi, value + half)
     return {"value": value, "ci": [lo, hi], "choices": [list(c) for c in choices]}
+
+
+crossfit = driven(crossfit_steps)

@@ -28,7 +28,7 @@ from tts_bench.analysis.figures import fnum
 from tts_bench.analysis.frontier import Point
 from tts_bench.analysis.load import RunData
 from tts_bench.analysis.stats import quantile, wilson
-from tts_bench.analysis.steps import Step, drive, results, together
+from tts_bench.analysis.steps import Step, driven, results, together
 
 MIN_STRATUM_ITEMS = 20  # below this a stratum's choice is flagged as thin
 NO_STRATA = "the dataset has no strata column to route by"
@@ -121,21 +121,6 @@ def _versus(
     }
 
 
-def route(
-    data: RunData,
-    pts: list[Point],
-    w: np.ndarray,
-    epsilon: float,
-    confidence: float,
-    *,
-    folds: int = FOLDS,
-    seed: int = 0,
-) -> dict[str, Any]:
-    """The routing table, and out-of-sample (cross-fitted) figures of the routed policy and of
-    the best single point. folds: k of the cross-fitting; seed: its fold assignment."""
-    return drive(route_steps(data, pts, w, epsilon, confidence, folds=folds, seed=seed))
-
-
 def route_steps(
     data: RunData,
     pts: list[Point],
@@ -146,7 +131,8 @@ def route_steps(
     folds: int = FOLDS,
     seed: int = 0,
 ) -> Step[dict[str, Any]]:
-    """`route` as a step (analysis/steps.py)."""
+    """The routing table, and out-of-sample (cross-fitted) figures of the routed policy and of
+    the best single point. folds: k of the cross-fitting; seed: its fold assignment."""
     a = data.analysis
     col = next(iter(data.strata), None)
     n = len(data.items)
@@ -169,38 +155,7 @@ def route_steps(
     )
 
 
-def route_points(
-    pts: list[Point],
-    labels: np.ndarray,
-    values: list[str],
-    *,
-    by: str | None,
-    epsilon: float,
-    max_cost: float | None,
-    max_p95: float | None,
-    w: np.ndarray,
-    confidence: float,
-    folds: int = FOLDS,
-    seed: int = 0,
-) -> dict[str, Any]:
-    """`route` on plain arrays: labels (items,) stratum value per item, `values` in display
-    order, `by` the column's name (None: no strata, so no routes), budgets in USD and
-    seconds, w the (resamples, items) bootstrap weights."""
-    return drive(
-        route_points_steps(
-            pts,
-            labels,
-            values,
-            by=by,
-            epsilon=epsilon,
-            max_cost=max_cost,
-            max_p95=max_p95,
-            w=w,
-            confidence=confidence,
-            folds=folds,
-            seed=seed,
-        )
-    )
+route = driven(route_steps)
 
 
 def route_points_steps(
@@ -217,7 +172,9 @@ def route_points_steps(
     folds: int = FOLDS,
     seed: int = 0,
 ) -> Step[dict[str, Any]]:
-    """`route_points` as a step (analysis/steps.py): every interval in one round."""
+    """`route` on plain arrays: labels (items,) stratum value per item, `values` in display
+    order, `by` the column's name (None: no strata, so no routes), budgets in USD and
+    seconds, w the (resamples, items) bootstrap weights. A step: every interval in one round."""
     n = labels.size
     eps = epsilon / 100
     share = {v: float((labels == v).mean()) for v in values}
@@ -283,6 +240,9 @@ def route_points_steps(
     ]
     *_, out["routed_vs_single"], in_sample["routed_vs_single"] = yield from together(*steps)
     return out
+
+
+route_points = driven(route_points_steps)
 
 
 def _knobs(data: RunData, config: str, n: int | None) -> dict[str, Any]:

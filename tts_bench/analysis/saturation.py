@@ -34,7 +34,7 @@ from tts_bench.analysis.halves import crossfit_steps, split_halves
 from tts_bench.analysis.load import RunData
 from tts_bench.analysis.setvote import MAX_SUBSETS
 from tts_bench.analysis.stats import quantile
-from tts_bench.analysis.steps import Step, drive, results, together
+from tts_bench.analysis.steps import Step, driven, results, together
 
 
 def _lst(x: np.ndarray) -> list[float | None]:
@@ -110,21 +110,6 @@ def _scaled(est: dict[str, Any] | None) -> tuple[float | None, list[float | None
     ]
 
 
-def curve_verdict(
-    y: np.ndarray,
-    halves: np.ndarray,
-    w: np.ndarray,
-    epsilon: float,
-    confidence: float,
-    span_ci: Any,
-) -> dict[str, Any]:
-    """The cross-fitted saturation point, remaining gain, fall and verdict of one per-item
-    curve y (items, K; fractions). epsilon in points; halves from `split_halves`;
-    span_ci(a, b) -> (gain points, [lo, hi]) on all items for a span fixed in advance (used
-    when a half finds no saturation point inside the pool)."""
-    return drive(curve_verdict_steps(y, halves, w, epsilon, confidence, span_ci))
-
-
 def curve_verdict_steps(
     y: np.ndarray,
     halves: np.ndarray,
@@ -133,7 +118,10 @@ def curve_verdict_steps(
     confidence: float,
     span_ci: Any,
 ) -> Step[dict[str, Any]]:
-    """`curve_verdict` as a step (analysis/steps.py)."""
+    """The cross-fitted saturation point, remaining gain, fall and verdict of one per-item
+    curve y (items, K; fractions). epsilon in points; halves from `split_halves`;
+    span_ci(a, b) -> (gain points, [lo, hi]) on all items for a span fixed in advance (used
+    when a half finds no saturation point inside the pool)."""
     k = y.shape[1]
     # a half picks where the whole set's bound would be within epsilon if the other half
     # looked the same: a half's standard error is sqrt(2) times the whole set's
@@ -187,6 +175,9 @@ def curve_verdict_steps(
     return {**out, "point": point, "points": points, "gain": gain, "verdict": verdict}
 
 
+curve_verdict = driven(curve_verdict_steps)
+
+
 def _halves(data: RunData, mask: np.ndarray) -> np.ndarray:
     """The seeded split of the pooled items (within the combined strata, whole clusters)."""
     cols = list(data.strata)
@@ -194,19 +185,12 @@ def _halves(data: RunData, mask: np.ndarray) -> np.ndarray:
     return split_halves(mask, int(data.analysis.seed), labels if cols else None, data.clusters)
 
 
-def saturation_block(
-    data: RunData, pools: Pools, w: np.ndarray, epsilon: float, confidence: float
-) -> dict[str, Any]:
-    """The curves (mean and CI per k), the cross-fitted saturation point and verdict, the
-    same-items figures, the doubling gains, falls, and per-stratum curves. Accuracy in [0, 1],
-    gains in points."""
-    return drive(saturation_block_steps(data, pools, w, epsilon, confidence))
-
-
 def saturation_block_steps(
     data: RunData, pools: Pools, w: np.ndarray, epsilon: float, confidence: float
 ) -> Step[dict[str, Any]]:
-    """`saturation_block` as a step (analysis/steps.py): its curves, verdict and per-stratum
+    """The curves (mean and CI per k), the cross-fitted saturation point and verdict, the
+    same-items figures, the doubling gains, falls, and per-stratum curves. Accuracy in [0, 1],
+    gains in points. A step: its curves, verdict and per-stratum
     falls in one round."""
     k = pools.k
     m = pools.mask
@@ -340,3 +324,6 @@ def saturation_block_steps(
             else None
         ),
     }
+
+
+saturation_block = driven(saturation_block_steps)

@@ -9,17 +9,19 @@ yielding all their batches at once, and `drive(step)` resolves each round's batc
 product per counts matrix (`MeanBatch.solve`). The report's analysis is one round: one pass.
 
 A step is an ordinary function's body with `res = yield from results(batch)` where it used to
-call `batch.run()`; the function itself stays as `drive(<its step>)`.
+call `batch.run()`; `name = driven(name_steps)` gives back the ordinary function.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from typing import Any, TypeVar
+import functools
+from collections.abc import Callable, Generator
+from typing import Any, ParamSpec, TypeVar
 
 from tts_bench.analysis.bootstrap import MeanBatch
 
 T = TypeVar("T")
+P = ParamSpec("P")
 Batches = MeanBatch | list[MeanBatch]
 Step = Generator[Batches, None, T]
 
@@ -71,3 +73,15 @@ def solve(batches: list[MeanBatch]) -> None:
         groups.setdefault((type(b), id(b.w)), []).append(b)
     for (cls, _), group in groups.items():
         cls.solve(group)
+
+
+def driven(step: Callable[P, Step[T]]) -> Callable[P, T]:
+    """The ordinary function of a step function `<name>_steps`: called as it is, it runs the
+    step to its end (`drive`) and returns its value; named `<name>`, with the step's doc."""
+
+    @functools.wraps(step)
+    def plain(*args: P.args, **kwargs: P.kwargs) -> T:
+        return drive(step(*args, **kwargs))
+
+    plain.__name__ = plain.__qualname__ = step.__name__.removesuffix("_steps")
+    return plain
