@@ -433,3 +433,21 @@ def test_check_calls_each_replica_and_names_the_dead_one():
     data["limits"]["retries"] = 0
     report = check_suite(parse(data))
     assert report.exit_code == 2 and report.lines[0].status == "connection_error"
+
+
+def test_the_cool_down_knobs_are_suite_limits() -> None:
+    from pydantic import ValidationError
+
+    c = client(replica_failures=5, replica_cooldown_s=2.0, replica_max_cooldown_s=60.0)
+    assert (c.replicas.max_failures, c.replicas.cooldown_s, c.replicas.max_cooldown_s) == (
+        5,
+        2.0,
+        60.0,
+    )
+    default = client()
+    assert (default.replicas.max_failures, default.replicas.cooldown_s) == (3, 5.0)
+    assert default.replicas.max_cooldown_s == 300.0
+    with pytest.raises(ValidationError, match="at least replica_cooldown_s"):
+        Limits(replica_cooldown_s=10.0, replica_max_cooldown_s=5.0)
+    with pytest.raises(ValidationError):
+        Limits(replica_failures=0)

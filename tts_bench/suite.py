@@ -207,6 +207,17 @@ class Limits(Strict):
     # most requests in one batch
     batch_poll_s: float = Field(default=10.0, gt=0)
     batch_max_requests: int = Field(default=5000, gt=0)
+    # replicas (`api_base` as a list, llm/replicas.py): consecutive failures that take one
+    # out, its first cool-down and the longest (each new one doubles)
+    replica_failures: int = Field(default=3, gt=0)
+    replica_cooldown_s: float = Field(default=5.0, gt=0)
+    replica_max_cooldown_s: float = Field(default=300.0, gt=0)
+
+    @model_validator(mode="after")
+    def _cooldowns(self) -> Limits:
+        if self.replica_max_cooldown_s < self.replica_cooldown_s:
+            raise ValueError("replica_max_cooldown_s must be at least replica_cooldown_s")
+        return self
 
 
 class Price(Strict):

@@ -63,7 +63,8 @@ Messages = list[dict[str, str]]
 
 class Client:
     """limits: suite Limits (concurrency, rpm, tpm, timeout_s, retries, max_retry_wait_s,
-    max_response_bytes, adaptive);
+    max_response_bytes, adaptive, replica_failures, replica_cooldown_s,
+    replica_max_cooldown_s);
     pricing: {model: Price} overrides; cache_path: SQLite file or None (no cache);
     seed: the simulator seed (part of sim cache keys); sim_profiles: extra simulator profiles;
     backoff_s: base of the exponential backoff between retries."""
@@ -109,7 +110,12 @@ class Client:
         # concurrent samples of one prompt drawn as one request of `n` (llm/pooling.py)
         self._pooler = Pooler(self._pooled_request, self._price)
         self._prefixes = PrefixMarks()  # Anthropic's cache_control (llm/prompt_cache.py)
-        self.replicas = Replicas()  # api_base as a list: health and load per replica
+        # api_base as a list: health and load per replica
+        self.replicas = Replicas(
+            max_failures=getattr(limits, "replica_failures", 3),
+            cooldown_s=getattr(limits, "replica_cooldown_s", 5.0),
+            max_cooldown_s=getattr(limits, "replica_max_cooldown_s", 300.0),
+        )
         self.batch: Any = None  # llm/transports/batch.py for spec.batch calls (use_batches)
 
     async def generate(
