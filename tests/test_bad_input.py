@@ -358,6 +358,9 @@ def cases(tmp: Path, good: Path, imported: Path) -> dict[str, Case]:
         "record with negative tokens": _rep(
             report("r-tok", records=_first(output_tokens=-3)), "output_tokens"
         ),
+        "record with a 400-digit token count": _rep(
+            report("r-bigtok", records=_first(output_tokens=10**400)), "output_tokens"
+        ),
         "record of an unknown config": _rep(
             report("r-ghost", records=_first(config="ghost")), "not in the manifest", "gate"
         ),
@@ -507,6 +510,7 @@ NAMES = [
     *("confidence above 1", "resume non-run", "records not utf-8", "records nested deep"),
     *("record with nan cost", "record with negative latency", "record with infinite latency"),
     *("record with negative tokens", "record of an unknown config", "record without item_id"),
+    "record with a 400-digit token count",
     *("calls not utf-8", "manifest configs not a list", "manifest strata_counts wrong"),
     *("manifest suite.configs wrong", "manifest not utf-8", "manifest nested deep"),
     *("gate rules alias bomb", "compare with a damaged run", "inspect log eval 3"),

@@ -92,13 +92,18 @@ def check_number(value: Any, *, integer: bool = False) -> str | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return f"must be a number, got {type(value).__name__}"
+    if isinstance(value, int) and not -_FLOAT_MAX <= value <= _FLOAT_MAX:
+        return f"must be finite, got {short(value)}"  # no float holds it: it is infinite here
     if integer and not (isinstance(value, int) or float(value).is_integer()):
         return f"must be a whole number, got {value!r}"
     if not math.isfinite(value):
         return f"must be finite, got {value!r}"
     if value < 0:
-        return f"must not be negative, got {value!r}"
+        return f"must not be negative, got {short(value)}"
     return None
+
+
+_FLOAT_MAX = sys.float_info.max
 
 
 def short(value: Any, limit: int = 60) -> str:

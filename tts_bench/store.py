@@ -203,7 +203,7 @@ def _records_ok_but_config(recs: list[dict[str, Any]]) -> bool:
 
 def _configs_known(records: list[dict[str, Any]], known: set[str] | None) -> bool:
     """Every record's config is one the manifest knows (or there is no list to check)."""
-    return known is None or {str(c) for c in set(map(itemgetter("config"), records))} <= known
+    return known is None or set(map(str, map(itemgetter("config"), records))) <= known
 
 
 def _calls_ok(calls: list[dict[str, Any]]) -> bool:

@@ -5,6 +5,7 @@ building a message; the full rules name the problem in one line."""
 
 from __future__ import annotations
 
+import sys
 from itertools import chain
 from operator import itemgetter
 from typing import Any
@@ -77,6 +78,7 @@ _COUNTS = (
 
 _FIGURES = (*_AMOUNTS, *_COUNTS)
 _INF = float("inf")
+_FLOAT_MAX = sys.float_info.max
 
 
 def _figures_ok(obj: dict[str, Any], skip: str | None) -> bool:
@@ -89,7 +91,7 @@ def _figures_ok(obj: dict[str, Any], skip: str | None) -> bool:
             continue
         t = type(v)
         if t is int:
-            if v < 0:
+            if v < 0 or v > _FLOAT_MAX:  # past a float's range: no figure downstream holds it
                 return False
         elif t is float:
             if not 0.0 <= v < _INF or (key in _COUNTS and not v.is_integer()):
@@ -197,8 +199,9 @@ def _figure_column_ok(column: tuple[Any, ...], kinds: set[type], key: str) -> bo
     values = [v for v in column if v is not None] if _NONE in kinds else column
     if not values:
         return True
-    if float not in kinds:  # ints only: exact at any size
-        return min(values) >= 0 and (key != "confidence" or max(values) <= 1)
+    if float not in kinds:  # ints only: exact at any size, and within a float's range
+        high = max(values)
+        return min(values) >= 0 and high <= _FLOAT_MAX and (key != "confidence" or high <= 1)
     try:
         arr = np.array(values, dtype=np.float64)
     except OverflowError:  # an int past float range: the per-object check decides
@@ -277,10 +280,7 @@ def records_ok(recs: list[dict[str, Any]], known: set[str] | None) -> bool:
     )
     if not {dict, list}.isdisjoint(map(type, labels)):
         return False
-    if (
-        known is not None
-        and not {str(c) for c in set(chain.from_iterable(columns["config"]))} <= known
-    ):
+    if known is not None and not set(map(str, chain.from_iterable(columns["config"]))) <= known:
         return False
     samples = list(chain.from_iterable(filter(None, chain.from_iterable(columns["samples"]))))
     if not set(map(type, samples)) <= {dict}:
