@@ -417,18 +417,17 @@ def test_check_calls_each_replica_and_names_the_dead_one():
     from tts_bench.check import check_suite
     from tts_bench.sim.server_thread import ServerThread
 
-    dead = f"http://user:pw@127.0.0.1:{_closed_port()}/v1"
+    # (a URL with credentials is refused by the suite itself: test_secrets.py)
+    dead = f"http://127.0.0.1:{_closed_port()}/v1"
     with ServerThread(time_scale=0) as a:
         data = _suite_data([a.url, dead])
         data["limits"]["retries"] = 0
         report = check_suite(parse(data))
         assert report.exit_code == 0 and len(a.log) == 1
         (line,) = report.lines
-        shown = dead.replace("user:pw@", "")
         assert line.ok and line.text.endswith(
-            f"warning: replica {shown} endpoint unreachable (connection_error)"
+            f"warning: replica {dead} endpoint unreachable (connection_error)"
         )
-        assert "pw" not in line.text
     data = _suite_data([dead, f"http://127.0.0.1:{_closed_port()}/v1"])
     data["limits"]["retries"] = 0
     report = check_suite(parse(data))

@@ -112,6 +112,10 @@ def test_key_echoed_by_the_endpoint_is_masked_everywhere(tmp_path: Path, transpo
         ("defaults", "https://example.test/v1?api_key=sk-secret"),
         ("replicas", ["http://localhost:8001/v1", "http://u:sk-secret@localhost:8002/v1"]),
         ("scorer", "http://user:sk-secret@localhost:8000/v1"),
+        ("config", "https://example.test/v1?subscription-key=sk-secret"),
+        ("config", "https://example.test/v1#key=sk-secret"),
+        ("params", "https://u:sk-secret@[malformed/v1"),
+        ("base_url", "https://example.test/v1?sig=sk-secret"),
     ],
 )
 def test_a_url_with_credentials_is_refused_before_anything_is_written(
@@ -128,6 +132,8 @@ def test_a_url_with_credentials_is_refused_before_anything_is_written(
         data.setdefault("defaults", {})["api_base"] = url
     elif where == "replicas":
         cfg["api_base"] = url
+    elif where == "base_url":
+        cfg["params"] = {"base_url": url}
     else:
         data["scorer"] = {"type": "judge", "model": "sim/judge", "rubric": "r", "api_base": url}
     suite = write_suite(tmp_path / "suite.yaml", data)

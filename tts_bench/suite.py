@@ -45,21 +45,33 @@ def _refuse_secrets(params: dict[str, Any]) -> None:
             raise ValueError("do not write credentials in extra_headers: use `api_key_env: NAME`")
 
 
-# query parameters that carry a credential (e.g. Gemini's `?key=`)
-_SECRET_QUERY = ("key", "api_key", "apikey", "api-key", "token", "access_token", "password")
+# query (or fragment, or path-parameter) keys that carry a credential, e.g. Gemini's `?key=`,
+# Azure's `?sig=` and `?subscription-key=`; compared without case, `-` read as `_`
+_SECRET_QUERY = frozenset(
+    (
+        "key", "api_key", "apikey", "x_api_key", "token", "api_token", "auth_token",
+        "access_token", "id_token", "password", "secret", "client_secret", "sig",
+        "signature", "subscription_key", "auth", "authorization", "credential", "credentials",
+    )
+)  # fmt: skip
 
 
 def _refuse_url_secrets(url: str, where: str) -> None:
-    """A URL goes into the run's manifest as written: no user:password@ and no key in its
-    query string."""
+    """A URL goes into the run's manifest as written: no user:password@, no credential in
+    its query, fragment or path parameters. A URL too malformed to read is refused when
+    its authority holds an `@`."""
     from urllib.parse import parse_qsl, urlsplit
 
+    refuse = False
     try:
         parts = urlsplit(url)
-        userinfo = parts.username is not None or parts.password is not None
-    except ValueError:  # a malformed URL: the call that uses it says so
-        return
-    if userinfo or any(k.lower() in _SECRET_QUERY for k, _ in parse_qsl(parts.query)):
+        refuse = parts.username is not None or parts.password is not None
+        params = parts.query + "&" + parts.fragment + "&" + parts.path.replace(";", "&")
+        keys = {k.strip().lower().replace("-", "_") for k, _ in parse_qsl(params)}
+        refuse = refuse or bool(keys & _SECRET_QUERY)
+    except ValueError:  # malformed: the call that uses it says so, unless it holds userinfo
+        refuse = "@" in url.split("://", 1)[-1].split("/", 1)[0]
+    if refuse:
         raise ValueError(
             f"{where}: do not write credentials in a URL (they would be stored with the run): "
             "use `api_key_env: NAME`"
@@ -290,6 +302,8 @@ class ConfigSpec(BaseModel):
         _refuse_secrets({**self.params, **(self.model_extra or {})})
         _check_api_base(self.api_base)
         _check_api_base(self.params.get("api_base"))
+        _check_api_base(self.params.get("base_url"))
+        _check_api_base((self.model_extra or {}).get("base_url"))
         return self
 
     @property
@@ -327,6 +341,7 @@ class Defaults(BaseModel):
     def _no_literal_keys(self) -> Defaults:
         _refuse_secrets(self.model_extra or {})
         _check_api_base((self.model_extra or {}).get("api_base"))
+        _check_api_base((self.model_extra or {}).get("base_url"))
         return self
 
 
