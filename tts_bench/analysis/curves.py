@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from tts_bench.analysis.estimators import NoneMode, majority_of_classes, max_weights
+from tts_bench.analysis.estimators import NoneMode, majority_at_k, max_weights
 from tts_bench.analysis.load import RunData
 
 # strategies whose `n` knob is the pool size, so a pool read at N is that strategy at n: N
@@ -139,7 +139,7 @@ def withheld(data: RunData, c: int) -> str | None:
     return None
 
 
-_NOTHING = object()  # the class of all non-answers under none="vote"; a missing memo entry
+_NOTHING = object()  # a missing memo entry
 _NAN = float("nan")
 
 
@@ -167,32 +167,18 @@ def _votes(
     none: how non-answers vote (see estimators)."""
     keys: list[Any] = []
     vals: list[float] = []
-    counts: dict[Any, int] = {}
-    sums: dict[Any, float] = {}
-    abstain = 0
     for s in head:
         a = s.get("answer")
         if a is None or s.get("status", "ok") != "ok":
-            kk, v = None, 0.0
             keys.append(None)
-        else:
-            kk = key_of(a)
-            x = s.get(value_field)
-            if x is None:
-                x = s.get("correct")
-            v = float(x) if x is not None else 0.0
-            keys.append(kk)
-        vals.append(v)
-        if kk is None:  # no answer, or one without a key
-            if none == "abstain":
-                abstain += 1
-                continue
-            kk, v = _NOTHING, 0.0
-        # the voting classes in first-seen order, values summed left to right
-        counts[kk] = counts.get(kk, 0) + 1
-        sums[kk] = sums.get(kk, 0.0) + v
-    means = tuple([sums[a] / counts[a] for a in counts])
-    return keys, vals, majority_of_classes(len(head), tuple(counts.values()), means, abstain)
+            vals.append(0.0)
+            continue
+        keys.append(key_of(a))
+        x = s.get(value_field)
+        if x is None:
+            x = s.get("correct")
+        vals.append(float(x) if x is not None else 0.0)
+    return keys, vals, majority_at_k(keys, vals, none=none)
 
 
 def _latency_and_cost(

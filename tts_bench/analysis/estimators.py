@@ -127,15 +127,6 @@ def majority_at_k(
     return _majority(m, tuple(counts), tuple(vals), abstain).copy()
 
 
-def majority_of_classes(
-    m: int, counts: tuple[int, ...], vals: tuple[float, ...], abstain: int
-) -> np.ndarray:
-    """`majority_at_k` of a pool of m samples given its voting classes: counts and mean
-    values in first-seen order, and the number of abstainers. The array is shared and
-    read-only (copy before writing)."""
-    return _majority(m, counts, vals, abstain)
-
-
 @lru_cache(maxsize=65536)
 def _majority(m: int, counts: tuple[int, ...], vals: tuple[float, ...], abstain: int) -> np.ndarray:
     """`majority_at_k` of a pool given its voting classes (counts and values, in first-seen
