@@ -181,9 +181,9 @@ def _check_record(rec: dict[str, Any], where: str, known: set[str] | None) -> No
 
 
 # Batch checks: `objects_ok` / `records_ok` say whether every object of a list passes the fast
-# path above, column by column (one pass per field, not a Python loop per object). They may
-# say no where the per-object check says yes (an integer past float range), never the other
-# way: a no sends the caller to the per-object path, which finds the line and its message.
+# path above, column by column (one pass per field, not a Python loop per object), and agree
+# with it (tests/test_batch_checks.py): a no sends the caller to the per-object path, which
+# finds the line and its message.
 _NONE = type(None)
 _FIGURE_TYPES = frozenset((_NONE, int, float))
 _COUNT_KEYS = frozenset(_COUNTS)
@@ -204,7 +204,7 @@ def _figure_column_ok(column: tuple[Any, ...], kinds: set[type], key: str) -> bo
         return min(values) >= 0 and high <= _FLOAT_MAX and (key != "confidence" or high <= 1)
     try:
         arr = np.array(values, dtype=np.float64)
-    except OverflowError:  # an int past float range: the per-object check decides
+    except OverflowError:  # an int past float range: refused, as per object
         return False
     low, high = arr.min(), arr.max()  # NaN carries through both and fails below
     if not (low >= 0 and high < _INF):

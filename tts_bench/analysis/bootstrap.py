@@ -288,8 +288,7 @@ class MeanBatch:
             at = list(range(len(nums), len(nums) + len(b._num)))
             nums.extend(b._num)
             own: list[int] = []
-            for d in b._den:
-                key = d.tobytes()
+            for key, d in zip(b._dens, b._den, strict=True):  # keys as `add` made them
                 if key not in den_at:
                     den_at[key] = len(dens)
                     dens.append(d)

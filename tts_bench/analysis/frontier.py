@@ -201,7 +201,8 @@ def marginals_steps(
     pts: list[Point], rows: list[dict[str, Any]], **kw: Any
 ) -> Step[dict[str, dict[str, Any]]]:
     """{label: marginal(previous frontier point, this one)} for every frontier row but the
-    cheapest (rows as `pareto` gives them; kw as `marginal`). A step: every step's interval in one round."""
+    cheapest (rows as `pareto` gives them; kw as `marginal`). A step: every frontier step's
+    interval in one round."""
     by_label = {p.label: p for p in pts}
     front = sorted(
         (r for r in rows if r["on_frontier"]), key=lambda r: (r["cost_usd"], -r["accuracy"])

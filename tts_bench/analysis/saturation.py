@@ -190,8 +190,7 @@ def saturation_block_steps(
 ) -> Step[dict[str, Any]]:
     """The curves (mean and CI per k), the cross-fitted saturation point and verdict, the
     same-items figures, the doubling gains, falls, and per-stratum curves. Accuracy in [0, 1],
-    gains in points. A step: its curves, verdict and per-stratum
-    falls in one round."""
+    gains in points. A step: its curves, verdict and per-stratum falls in one round."""
     k = pools.k
     m = pools.mask
     kinds = {"majority": pools.majority, "pass_at_k": pools.pass_at_k}

@@ -3,7 +3,7 @@
 Every bootstrap figure is read off products of the counts matrix W with columns of
 per-item values (`bootstrap.MeanBatch`), and each product has to widen W's uint8 counts to
 float32 block by block: fifteen small products cost fifteen passes over W. A *step* is an
-analysis written as a generator that yields the batches it needs (a `MeanBatch` or a list)
+analysis written as a generator that yields the batches it needs (a list of `MeanBatch`es)
 and resumes once they are resolved; `together(*steps)` advances several steps in rounds,
 yielding all their batches at once, and `drive(step)` resolves each round's batches with one
 product per counts matrix (`MeanBatch.solve`). The report's analysis is one round: one pass.
@@ -22,13 +22,12 @@ from tts_bench.analysis.bootstrap import MeanBatch
 
 T = TypeVar("T")
 P = ParamSpec("P")
-Batches = MeanBatch | list[MeanBatch]
-Step = Generator[Batches, None, T]
+Step = Generator[list[MeanBatch], None, T]  # yields the batches it needs, as a list
 
 
 def results(batch: MeanBatch) -> Step[Any]:
     """The step of one batch: yields it, returns its resolved ratios (`MeanBatch.run()`)."""
-    yield batch
+    yield [batch]
     return batch.run()
 
 
@@ -36,15 +35,15 @@ def together(*steps: Step[Any]) -> Step[list[Any]]:
     """Steps advanced in rounds: each round yields the batches of every step still running;
     returns their return values, in order."""
     out: list[Any] = [None] * len(steps)
-    live: dict[int, Batches] = {}
+    live: dict[int, list[MeanBatch]] = {}
     for i, step in enumerate(steps):
         try:
             live[i] = next(step)
         except StopIteration as stop:
             out[i] = stop.value
     while live:
-        yield [b for got in live.values() for b in (got if isinstance(got, list) else [got])]
-        after: dict[int, Batches] = {}
+        yield [b for got in live.values() for b in got]
+        after: dict[int, list[MeanBatch]] = {}
         for i in live:
             try:
                 after[i] = steps[i].send(None)
@@ -60,7 +59,7 @@ def drive(step: Step[T]) -> T:
     try:
         got = next(step)
         while True:
-            solve(got if isinstance(got, list) else [got])
+            solve(got)
             got = step.send(None)
     except StopIteration as stop:
         return stop.value
