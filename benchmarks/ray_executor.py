@@ -24,29 +24,13 @@ FIELDS = ("answer", "correct", "cost_usd", "input_tokens", "output_tokens")
 
 
 def suite(items: int, scale: float, concurrency: int) -> Any:
+    """shards.py's latency-bound suite (one place for both benchmarks), named for this one."""
+    from shards import suite as shard_suite  # benchmarks/ is on sys.path when run as a script
+
     from tts_bench.suite import Suite
 
-    return Suite.model_validate(
-        {
-            "name": "ray-bench",
-            "seed": 0,
-            "dataset": {
-                "source": "builtin:arithmetic",
-                "params": {"size": items, "seed": 7},
-                "fields": {
-                    "id": "id",
-                    "input": "question",
-                    "target": "answer",
-                    "strata": ["difficulty"],
-                },
-            },
-            "prompt": {"template": "{question}\nEnd with 'Final answer: <number>'."},
-            "scorer": {"type": "numeric"},
-            "defaults": {"model": "sim/small", "temperature": 0.0, "sim_time_scale": scale},
-            "limits": {"concurrency": concurrency},
-            "configs": [{"name": "single", "strategy": "single"}],
-        }
-    )
+    data = shard_suite(items, scale, concurrency)
+    return Suite.model_validate({**data, "name": "ray-bench"})
 
 
 def timed(s: Any, out: Path, executor: Any) -> tuple[float, Any]:
