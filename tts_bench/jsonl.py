@@ -71,19 +71,14 @@ def iter_jsonl_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             if obj is not None:
                 yield n, obj
                 continue
-            where = f"{path}:{n}"
             try:
-                text = decode_line(raw, where)
-                if not text.strip():
-                    continue
-                obj = parse_json(text, where)
-                if not isinstance(obj, dict):
-                    raise UserError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+                obj = _checked_object(raw, f"{path}:{n}")
             except UserError:
                 if not raw.endswith(b"\n"):
                     return  # a half-written last line from a crash: never fatal
                 raise
-            yield n, obj
+            if obj is not None:  # None: a blank line
+                yield n, obj
 
 
 def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
